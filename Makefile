@@ -1,0 +1,88 @@
+# ragd build. Plain make: `make` builds build/ragd and the libraries,
+# `make test` runs every test (unit tests twice: plain and under
+# ASan+UBSan), `make bench` prints the benchmarks' figures.
+
+CC      ?= cc
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+OPT     ?= -O2 -g
+DEPFLAGS = -MMD -MP
+INCLUDES := -Isrc
+LIBS    := -lz -lpthread -lm
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+BUILD   := build
+VERSION := $(shell cat VERSION)
+
+LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c)
+MAIN_SRC := src/main.c
+TEST_SRC := $(wildcard tests/unit/*.c)
+
+# Debian packages each job needs (installed by scripts/deps.sh when missing).
+PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev
+PKG_TEST  := $(PKG_BUILD) prometheus python3
+PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client
+
+obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
+
+.PHONY: all deps test-deps bench-deps test unit bench run clean format
+
+all: deps $(BUILD)/ragd
+
+deps:
+	@scripts/deps.sh $(PKG_BUILD)
+test-deps:
+	@scripts/deps.sh $(PKG_TEST)
+bench-deps:
+	@scripts/deps.sh $(PKG_BENCH)
+
+# --- release objects -------------------------------------------------------
+$(BUILD)/obj/%.o: %.c VERSION
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(BUILD)/libragd.a: $(call obj,$(BUILD),$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ragd: $(call obj,$(BUILD),$(MAIN_SRC)) $(BUILD)/libragd.a
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+$(BUILD)/test_unit: $(call obj,$(BUILD),$(TEST_SRC)) $(BUILD)/libragd.a
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+$(BUILD)/bench_metrics: $(call obj,$(BUILD),bench/bench_metrics.c) $(BUILD)/libragd.a
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+$(BUILD)/metrics_demo: $(call obj,$(BUILD),tests/tools/metrics_demo.c) $(BUILD)/libragd.a
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+# --- sanitizer objects (ASan + UBSan) -------------------------------------
+$(BUILD)/asan/obj/%.o: %.c VERSION
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(BUILD)/asan/test_unit: $(call obj,$(BUILD)/asan,$(TEST_SRC) $(LIB_SRC))
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+# --- jobs ------------------------------------------------------------------
+test: test-deps $(BUILD)/ragd $(BUILD)/test_unit $(BUILD)/asan/test_unit $(BUILD)/metrics_demo
+	@tests/run
+
+unit: $(BUILD)/test_unit
+	@$(BUILD)/test_unit
+
+bench: bench-deps $(BUILD)/bench_metrics
+	@bench/run
+
+run: all
+	@echo "ragd $(VERSION): the HTTP server lands with issue 3; for now:"
+	$(BUILD)/ragd --version
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,36 @@
+/* ragd: command-line entry point. The server (`ragd serve`) lands with the
+ * HTTP issue; until then the binary answers --version and --help. */
+#include <stdio.h>
+#include <string.h>
+
+#ifndef RAGD_VERSION
+#define RAGD_VERSION "0.0.0"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ragd [--version] [--help] <command> [options]\n"
+               "\n"
+               "ragd is a retrieval-augmented-generation service with Prometheus metrics.\n"
+               "\n"
+               "commands:\n"
+               "  serve    run the HTTP service (not yet available in this build)\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("ragd %s\n", RAGD_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "ragd: unknown command or option '%s' (see ragd --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,247 @@
+#include "metrics/process.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/file.h"
+
+/* /proc/<pid>/stat is one line; /proc/stat grows with CPUs and interrupts. */
+#define STAT_MAX 4096
+#define PROC_STAT_MAX (1 << 20)
+
+struct metrics_process {
+    char root[256];
+    char pid[32];
+    long clk_tck, page_size;
+    metrics_child_t *cpu, *rss, *vsize, *start, *open_fds, *max_fds, *threads;
+    char *scratch; /* PROC_STAT_MAX bytes for /proc/stat */
+};
+
+/* strtoull over (p, end) for one space-separated field; advances *pp. */
+static bool next_field(const char **pp, const char *end, const char **tok, size_t *len)
+{
+    const char *p = *pp;
+    while (p < end && (*p == ' ' || *p == '\n')) p++;
+    if (p >= end) return false;
+    *tok = p;
+    while (p < end && *p != ' ' && *p != '\n') p++;
+    *len = (size_t)(p - *tok);
+    *pp = p;
+    return true;
+}
+
+static bool field_ull(const char *tok, size_t len, unsigned long long *out)
+{
+    char tmp[32];
+    if (len == 0 || len >= sizeof tmp) return false;
+    memcpy(tmp, tok, len);
+    tmp[len] = '\0';
+    char *ep;
+    errno = 0;
+    if (tmp[0] == '-') { /* rss may be negative in theory; parse signed */
+        long long v = strtoll(tmp, &ep, 10);
+        if (*ep || errno) return false;
+        *out = (unsigned long long)v;
+        return true;
+    }
+    *out = strtoull(tmp, &ep, 10);
+    return *ep == '\0' && errno == 0;
+}
+
+int metrics_proc_parse_stat(const char *p, size_t n, metrics_proc_stat_t *out)
+{
+    const char *end = p + n, *rparen = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == ')') rparen = q;
+    if (!rparen) return -EINVAL;
+    /* Field 3 (state) follows the last ')'. We need 14, 15, 20, 22, 23, 24. */
+    unsigned long long f[25] = {0};
+    const char *cur = rparen + 1, *tok;
+    size_t len;
+    for (int k = 3; k <= 24; k++) {
+        if (!next_field(&cur, end, &tok, &len)) return -EINVAL;
+        if (k == 3) continue; /* state is a letter */
+        if (!field_ull(tok, len, &f[k])) return -EINVAL;
+    }
+    out->utime = f[14];
+    out->stime = f[15];
+    out->num_threads = (long long)f[20];
+    out->starttime = f[22];
+    out->vsize = f[23];
+    out->rss = (long long)f[24];
+    return 0;
+}
+
+/* Finds a line starting with key in (p, n); returns its rest or NULL. */
+static const char *find_line(const char *p, size_t n, const char *key, const char **line_end)
+{
+    size_t klen = strlen(key);
+    const char *end = p + n;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        if ((size_t)(le - p) >= klen && memcmp(p, key, klen) == 0) {
+            *line_end = le;
+            return p + klen;
+        }
+        p = le + 1;
+    }
+    return NULL;
+}
+
+int metrics_proc_parse_btime(const char *p, size_t n, unsigned long long *out)
+{
+    const char *le, *v = find_line(p, n, "btime ", &le);
+    const char *tok;
+    size_t len;
+    if (!v || !next_field(&v, le, &tok, &len) || !field_ull(tok, len, out)) return -EINVAL;
+    return 0;
+}
+
+int metrics_proc_parse_max_fds(const char *p, size_t n, double *out)
+{
+    const char *le, *v = find_line(p, n, "Max open files", &le);
+    const char *tok;
+    size_t len;
+    unsigned long long lim;
+    if (!v || !next_field(&v, le, &tok, &len)) return -EINVAL;
+    if (len == 9 && memcmp(tok, "unlimited", 9) == 0) {
+        *out = INFINITY;
+        return 0;
+    }
+    if (!field_ull(tok, len, &lim)) return -EINVAL;
+    *out = (double)lim;
+    return 0;
+}
+
+/* Entries of <root>/<pid>/fd, or -1. */
+static long count_fds(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+    closedir(d);
+    return n;
+}
+
+static void collect(void *ctx)
+{
+    metrics_process_t *p = ctx;
+    char path[512], buf[STAT_MAX];
+    metrics_proc_stat_t st;
+
+    snprintf(path, sizeof path, "%s/%s/stat", p->root, p->pid);
+    long n = file_read_all(path, buf, sizeof buf);
+    bool ok = n > 0 && metrics_proc_parse_stat(buf, (size_t)n, &st) == 0;
+    if (ok) {
+        metrics_counter_set(p->cpu, (double)(st.utime + st.stime) / (double)p->clk_tck);
+        metrics_gauge_set(p->rss, (double)st.rss * (double)p->page_size);
+        metrics_gauge_set(p->vsize, (double)st.vsize);
+        metrics_gauge_set(p->threads, (double)st.num_threads);
+    } else {
+        metrics_gauge_unset(p->cpu);
+        metrics_gauge_unset(p->rss);
+        metrics_gauge_unset(p->vsize);
+        metrics_gauge_unset(p->threads);
+    }
+
+    unsigned long long btime;
+    snprintf(path, sizeof path, "%s/stat", p->root);
+    n = file_read_all(path, p->scratch, PROC_STAT_MAX);
+    if (ok && n > 0 && metrics_proc_parse_btime(p->scratch, (size_t)n, &btime) == 0)
+        metrics_gauge_set(p->start, (double)btime + (double)st.starttime / (double)p->clk_tck);
+    else
+        metrics_gauge_unset(p->start);
+
+    snprintf(path, sizeof path, "%s/%s/fd", p->root, p->pid);
+    long fds = count_fds(path);
+    if (fds >= 0) metrics_gauge_set(p->open_fds, (double)fds);
+    else metrics_gauge_unset(p->open_fds);
+
+    double maxfds;
+    snprintf(path, sizeof path, "%s/%s/limits", p->root, p->pid);
+    n = file_read_all(path, buf, sizeof buf);
+    if (n > 0 && metrics_proc_parse_max_fds(buf, (size_t)n, &maxfds) == 0)
+        metrics_gauge_set(p->max_fds, maxfds);
+    else
+        metrics_gauge_unset(p->max_fds);
+}
+
+int metrics_process_register(metrics_registry_t *reg, const metrics_process_opts_t *opts,
+                             metrics_process_t **out)
+{
+    static const struct {
+        const char *name, *help;
+        metrics_type_t type;
+        size_t off;
+    } defs[] = {
+        {"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+         METRICS_COUNTER, offsetof(metrics_process_t, cpu)},
+        {"process_resident_memory_bytes", "Resident memory size in bytes.", METRICS_GAUGE,
+         offsetof(metrics_process_t, rss)},
+        {"process_virtual_memory_bytes", "Virtual memory size in bytes.", METRICS_GAUGE,
+         offsetof(metrics_process_t, vsize)},
+        {"process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+         METRICS_GAUGE, offsetof(metrics_process_t, start)},
+        {"process_open_fds", "Number of open file descriptors.", METRICS_GAUGE,
+         offsetof(metrics_process_t, open_fds)},
+        {"process_max_fds", "Maximum number of open file descriptors.", METRICS_GAUGE,
+         offsetof(metrics_process_t, max_fds)},
+        {"process_threads", "Number of OS threads in the process.", METRICS_GAUGE,
+         offsetof(metrics_process_t, threads)},
+    };
+    *out = NULL;
+    metrics_process_t *p = calloc(1, sizeof *p);
+    if (!p) return -ENOMEM;
+    p->scratch = malloc(PROC_STAT_MAX);
+    if (!p->scratch) {
+        metrics_process_free(&p);
+        return -ENOMEM;
+    }
+    snprintf(p->root, sizeof p->root, "%s", opts && opts->proc_root ? opts->proc_root : "/proc");
+    snprintf(p->pid, sizeof p->pid, "%s", opts && opts->pid ? opts->pid : "self");
+    p->clk_tck = opts && opts->clk_tck ? opts->clk_tck : sysconf(_SC_CLK_TCK);
+    p->page_size = opts && opts->page_size ? opts->page_size : sysconf(_SC_PAGESIZE);
+    if (p->clk_tck <= 0) p->clk_tck = 100;
+    if (p->page_size <= 0) p->page_size = 4096;
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
+        metrics_family_t *f;
+        metrics_family_opts_t o = {
+            .type = defs[i].type,
+            .name = defs[i].name,
+            .help = defs[i].help,
+            .flags = defs[i].type == METRICS_COUNTER ? METRICS_F_MIRROR : 0,
+        };
+        int rc = metrics_family_register(reg, &o, &f);
+        if (rc) {
+            metrics_process_free(&p);
+            return rc;
+        }
+        metrics_child_t *c = metrics_family_child(f, NULL);
+        metrics_gauge_unset(c); /* nothing until the first scrape reads it */
+        *(metrics_child_t **)((char *)p + defs[i].off) = c;
+    }
+    int rc = metrics_registry_add_collector(reg, collect, p);
+    if (rc) {
+        metrics_process_free(&p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void metrics_process_free(metrics_process_t **pp)
+{
+    if (!pp || !*pp) return;
+    free((*pp)->scratch);
+    free(*pp);
+    *pp = NULL;
+}
