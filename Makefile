@@ -8,19 +8,19 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 OPT     ?= -O2 -g
 DEPFLAGS = -MMD -MP
 INCLUDES := -Isrc
-LIBS    := -lz -lpthread -lm
+LIBS    := -lmicrohttpd -ljansson -lz -lpthread -lm -ldl
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 BUILD   := build
 VERSION := $(shell cat VERSION)
 
-LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c)
+LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c src/core/*.c src/http/*.c src/collectors/*.c src/server/*.c)
 MAIN_SRC := src/main.c
 TEST_SRC := $(wildcard tests/unit/*.c)
 
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
-PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev
-PKG_TEST  := $(PKG_BUILD) prometheus python3
+PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjansson-dev
+PKG_TEST  := $(PKG_BUILD) prometheus python3 curl
 PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
@@ -54,8 +54,14 @@ $(BUILD)/test_unit: $(call obj,$(BUILD),$(TEST_SRC)) $(BUILD)/libragd.a
 $(BUILD)/bench_metrics: $(call obj,$(BUILD),bench/bench_metrics.c) $(BUILD)/libragd.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
 
-$(BUILD)/metrics_demo: $(call obj,$(BUILD),tests/tools/metrics_demo.c) $(BUILD)/libragd.a
+TOOLS := metrics_demo http_load http_echo
+$(addprefix $(BUILD)/,$(TOOLS)): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libragd.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
+# A fake NVML for the GPU collector's tests (loaded by path).
+$(BUILD)/fake_nvml/libnvidia-ml.so.1: tests/fake_nvml/fake_nvml.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) -O2 -fPIC -shared -Wl,-soname,libnvidia-ml.so.1 -o $@ $<
 
 # --- sanitizer objects (ASan + UBSan) -------------------------------------
 $(BUILD)/asan/obj/%.o: %.c VERSION
@@ -66,10 +72,11 @@ $(BUILD)/asan/test_unit: $(call obj,$(BUILD)/asan,$(TEST_SRC) $(LIB_SRC))
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 # --- jobs ------------------------------------------------------------------
-test: test-deps $(BUILD)/ragd $(BUILD)/test_unit $(BUILD)/asan/test_unit $(BUILD)/metrics_demo
+test: test-deps $(BUILD)/ragd $(BUILD)/test_unit $(BUILD)/asan/test_unit $(addprefix $(BUILD)/,$(TOOLS)) \
+      $(BUILD)/fake_nvml/libnvidia-ml.so.1
 	@tests/run
 
-unit: $(BUILD)/test_unit
+unit: $(BUILD)/test_unit $(BUILD)/fake_nvml/libnvidia-ml.so.1
 	@$(BUILD)/test_unit
 
 bench: bench-deps $(BUILD)/bench_metrics

@@ -1,7 +1,10 @@
-/* ragd: command-line entry point. The server (`ragd serve`) lands with the
- * HTTP issue; until then the binary answers --version and --help. */
+/* ragd: command-line entry point; dispatches to the commands. */
 #include <stdio.h>
 #include <string.h>
+
+#include "server/serve.h"
+
+extern char **environ;
 
 #ifndef RAGD_VERSION
 #define RAGD_VERSION "0.0.0"
@@ -14,7 +17,7 @@ static void usage(FILE *f)
                "ragd is a retrieval-augmented-generation service with Prometheus metrics.\n"
                "\n"
                "commands:\n"
-               "  serve    run the HTTP service (not yet available in this build)\n");
+               "  serve    run the HTTP service (ragd serve --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -27,6 +30,7 @@ int main(int argc, char **argv)
         printf("ragd %s\n", RAGD_VERSION);
         return 0;
     }
+    if (!strcmp(argv[1], "serve")) return serve_main(argc - 2, argv + 2, environ);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

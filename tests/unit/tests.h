@@ -29,4 +29,14 @@
     X(process_collector_fixture)         \
     X(process_collector_unlimited_fds)   \
     X(process_collector_missing_files)   \
-    X(process_collector_live)
+    X(process_collector_live)            \
+    X(router_matches_templates)          \
+    X(method_names)                      \
+    X(config_sizes_and_buckets)          \
+    X(config_flags_env_and_errors)       \
+    X(log_json_lines_parse)              \
+    X(system_parsers)                    \
+    X(system_collector_fixture)          \
+    X(gpu_collector_fake_nvml)           \
+    X(gpu_collector_without_nvml)        \
+    X(health_components)

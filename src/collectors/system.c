@@ -1,0 +1,220 @@
+#include "collectors/system.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "util/file.h"
+
+#define PROC_STAT_MAX (1 << 20)
+
+struct collector_system {
+    char proc_root[256];
+    char data_dir[1024];
+    unsigned long long prev_total, prev_idle;
+    bool have_prev;
+    double last_cpu; /* reported again when no tick passed between scrapes */
+    metrics_child_t *cpu, *mem_bytes, *mem_pct, *disk_pct;
+    char *scratch;
+};
+
+int collector_parse_cpu(const char *p, size_t n, unsigned long long *total, unsigned long long *idle)
+{
+    if (n < 4 || strncmp(p, "cpu ", 4) != 0) return -EINVAL;
+    /* user nice system idle iowait irq softirq steal (guest is inside user) */
+    unsigned long long v[8] = {0};
+    const char *q = p + 4, *end = p + n;
+    int k = 0;
+    while (k < 8 && q < end && *q != '\n') {
+        while (q < end && *q == ' ') q++;
+        if (q >= end || *q == '\n') break;
+        char *e;
+        errno = 0;
+        v[k] = strtoull(q, &e, 10);
+        if (e == q || errno) return -EINVAL;
+        q = e;
+        k++;
+    }
+    if (k < 4) return -EINVAL;
+    *total = 0;
+    for (int i = 0; i < 8; i++) *total += v[i];
+    *idle = v[3] + v[4];
+    return 0;
+}
+
+static int meminfo_field(const char *p, size_t n, const char *key, unsigned long long *out)
+{
+    size_t klen = strlen(key);
+    const char *end = p + n;
+    for (const char *q = p; q < end;) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        const char *le = nl ? nl : end;
+        if ((size_t)(le - q) > klen && memcmp(q, key, klen) == 0 && q[klen] == ':') {
+            char *e;
+            errno = 0;
+            unsigned long long v = strtoull(q + klen + 1, &e, 10);
+            if (e == q + klen + 1 || errno) return -EINVAL;
+            while (*e == ' ') e++;
+            *out = strncmp(e, "kB", 2) == 0 ? v * 1024 : v;
+            return 0;
+        }
+        q = le + 1;
+    }
+    return -EINVAL;
+}
+
+int collector_parse_meminfo(const char *p, size_t n, unsigned long long *total,
+                            unsigned long long *available)
+{
+    if (meminfo_field(p, n, "MemTotal", total) || meminfo_field(p, n, "MemAvailable", available))
+        return -EINVAL;
+    return *total > 0 && *available <= *total ? 0 : -EINVAL;
+}
+
+int collector_parse_os_release(const char *p, size_t n, char *out, size_t outlen)
+{
+    const char *end = p + n;
+    for (const char *q = p; q < end;) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        const char *le = nl ? nl : end;
+        if (le - q > 12 && memcmp(q, "PRETTY_NAME=", 12) == 0) {
+            const char *v = q + 12, *ve = le;
+            if (ve - v >= 2 && (*v == '"' || *v == '\'') && ve[-1] == *v) v++, ve--;
+            size_t k = (size_t)(ve - v) < outlen - 1 ? (size_t)(ve - v) : outlen - 1;
+            memcpy(out, v, k);
+            out[k] = '\0';
+            return 0;
+        }
+        q = le + 1;
+    }
+    return -EINVAL;
+}
+
+static void collect(void *ctx)
+{
+    collector_system_t *c = ctx;
+    char path[512];
+    unsigned long long total, idle, mt, ma;
+
+    snprintf(path, sizeof path, "%s/stat", c->proc_root);
+    long n = file_read_all(path, c->scratch, PROC_STAT_MAX);
+    if (n > 0 && collector_parse_cpu(c->scratch, (size_t)n, &total, &idle) == 0) {
+        if (c->have_prev && total > c->prev_total) {
+            unsigned long long dt = total - c->prev_total;
+            unsigned long long di = idle >= c->prev_idle ? idle - c->prev_idle : 0;
+            c->last_cpu = di >= dt ? 0.0 : 100.0 * (double)(dt - di) / (double)dt;
+        }
+        if (c->have_prev) metrics_gauge_set(c->cpu, c->last_cpu);
+        c->prev_total = total;
+        c->prev_idle = idle;
+        c->have_prev = true;
+    } else {
+        metrics_gauge_unset(c->cpu);
+    }
+
+    snprintf(path, sizeof path, "%s/meminfo", c->proc_root);
+    n = file_read_all(path, c->scratch, PROC_STAT_MAX);
+    if (n > 0 && collector_parse_meminfo(c->scratch, (size_t)n, &mt, &ma) == 0) {
+        metrics_gauge_set(c->mem_bytes, (double)(mt - ma));
+        metrics_gauge_set(c->mem_pct, 100.0 * (double)(mt - ma) / (double)mt);
+    } else {
+        metrics_gauge_unset(c->mem_bytes);
+        metrics_gauge_unset(c->mem_pct);
+    }
+
+    struct statvfs vfs;
+    if (statvfs(c->data_dir, &vfs) == 0 && vfs.f_blocks > 0) {
+        double used = (double)(vfs.f_blocks - vfs.f_bfree), avail = (double)vfs.f_bavail;
+        metrics_gauge_set(c->disk_pct, used + avail > 0 ? 100.0 * used / (used + avail) : 0);
+    } else {
+        metrics_gauge_unset(c->disk_pct);
+    }
+}
+
+static int add_gauge(metrics_registry_t *reg, const char *name, const char *help, metrics_child_t **out)
+{
+    metrics_family_t *f;
+    int rc = metrics_family_register(
+        reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = name, .help = help}, &f);
+    if (rc) return rc;
+    *out = metrics_family_child(f, NULL);
+    metrics_gauge_unset(*out);
+    return 0;
+}
+
+static int add_system_info(metrics_registry_t *reg, const collector_system_opts_t *o)
+{
+    static const char *const labels[] = {"hostname", "os", "kernel", "architecture", "cpu_count", "version"};
+    char host[256] = "unknown", os[256] = "unknown", cpus[16], buf[4096];
+    struct utsname u;
+    metrics_family_t *f;
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    long n = file_read_all(o->os_release ? o->os_release : "/etc/os-release", buf, sizeof buf);
+    if (n > 0) collector_parse_os_release(buf, (size_t)n, os, sizeof os);
+    if (uname(&u) != 0) {
+        strcpy(u.release, "unknown");
+        strcpy(u.machine, "unknown");
+    }
+    snprintf(cpus, sizeof cpus, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+    int rc = metrics_family_register(reg,
+                                     &(metrics_family_opts_t){.type = METRICS_INFO,
+                                                              .name = "system_info",
+                                                              .help = "Host and build facts; the value is always 1.",
+                                                              .labels = labels,
+                                                              .nlabels = 6},
+                                     &f);
+    if (rc) return rc;
+    const char *v[] = {host, os, u.release, u.machine, cpus, o->version ? o->version : "unknown"};
+    metrics_child_t *c;
+    return metrics_family_get(f, v, &c);
+}
+
+int collector_system_register(metrics_registry_t *reg, const collector_system_opts_t *o,
+                              collector_system_t **out)
+{
+    *out = NULL;
+    collector_system_t *c = calloc(1, sizeof *c);
+    if (!c) return -ENOMEM;
+    c->scratch = malloc(PROC_STAT_MAX);
+    if (!c->scratch) {
+        collector_system_free(&c);
+        return -ENOMEM;
+    }
+    snprintf(c->proc_root, sizeof c->proc_root, "%s", o->proc_root ? o->proc_root : "/proc");
+    snprintf(c->data_dir, sizeof c->data_dir, "%s", o->data_dir ? o->data_dir : ".");
+    int rc = add_gauge(reg, "cpu_usage_percent", "Host CPU busy share since the previous scrape, 0-100.", &c->cpu);
+    if (!rc) rc = add_gauge(reg, "memory_usage_bytes", "Host memory in use (MemTotal - MemAvailable) in bytes.", &c->mem_bytes);
+    if (!rc) rc = add_gauge(reg, "memory_usage_percent", "Host memory in use as a percentage of MemTotal.", &c->mem_pct);
+    if (!rc) rc = add_gauge(reg, "disk_usage_percent", "Use of the filesystem holding the data directory, 0-100.", &c->disk_pct);
+    if (!rc) rc = add_system_info(reg, o);
+    if (!rc) rc = metrics_registry_add_collector(reg, collect, c);
+    if (rc) {
+        collector_system_free(&c);
+        return rc;
+    }
+    /* The first reading: the first scrape's CPU share covers start-up to it. */
+    char path[512];
+    unsigned long long total, idle;
+    snprintf(path, sizeof path, "%s/stat", c->proc_root);
+    long n = file_read_all(path, c->scratch, PROC_STAT_MAX);
+    if (n > 0 && collector_parse_cpu(c->scratch, (size_t)n, &total, &idle) == 0) {
+        c->prev_total = total;
+        c->prev_idle = idle;
+        c->have_prev = true;
+    }
+    *out = c;
+    return 0;
+}
+
+void collector_system_free(collector_system_t **cp)
+{
+    if (!cp || !*cp) return;
+    free((*cp)->scratch);
+    free(*cp);
+    *cp = NULL;
+}

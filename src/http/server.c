@@ -1,0 +1,548 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define MAX_EXTRA_HEADERS 8
+/* Statuses the middleware knows; anything else is counted as its class. */
+#define ENDPOINT_UNMATCHED "unmatched"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const http_router_t *router;
+    size_t max_body;
+    char *api_key;
+    bool access_log;
+    uint16_t port;
+    char address[80];
+    atomic_long inflight;
+    atomic_bool accepting;
+    metrics_family_t *requests, *durations;
+};
+
+struct http_request {
+    http_server_t *srv;
+    struct MHD_Connection *conn;
+    const char *path; /* MHD's, valid for the request */
+    http_method_t method;      /* as parsed (OTHER for unknown) */
+    const char *method_raw;
+    http_match_result_t match_result;
+    http_match_t match;
+    double t0;
+    buf_t body;
+    size_t body_in;   /* bytes received, kept or not */
+    bool too_large;
+    bool handled;     /* the handler (or the middleware) has been called */
+    int status;       /* 0 until a response is queued */
+    size_t bytes_out;
+    struct {
+        char *name, *value;
+    } headers[MAX_EXTRA_HEADERS];
+    size_t nheaders;
+    char *params[HTTP_PARAMS_MAX]; /* NUL-terminated copies, lazily */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+void http_response_header(http_request_t *req, const char *name, const char *value)
+{
+    if (req->nheaders == MAX_EXTRA_HEADERS) return;
+    req->headers[req->nheaders].name = strdup(name);
+    req->headers[req->nheaders].value = strdup(value);
+    req->nheaders++;
+}
+
+void http_respond(http_request_t *req, int status, const char *content_type, const void *body,
+                  size_t len)
+{
+    if (req->status) return; /* one answer per request */
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    if (!r) return; /* MHD then closes the connection: counted with status 0 */
+    if (content_type) MHD_add_response_header(r, "Content-Type", content_type);
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (req->headers[i].name && req->headers[i].value)
+            MHD_add_response_header(r, req->headers[i].name, req->headers[i].value);
+    if (MHD_queue_response(req->conn, (unsigned)status, r) == MHD_YES) {
+        req->status = status;
+        req->bytes_out = len;
+    }
+    MHD_destroy_response(r);
+}
+
+void http_respond_json(http_request_t *req, int status, json_t *value)
+{
+    char *s = json_dumps(value, JSON_COMPACT);
+    json_decref(value);
+    if (!s) {
+        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        http_respond(req, 500, "application/json", oom, sizeof oom - 1);
+        return;
+    }
+    http_respond(req, status, "application/json", s, strlen(s));
+    free(s);
+}
+
+void http_respond_error(http_request_t *req, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *err = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    if (!err) { /* msg was not UTF-8 (it quotes client input): say less */
+        err = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", "invalid request");
+    }
+    http_respond_json(req, status, err);
+}
+
+/* ---- request accessors ------------------------------------------------------ */
+
+http_method_t http_request_method(const http_request_t *req)
+{
+    return req->method;
+}
+
+const char *http_request_path(const http_request_t *req)
+{
+    return req->path;
+}
+
+const char *http_request_header(http_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_query(http_request_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_request_param(http_request_t *req, const char *name)
+{
+    for (size_t i = 0; i < req->match.nparams; i++) {
+        const http_param_t *p = &req->match.params[i];
+        size_t nlen = strlen(name);
+        /* the template holds "{name}" */
+        if (strlen(p->name) != nlen + 2 || strncmp(p->name + 1, name, nlen) != 0) continue;
+        if (!req->params[i]) req->params[i] = strndup(p->value, p->len);
+        return req->params[i];
+    }
+    return NULL;
+}
+
+const char *http_request_body(const http_request_t *req, size_t *len)
+{
+    if (len) *len = req->body.len;
+    return req->body.data ? req->body.data : "";
+}
+
+json_t *http_request_json(http_request_t *req)
+{
+    json_error_t e;
+    if (req->body.len == 0) {
+        http_respond_error(req, 400, "invalid_json", "request body is empty; a JSON object is required");
+        return NULL;
+    }
+    json_t *j = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &e);
+    if (!j) {
+        http_respond_error(req, 400, "invalid_json", "invalid JSON at line %d, column %d: %s",
+                           e.line, e.column, e.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        http_respond_error(req, 400, "invalid_json", "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* ---- middleware ------------------------------------------------------------ */
+
+static bool key_matches(const char *have, const char *want)
+{
+    /* constant time in the length of the configured key */
+    size_t n = strlen(want), m = have ? strlen(have) : 0;
+    unsigned diff = (unsigned)(n != m);
+    for (size_t i = 0; i < n; i++) diff |= (unsigned char)want[i] ^ (unsigned char)(i < m ? have[i] : 0);
+    return diff == 0;
+}
+
+static bool authorized(http_request_t *req)
+{
+    const char *h = http_request_header(req, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
+    h += 7;
+    while (*h == ' ') h++;
+    return key_matches(h, req->srv->api_key);
+}
+
+/* Checks made before any of the body is read. Returns true when it answered. */
+static bool precheck(http_request_t *req)
+{
+    http_server_t *s = req->srv;
+    if (req->match_result == HTTP_MATCH_NOT_FOUND) {
+        http_respond_error(req, 404, "not_found", "no route for %s %s", req->method_raw, req->path);
+        return true;
+    }
+    if (req->match_result == HTTP_MATCH_BAD_METHOD) {
+        char allow[128];
+        http_route_allow(req->match.route, allow, sizeof allow);
+        http_response_header(req, "Allow", allow);
+        http_respond_error(req, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
+                           req->method_raw, req->match.route->tmpl, allow);
+        return true;
+    }
+    if (s->api_key && (req->match.route->flags[req->match.method] & HTTP_ROUTE_WRITE) &&
+        !authorized(req)) {
+        http_response_header(req, "WWW-Authenticate", "Bearer realm=\"ragd\"");
+        http_respond_error(req, 401, "unauthorized",
+                           "this route needs the API key: Authorization: Bearer <key>");
+        return true;
+    }
+    const char *cl = http_request_header(req, "Content-Length");
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno || *end || n > s->max_body) {
+            http_respond_error(req, 413, "payload_too_large",
+                               "request body of %s bytes is over the limit of %zu bytes", cl,
+                               s->max_body);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool announces_body(http_request_t *req)
+{
+    const char *cl = http_request_header(req, "Content-Length");
+    return (cl && strcmp(cl, "0") != 0) || http_request_header(req, "Transfer-Encoding");
+}
+
+static const char *endpoint_of(const http_request_t *req)
+{
+    return req->match.route ? req->match.route->tmpl : ENDPOINT_UNMATCHED;
+}
+
+static void record(http_request_t *req)
+{
+    http_server_t *s = req->srv;
+    double dt = now_s() - req->t0;
+    const char *method = http_method_name(req->method);
+    const char *endpoint = endpoint_of(req);
+    if (s->requests) {
+        char status[8];
+        /* 499: the client went away before any answer (nginx's convention) */
+        snprintf(status, sizeof status, "%d", req->status ? req->status : 499);
+        metrics_counter_inc(metrics_family_child(s->requests, (const char *[]){method, endpoint, status}));
+        metrics_histogram_observe(metrics_family_child(s->durations, (const char *[]){method, endpoint}), dt);
+    }
+    if (s->access_log) {
+        log_request(&(log_request_t){
+            .method = req->method_raw,
+            .path = req->path,
+            .route = endpoint,
+            .status = req->status ? req->status : 499,
+            .duration_s = dt,
+            .bytes_in = req->body_in,
+            .bytes_out = req->bytes_out,
+        });
+    }
+}
+
+static void request_free(http_request_t *req)
+{
+    buf_free(&req->body);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    for (size_t i = 0; i < HTTP_PARAMS_MAX; i++) free(req->params[i]);
+    free(req);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    http_server_t *s = cls;
+    http_request_t *req = *con_cls;
+    if (!req) { /* first call: headers are in, no body yet */
+        req = calloc(1, sizeof *req);
+        if (!req) return MHD_NO;
+        req->srv = s;
+        req->conn = conn;
+        req->path = url;
+        req->method_raw = method;
+        req->method = http_method_parse(method);
+        req->t0 = now_s();
+        buf_init(&req->body, s->max_body + 1);
+        req->match_result = http_router_match(s->router, req->method, url, &req->match);
+        atomic_fetch_add(&s->inflight, 1);
+        *con_cls = req;
+        /* With a body announced, refuse now so that it is never read (MHD
+         * then closes the connection). Without one, answer at the last call:
+         * an early answer would cost the client its keep-alive connection. */
+        if (announces_body(req) && precheck(req)) req->handled = true;
+        return MHD_YES;
+    }
+    if (*upload_size) { /* a piece of the body */
+        req->body_in += *upload_size;
+        if (!req->handled && !req->too_large) {
+            if (req->body.len + *upload_size > s->max_body) {
+                req->too_large = true;
+                buf_free(&req->body);
+            } else {
+                buf_append(&req->body, upload, *upload_size);
+                if (buf_error(&req->body)) req->too_large = true;
+            }
+        }
+        *upload_size = 0;
+        /* a client streaming far past the cap is cut off */
+        return req->body_in > 2 * s->max_body + (1u << 20) ? MHD_NO : MHD_YES;
+    }
+    if (req->handled) return MHD_YES; /* already answered */
+    req->handled = true;
+    if (precheck(req)) return MHD_YES;
+    if (req->too_large) {
+        http_respond_error(req, 413, "payload_too_large", "request body is over the limit of %zu bytes",
+                           s->max_body);
+        return MHD_YES;
+    }
+    const http_route_t *rt = req->match.route;
+    rt->handlers[req->match.method](req, rt->ctx[req->match.method]);
+    if (!req->status)
+        http_respond_error(req, 500, "internal", "the handler for %s gave no answer", rt->tmpl);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    http_server_t *s = cls;
+    http_request_t *req = *con_cls;
+    if (!req) return;
+    record(req);
+    request_free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+/* "host:port" or "[v6]:port" to a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len, char *err,
+                        size_t errlen)
+{
+    char host[256];
+    const char *colon, *hs = listen, *he;
+    if (listen[0] == '[') {
+        he = strchr(listen, ']');
+        if (!he || he[1] != ':') goto bad;
+        hs = listen + 1;
+        colon = he + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon) goto bad;
+        he = colon;
+    }
+    if (he == hs || (size_t)(he - hs) >= sizeof host) goto bad;
+    memcpy(host, hs, (size_t)(he - hs));
+    host[he - hs] = '\0';
+    const char *port = colon + 1;
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (*port == '\0' || *end || p < 0 || p > 65535) goto bad;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, errlen, "cannot resolve listen address '%s': %s", listen, gai_strerror(rc));
+        return -EINVAL;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+bad:
+    snprintf(err, errlen, "invalid listen address '%s' (want HOST:PORT or [IPV6]:PORT)", listen);
+    return -EINVAL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    log_warn("http: %s", msg);
+}
+
+static int register_metrics(http_server_t *s, const http_router_t *router,
+                            const http_server_opts_t *o, char *err, size_t errlen)
+{
+    static const char *const req_l[] = {"method", "endpoint", "status"};
+    static const char *const dur_l[] = {"method", "endpoint"};
+    int rc = metrics_family_register(o->metrics,
+                                     &(metrics_family_opts_t){.type = METRICS_COUNTER,
+                                                              .name = "http_requests_total",
+                                                              .help = "HTTP requests by method, route template and status.",
+                                                              .labels = req_l,
+                                                              .nlabels = 3},
+                                     &s->requests);
+    if (rc == 0)
+        rc = metrics_family_register(o->metrics,
+                                     &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
+                                                              .name = "http_request_duration_seconds",
+                                                              .help = "HTTP request duration in seconds, by method and route template.",
+                                                              .labels = dur_l,
+                                                              .nlabels = 2,
+                                                              .buckets = o->buckets,
+                                                              .nbuckets = o->nbuckets},
+                                     &s->durations);
+    if (rc) {
+        snprintf(err, errlen, "request metrics: %s", metrics_registry_error(o->metrics));
+        return rc;
+    }
+    /* Known routes exist at zero from the start, so rates and error ratios
+     * are defined before the first request. */
+    for (size_t i = 0; i < router->nroutes; i++) {
+        const http_route_t *rt = &router->routes[i];
+        for (int m = 0; m < HTTP_OTHER; m++) {
+            if (!rt->handlers[m]) continue;
+            char ok[8];
+            snprintf(ok, sizeof ok, "%d", rt->ok_status[m]);
+            const char *method = http_method_name((http_method_t)m);
+            metrics_family_child(s->requests, (const char *[]){method, rt->tmpl, ok});
+            metrics_family_child(s->requests, (const char *[]){method, rt->tmpl, "500"});
+            metrics_family_child(s->durations, (const char *[]){method, rt->tmpl});
+        }
+    }
+    return 0;
+}
+
+int http_server_start(http_server_t **out, const http_router_t *router,
+                      const http_server_opts_t *o, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    *out = NULL;
+    int rc = parse_listen(o->listen, &ss, &sslen, err, errlen);
+    if (rc) return rc;
+    http_server_t *s = calloc(1, sizeof *s);
+    if (!s) return -ENOMEM;
+    s->router = router;
+    s->max_body = o->max_body;
+    s->access_log = o->access_log;
+    if (o->api_key && *o->api_key && !(s->api_key = strdup(o->api_key))) {
+        free(s);
+        return -ENOMEM;
+    }
+    if (o->metrics && (rc = register_metrics(s, router, o, err, errlen)) != 0) {
+        free(s->api_key);
+        free(s);
+        return rc;
+    }
+    unsigned threads = o->threads ? o->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1) threads = 1;
+    /* No MHD_USE_TURBO: with it, libmicrohttpd 0.9.75 closes the connection
+     * after every 4xx answer, costing keep-alive clients a reconnect. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, errlen, "cannot listen on %s: %s", o->listen,
+                 errno ? strerror(errno) : "libmicrohttpd refused to start");
+        free(s->api_key);
+        free(s);
+        return -EADDRINUSE;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : 0;
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+        snprintf(s->address, sizeof s->address, "[%s]:%u", host, s->port);
+    } else {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+        snprintf(s->address, sizeof s->address, "%s:%u", host, s->port);
+    }
+    atomic_store(&s->accepting, true);
+    *out = s;
+    return 0;
+}
+
+uint16_t http_server_port(const http_server_t *s)
+{
+    return s->port;
+}
+
+const char *http_server_address(const http_server_t *s)
+{
+    return s->address;
+}
+
+long http_server_inflight(const http_server_t *s)
+{
+    return atomic_load(&((http_server_t *)s)->inflight);
+}
+
+bool http_server_accepting(const http_server_t *s)
+{
+    return atomic_load(&((http_server_t *)s)->accepting);
+}
+
+void http_server_quiesce(http_server_t *s)
+{
+    if (!atomic_exchange(&s->accepting, false)) return;
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+long http_server_drain(http_server_t *s, double timeout_s)
+{
+    double deadline = now_s() + timeout_s;
+    long n;
+    while ((n = atomic_load(&s->inflight)) > 0 && now_s() < deadline) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return n;
+}
+
+void http_server_stop(http_server_t **sp)
+{
+    http_server_t *s = sp ? *sp : NULL;
+    if (!s) return;
+    MHD_stop_daemon(s->daemon);
+    free(s->api_key);
+    free(s);
+    *sp = NULL;
+}

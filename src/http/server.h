@@ -1,0 +1,93 @@
+/* server: ragd's HTTP server on libmicrohttpd.
+ *
+ * libmicrohttpd runs its own thread pool (epoll, one listening socket shared
+ * by the pool), HTTP/1.1 keep-alive, and per-connection idle timeouts. This
+ * module adds what every route shares:
+ * - routing through http/router (404, 405 with Allow);
+ * - the API key on write routes (401 unless "Authorization: Bearer KEY");
+ * - the body cap: a declared Content-Length over it gets 413 before any of the
+ *   body is read; a chunked body is cut off at the cap, the rest drained and
+ *   discarded, then 413 (a client that keeps sending past twice the cap is
+ *   disconnected);
+ * - request metrics: http_requests_total{method,endpoint,status} and
+ *   http_request_duration_seconds{method,endpoint}, endpoint being the route
+ *   template or "unmatched", method one of the standard names or "OTHER";
+ * - one access log line per request;
+ * - JSON error bodies: {"error":{"code":"...","message":"..."}}.
+ *
+ * Handlers run on a pool thread once the whole body is in, and must answer
+ * with exactly one http_respond*() call. */
+#ifndef RAGD_HTTP_SERVER_H
+#define RAGD_HTTP_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/router.h"
+#include "metrics/metrics.h"
+#include "util/buf.h"
+
+typedef struct http_server http_server_t;
+typedef struct http_request http_request_t;
+
+typedef struct http_server_opts {
+    const char *listen;    /* "HOST:PORT" or "[V6]:PORT"; port 0 picks a free one */
+    unsigned threads;      /* pool size; 0: one per CPU */
+    size_t max_body;       /* bytes */
+    unsigned timeout_s;    /* idle connection timeout */
+    const char *api_key;   /* NULL or "": write routes are open */
+    bool access_log;
+    metrics_registry_t *metrics; /* NULL: no request metrics */
+    const double *buckets; /* http_request_duration_seconds bounds */
+    size_t nbuckets;
+} http_server_opts_t;
+
+/* Starts serving. On error returns -errno and writes a message to err. The
+ * router must outlive the server. */
+int http_server_start(http_server_t **out, const http_router_t *router,
+                      const http_server_opts_t *opts, char *err, size_t errlen);
+/* The bound port (useful with port 0). */
+uint16_t http_server_port(const http_server_t *s);
+/* The address as "HOST:PORT" for logs. */
+const char *http_server_address(const http_server_t *s);
+/* Requests being handled right now. */
+long http_server_inflight(const http_server_t *s);
+bool http_server_accepting(const http_server_t *s);
+/* Stops accepting connections (in-flight requests go on). */
+void http_server_quiesce(http_server_t *s);
+/* Waits until no request is in flight or timeout_s passes; returns the number
+ * still in flight. */
+long http_server_drain(http_server_t *s, double timeout_s);
+/* Stops the server (closing every connection) and frees it; clears *s. */
+void http_server_stop(http_server_t **s);
+
+/* ---- requests ----------------------------------------------------------- */
+
+http_method_t http_request_method(const http_request_t *req);
+const char *http_request_path(const http_request_t *req);
+/* A request header (case-insensitive name), or NULL. */
+const char *http_request_header(http_request_t *req, const char *name);
+/* A query-string argument, or NULL. */
+const char *http_request_query(http_request_t *req, const char *name);
+/* A route parameter ({id}) as a NUL-terminated copy owned by the request, or NULL. */
+const char *http_request_param(http_request_t *req, const char *name);
+/* The body (NUL-terminated for convenience; may hold NULs) and its length. */
+const char *http_request_body(const http_request_t *req, size_t *len);
+/* Parses the body as a JSON object. On failure answers 400 itself and
+ * returns NULL. The caller owns the reference. */
+json_t *http_request_json(http_request_t *req);
+
+/* Adds a response header for the coming http_respond*() (copied). */
+void http_response_header(http_request_t *req, const char *name, const char *value);
+/* Answers with a copy of body. */
+void http_respond(http_request_t *req, int status, const char *content_type, const void *body,
+                  size_t len);
+/* Answers with the JSON value (takes the reference). */
+void http_respond_json(http_request_t *req, int status, json_t *value);
+/* Answers {"error":{"code":code,"message":...}}. */
+void http_respond_error(http_request_t *req, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,52 @@
+/* config: the options of `ragd serve`, from flags and RAGD_* variables.
+ *
+ * Every option is a flag (--max-body 32MiB or --max-body=32MiB) and an
+ * environment variable (RAGD_MAX_BODY); a flag wins over the environment,
+ * the environment over the default. One table drives parsing, validation
+ * and --help, so they cannot disagree. */
+#ifndef RAGD_CONFIG_H
+#define RAGD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/log.h"
+#include "metrics/metrics.h"
+
+#define CONFIG_MAX_BUCKETS METRICS_MAX_BUCKETS
+
+typedef struct config_buckets {
+    double v[CONFIG_MAX_BUCKETS];
+    size_t n;
+} config_buckets_t;
+
+typedef struct config {
+    char listen[256];
+    char data_dir[1024];
+    unsigned threads;           /* 0: one per CPU */
+    size_t max_body;            /* bytes */
+    char api_key[256];          /* "" : write routes open */
+    log_format_t log_format;
+    bool access_log;
+    bool request_metrics;
+    unsigned timeout_s;         /* idle connection timeout */
+    double shutdown_timeout_s;  /* bounded wait for in-flight requests */
+    double health_interval_s;
+    char nvml_library[1024];
+    config_buckets_t buckets_http;
+} config_t;
+
+/* Fills c with the defaults. */
+void config_defaults(config_t *c);
+/* Applies the environment, then argv[0..argc) (the words after "serve").
+ * On a bad option or value writes a message to err and returns -EINVAL;
+ * returns 1 when --help was asked (help already printed to out). */
+int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FILE *out, char *err,
+                 size_t errlen);
+/* Parses "32MiB", "64k", "1048576" into bytes. 0 or -EINVAL. */
+int config_parse_size(const char *s, size_t *out);
+/* Parses "0.005,0.01,0.5" into increasing finite bounds. 0 or -EINVAL. */
+int config_parse_buckets(const char *s, config_buckets_t *out);
+
+#endif

@@ -1,0 +1,207 @@
+/* Router, configuration and the log format. */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "http/router.h"
+#include "server/config.h"
+#include "test.h"
+
+static void dummy(struct http_request *req, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+}
+
+TEST(router_matches_templates)
+{
+    http_router_t r;
+    http_router_init(&r);
+    ASSERT_OK(http_router_add(&r, HTTP_GET, "/health", dummy, NULL, 0, 200));
+    ASSERT_OK(http_router_add(&r, HTTP_GET, "/v1/documents", dummy, NULL, 0, 200));
+    ASSERT_OK(http_router_add(&r, HTTP_POST, "/v1/documents", dummy, NULL, HTTP_ROUTE_WRITE, 201));
+    ASSERT_OK(http_router_add(&r, HTTP_GET, "/v1/documents/{id}", dummy, NULL, 0, 200));
+    ASSERT_OK(http_router_add(&r, HTTP_DELETE, "/v1/documents/{id}", dummy, NULL, HTTP_ROUTE_WRITE, 200));
+    ASSERT_OK(http_router_add(&r, HTTP_GET, "/", dummy, NULL, 0, 200));
+    /* bad templates and duplicates */
+    ASSERT_EQ(http_router_add(&r, HTTP_GET, "/health", dummy, NULL, 0, 200), -EINVAL);
+    ASSERT_EQ(http_router_add(&r, HTTP_GET, "nope", dummy, NULL, 0, 200), -EINVAL);
+    ASSERT_EQ(http_router_add(&r, HTTP_GET, "/a//b", dummy, NULL, 0, 200), -EINVAL);
+    ASSERT_EQ(http_router_add(&r, HTTP_GET, "/a/", dummy, NULL, 0, 200), -EINVAL);
+    ASSERT_EQ(http_router_add(&r, HTTP_GET, "/a/{}", dummy, NULL, 0, 200), -EINVAL);
+    ASSERT_EQ(http_router_add(&r, HTTP_HEAD, "/h", dummy, NULL, 0, 200), -EINVAL);
+
+    static const struct {
+        http_method_t m;
+        const char *path;
+        http_match_result_t want;
+        const char *tmpl, *param;
+    } rows[] = {
+        {HTTP_GET, "/health", HTTP_MATCH_OK, "/health", NULL},
+        {HTTP_HEAD, "/health", HTTP_MATCH_OK, "/health", NULL},
+        {HTTP_POST, "/health", HTTP_MATCH_BAD_METHOD, "/health", NULL},
+        {HTTP_OTHER, "/health", HTTP_MATCH_BAD_METHOD, "/health", NULL},
+        {HTTP_GET, "/health/", HTTP_MATCH_NOT_FOUND, NULL, NULL},
+        {HTTP_GET, "/healthz", HTTP_MATCH_NOT_FOUND, NULL, NULL},
+        {HTTP_GET, "/", HTTP_MATCH_OK, "/", NULL},
+        {HTTP_GET, "", HTTP_MATCH_NOT_FOUND, NULL, NULL},
+        {HTTP_POST, "/v1/documents", HTTP_MATCH_OK, "/v1/documents", NULL},
+        {HTTP_GET, "/v1/documents/abc-123", HTTP_MATCH_OK, "/v1/documents/{id}", "abc-123"},
+        {HTTP_DELETE, "/v1/documents/x", HTTP_MATCH_OK, "/v1/documents/{id}", "x"},
+        {HTTP_PUT, "/v1/documents/x", HTTP_MATCH_BAD_METHOD, "/v1/documents/{id}", NULL},
+        {HTTP_GET, "/v1/documents/", HTTP_MATCH_NOT_FOUND, NULL, NULL},
+        {HTTP_GET, "/v1/documents/a/b", HTTP_MATCH_NOT_FOUND, NULL, NULL},
+        {HTTP_GET, "/v1//documents", HTTP_MATCH_NOT_FOUND, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        http_match_t m;
+        http_match_result_t got = http_router_match(&r, rows[i].m, rows[i].path, &m);
+        if (got != rows[i].want) fprintf(stderr, "    row %zu: %s\n", i, rows[i].path);
+        ASSERT_EQ(got, rows[i].want);
+        if (rows[i].tmpl) ASSERT_STR_EQ(m.route->tmpl, rows[i].tmpl);
+        if (rows[i].param) {
+            ASSERT_EQ(m.nparams, 1);
+            ASSERT_STR_EQ(m.params[0].name, "{id}");
+            ASSERT_EQ(m.params[0].len, strlen(rows[i].param));
+            ASSERT(strncmp(m.params[0].value, rows[i].param, m.params[0].len) == 0);
+        }
+    }
+    http_match_t m;
+    http_router_match(&r, HTTP_PUT, "/v1/documents/x", &m);
+    char allow[64];
+    http_route_allow(m.route, allow, sizeof allow);
+    ASSERT_STR_EQ(allow, "GET, HEAD, DELETE");
+    ASSERT_EQ(m.route->flags[HTTP_DELETE], HTTP_ROUTE_WRITE);
+    ASSERT_EQ(m.route->ok_status[HTTP_POST], 0);
+    http_router_match(&r, HTTP_POST, "/v1/documents", &m);
+    ASSERT_EQ(m.route->ok_status[HTTP_POST], 201);
+    http_router_free(&r);
+}
+
+TEST(method_names)
+{
+    ASSERT_EQ(http_method_parse("GET"), HTTP_GET);
+    ASSERT_EQ(http_method_parse("PATCH"), HTTP_PATCH);
+    ASSERT_EQ(http_method_parse("get"), HTTP_OTHER); /* methods are case-sensitive */
+    ASSERT_EQ(http_method_parse("BREW"), HTTP_OTHER);
+    ASSERT_STR_EQ(http_method_name(HTTP_OTHER), "OTHER");
+    ASSERT_STR_EQ(http_method_name(HTTP_DELETE), "DELETE");
+}
+
+TEST(config_sizes_and_buckets)
+{
+    static const struct {
+        const char *s;
+        size_t want;
+        int rc;
+    } sizes[] = {
+        {"1024", 1024, 0},      {"32MiB", 32u << 20, 0}, {"32m", 32u << 20, 0}, {"64k", 65536, 0},
+        {"1G", 1u << 30, 0},    {"10KB", 10240, 0},      {"", 0, -EINVAL},      {"-1", 0, -EINVAL},
+        {"12x", 0, -EINVAL},    {"MiB", 0, -EINVAL},     {"99999999999999999999", 0, -EINVAL},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t v = 0;
+        ASSERT_EQ(config_parse_size(sizes[i].s, &v), sizes[i].rc);
+        if (!sizes[i].rc) ASSERT_EQ(v, sizes[i].want);
+    }
+    config_buckets_t b;
+    ASSERT_OK(config_parse_buckets("0.005, 0.01,1,10", &b));
+    ASSERT_EQ(b.n, 4);
+    ASSERT_DBL_EQ(b.v[1], 0.01);
+    ASSERT_EQ(config_parse_buckets("1,1", &b), -EINVAL);
+    ASSERT_EQ(config_parse_buckets("2,1", &b), -EINVAL);
+    ASSERT_EQ(config_parse_buckets("1,x", &b), -EINVAL);
+    ASSERT_EQ(config_parse_buckets("", &b), -EINVAL);
+    ASSERT_EQ(config_parse_buckets("1,inf", &b), -EINVAL);
+}
+
+TEST(config_flags_env_and_errors)
+{
+    config_t c;
+    char err[256];
+    config_defaults(&c);
+    ASSERT_STR_EQ(c.listen, "127.0.0.1:8050");
+    ASSERT_STR_EQ(c.data_dir, "./data");
+    ASSERT_EQ(c.max_body, 32u << 20);
+    ASSERT_EQ(c.buckets_http.n, 14);
+    ASSERT_DBL_EQ(c.buckets_http.v[4], 0.01); /* the guide's first bound is kept */
+
+    char *env[] = {"RAGD_LISTEN=0.0.0.0:9000", "RAGD_API_KEY=from-env", "RAGD_THREADS=3",
+                   "OTHER=1", NULL};
+    char *argv[] = {"--listen", "127.0.0.1:9100", "--max-body=1MiB", "--log-format", "json",
+                    "--access-log", "off", "--buckets-http", "0.1,1"};
+    ASSERT_OK(config_parse(&c, 9, argv, env, stdout, err, sizeof err));
+    ASSERT_STR_EQ(c.listen, "127.0.0.1:9100"); /* the flag wins */
+    ASSERT_STR_EQ(c.api_key, "from-env");
+    ASSERT_EQ(c.threads, 3);
+    ASSERT_EQ(c.max_body, 1u << 20);
+    ASSERT_EQ(c.log_format, LOG_JSON);
+    ASSERT_EQ(c.access_log, false);
+    ASSERT_EQ(c.buckets_http.n, 2);
+
+    static const struct {
+        int argc;
+        char *argv[3];
+        const char *msg;
+    } bad[] = {
+        {1, {"--nope"}, "unknown option '--nope'"},
+        {1, {"--listen"}, "needs a value"},
+        {2, {"--max-body", "lots"}, "invalid value 'lots' for --max-body"},
+        {2, {"--log-format", "xml"}, "invalid value 'xml'"},
+        {2, {"--threads", "-2"}, "invalid value '-2'"},
+        {2, {"--access-log", "maybe"}, "invalid value 'maybe'"},
+        {1, {"--max-body=0"}, "--max-body must be above 0"},
+        {1, {"serve"}, "unexpected argument 'serve'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        config_defaults(&c);
+        err[0] = '\0';
+        ASSERT_EQ(config_parse(&c, bad[i].argc, bad[i].argv, NULL, stdout, err, sizeof err), -EINVAL);
+        ASSERT_CONTAINS(err, bad[i].msg);
+    }
+    char *benv[] = {"RAGD_MAX_BODY=huge", NULL};
+    config_defaults(&c);
+    ASSERT_EQ(config_parse(&c, 0, NULL, benv, stdout, err, sizeof err), -EINVAL);
+    ASSERT_CONTAINS(err, "RAGD_MAX_BODY");
+    FILE *devnull = fopen("/dev/null", "w");
+    char *help[] = {"--help"};
+    ASSERT_EQ(config_parse(&c, 1, help, NULL, devnull, err, sizeof err), 1);
+    fclose(devnull);
+}
+
+TEST(log_json_lines_parse)
+{
+    int p[2];
+    ASSERT_OK(pipe(p));
+    log_init(LOG_JSON, p[1]);
+    log_request(&(log_request_t){.method = "GET", .path = "/a\"b\n\x01", .route = "unmatched",
+                                 .status = 404, .duration_s = 0.0015, .bytes_in = 3, .bytes_out = 65});
+    log_warn("disk %d%% full", 97);
+    log_init(LOG_TEXT, 2);
+    close(p[1]);
+    char buf[4096];
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    close(p[0]);
+    ASSERT(n > 0);
+    buf[n] = '\0';
+    char *nl = strchr(buf, '\n');
+    ASSERT(nl);
+    *nl = '\0';
+    json_error_t e;
+    json_t *j = json_loads(buf, 0, &e);
+    ASSERT(j != NULL);
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "path")), "/a\"b\n\x01");
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "route")), "unmatched");
+    ASSERT_EQ(json_integer_value(json_object_get(j, "status")), 404);
+    ASSERT(fabs(json_real_value(json_object_get(j, "duration_ms")) - 1.5) < 1e-9);
+    ASSERT_EQ(json_integer_value(json_object_get(j, "bytes_out")), 65);
+    json_decref(j);
+    j = json_loads(nl + 1, JSON_DISABLE_EOF_CHECK, &e);
+    ASSERT(j != NULL);
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "level")), "warn");
+    ASSERT_STR_EQ(json_string_value(json_object_get(j, "msg")), "disk 97% full");
+    json_decref(j);
+}
