@@ -21,7 +21,7 @@ TEST_SRC := $(wildcard tests/unit/*.c)
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
 PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjansson-dev
 PKG_TEST  := $(PKG_BUILD) prometheus python3 curl
-PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client
+PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
@@ -79,12 +79,15 @@ test: test-deps $(BUILD)/ragd $(BUILD)/test_unit $(BUILD)/asan/test_unit $(addpr
 unit: $(BUILD)/test_unit $(BUILD)/fake_nvml/libnvidia-ml.so.1
 	@$(BUILD)/test_unit
 
-bench: bench-deps $(BUILD)/bench_metrics
+bench: bench-deps $(BUILD)/bench_metrics $(BUILD)/ragd
 	@bench/run
+	@bench/http_bench
 
+# The main job: until the monitoring stack lands (issue 5) it serves ragd
+# alone on 127.0.0.1:8050; Ctrl-C stops it cleanly.
 run: all
-	@echo "ragd $(VERSION): the HTTP server lands with issue 3; for now:"
-	$(BUILD)/ragd --version
+	@echo "ragd: http://127.0.0.1:8050  (metrics: /metrics, health: /health, /ready)"
+	exec $(BUILD)/ragd serve
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

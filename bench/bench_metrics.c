@@ -41,13 +41,13 @@ static const double bounds14[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 static const double obs[16] = {0.0003, 0.0008, 0.0012, 0.002, 0.003, 0.004, 0.006, 0.008,
                                0.012,  0.02,   0.03,   0.07,  0.2,   0.4,   1.5,   7};
 
-enum op { OP_INC, OP_OBSERVE, OP_LOOKUP_OBSERVE };
+enum op { OP_INC, OP_OBSERVE, OP_LOOKUP_OBSERVE, OP_MIDDLEWARE };
 
 struct job {
     enum op op;
     long iters;
     metrics_child_t *child;
-    metrics_family_t *fam;
+    metrics_family_t *fam, *fam2; /* OP_MIDDLEWARE: requests counter, durations */
     pthread_barrier_t *barrier;
 };
 
@@ -68,6 +68,17 @@ static void run_ops(const struct job *j)
             metrics_histogram_observe(metrics_family_child(j->fam, v), obs[i & 15]);
         }
         break;
+    case OP_MIDDLEWARE: /* what ragd's HTTP middleware does per request */
+        for (long i = 0; i < j->iters; i++) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts); /* the end time; the start is taken anyway */
+            char status[8];
+            snprintf(status, sizeof status, "%d", 200 + (int)(i & 1) * 204);
+            const char *v[3] = {methods[i & 1], eps[(i >> 1) & 3], status};
+            metrics_counter_inc(metrics_family_child(j->fam, v));
+            metrics_histogram_observe(metrics_family_child(j->fam2, v), obs[i & 15] + (double)ts.tv_nsec * 1e-18);
+        }
+        break;
     }
 }
 
@@ -80,14 +91,22 @@ static void *thread_main(void *arg)
 }
 
 /* ns per operation per thread, median of REPEATS. */
+static double bench2(enum op op, int threads, long iters, metrics_child_t *c, metrics_family_t *f,
+                     metrics_family_t *f2);
 static double bench(enum op op, int threads, long iters, metrics_child_t *c, metrics_family_t *f)
+{
+    return bench2(op, threads, iters, c, f, NULL);
+}
+
+static double bench2(enum op op, int threads, long iters, metrics_child_t *c, metrics_family_t *f,
+                     metrics_family_t *f2)
 {
     double r[REPEATS];
     for (int k = 0; k < REPEATS; k++) {
         pthread_barrier_t b;
         pthread_barrier_init(&b, NULL, (unsigned)threads + 1);
         pthread_t t[8];
-        struct job j = {op, iters, c, f, &b};
+        struct job j = {op, iters, c, f, f2, &b};
         for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, thread_main, &j);
         pthread_barrier_wait(&b);
         double t0 = now_ns();
@@ -141,6 +160,28 @@ int main(void)
         bench(OP_LOOKUP_OBSERVE, 1, 5000000, NULL, lf), "ns");
     row("lookup_observe_2t", "label lookup (2 labels) + observe, 2 threads",
         bench(OP_LOOKUP_OBSERVE, 2, 5000000, NULL, lf), "ns");
+    {
+        static const char *const l3[] = {"method", "endpoint", "status"};
+        metrics_family_t *rq, *du;
+        metrics_family_register(reg,
+                                &(metrics_family_opts_t){.type = METRICS_COUNTER,
+                                                         .name = "b_requests_total",
+                                                         .help = "h",
+                                                         .labels = l3,
+                                                         .nlabels = 3},
+                                &rq);
+        metrics_family_register(reg,
+                                &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
+                                                         .name = "b_request_seconds",
+                                                         .help = "h",
+                                                         .labels = l2,
+                                                         .nlabels = 2,
+                                                         .buckets = bounds14,
+                                                         .nbuckets = 14},
+                                &du);
+        row("middleware_1t", "HTTP request metrics per request (ragd's middleware)",
+            bench2(OP_MIDDLEWARE, 1, 5000000, NULL, rq, du), "ns");
+    }
 
     /* 10,000 series: a counter with two labels, 100 x 100. */
     metrics_family_register(reg,
