@@ -7,19 +7,21 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 OPT     ?= -O2 -g
 DEPFLAGS = -MMD -MP
-INCLUDES := -Isrc
-LIBS    := -lmicrohttpd -ljansson -lz -lpthread -lm -ldl
+PKGS    := sqlite3 libcmark libxml-2.0 poppler-glib libcurl
+INCLUDES = -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS     = -lmicrohttpd -ljansson $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lpthread -lm -ldl
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 BUILD   := build
 VERSION := $(shell cat VERSION)
 
-LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c src/core/*.c src/http/*.c src/collectors/*.c src/server/*.c)
+LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c src/core/*.c src/http/*.c src/collectors/*.c src/rag/*.c src/server/*.c)
 MAIN_SRC := src/main.c
 TEST_SRC := $(wildcard tests/unit/*.c)
 
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
-PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjansson-dev
+PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjansson-dev \
+             libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev
 PKG_TEST  := $(PKG_BUILD) prometheus python3 curl
 PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rag/parse.h"
 #include "server/serve.h"
 
 extern char **environ;
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "serve")) return serve_main(argc - 2, argv + 2, environ);
+    if (!strcmp(argv[1], "parse-pdf")) return parse_pdf_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

@@ -12,6 +12,18 @@
 static const double default_http_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
+/* RAG histograms: the guide's bounds, plus finer ones below them. */
+static const double default_document_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                  0.5,   1,      5,     10,   30,    60,   120, 300};
+static const double default_fast_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                              0.01,   0.05,    0.1,    0.25,  0.5,    1};
+
+static void set_buckets(config_buckets_t *b, const double *v, size_t n)
+{
+    b->n = n;
+    memcpy(b->v, v, n * sizeof *v);
+}
+
 void config_defaults(config_t *c)
 {
     memset(c, 0, sizeof *c);
@@ -24,8 +36,19 @@ void config_defaults(config_t *c)
     c->timeout_s = 30;
     c->shutdown_timeout_s = 10;
     c->health_interval_s = 5;
-    c->buckets_http.n = sizeof default_http_buckets / sizeof default_http_buckets[0];
-    memcpy(c->buckets_http.v, default_http_buckets, sizeof default_http_buckets);
+    set_buckets(&c->buckets_http, default_http_buckets, sizeof default_http_buckets / sizeof(double));
+    strcpy(c->embedder, "hash");
+    c->embedding_dim = 384;
+    c->chunk_tokens = 256;
+    c->chunk_overlap = 32;
+    c->max_chunks = 10000;
+    c->cache_entries = 1000;
+    c->cache_ttl_s = 300;
+    c->max_query = 4096;
+    c->pdf_timeout_s = 30;
+    set_buckets(&c->buckets_document, default_document_buckets, sizeof default_document_buckets / sizeof(double));
+    set_buckets(&c->buckets_embedding, default_fast_buckets, sizeof default_fast_buckets / sizeof(double));
+    set_buckets(&c->buckets_search, default_fast_buckets, sizeof default_fast_buckets / sizeof(double));
 }
 
 int config_parse_size(const char *s, size_t *out)
@@ -121,6 +144,23 @@ static const struct option {
      "NVML library to load for GPU metrics (default libnvidia-ml.so.1)"},
     {"buckets-http", "RAGD_BUCKETS_HTTP", K_BUCKETS, F(buckets_http), "LIST",
      "http_request_duration_seconds bounds, comma-separated (default 0.0005,...,10)"},
+    {"embedder", "RAGD_EMBEDDER", K_STRING, F(embedder), "hash", "embedding backend (default hash)"},
+    {"embedding-dim", "RAGD_EMBEDDING_DIM", K_UINT, F(embedding_dim), "N",
+     "dimensions of the hash embedder's vectors (default 384)"},
+    {"chunk-tokens", "RAGD_CHUNK_TOKENS", K_UINT, F(chunk_tokens), "N", "tokens per chunk (default 256)"},
+    {"chunk-overlap", "RAGD_CHUNK_OVERLAP", K_UINT, F(chunk_overlap), "N",
+     "tokens shared by neighbouring chunks (default 32)"},
+    {"max-chunks", "RAGD_MAX_CHUNKS", K_UINT, F(max_chunks), "N", "most chunks one document may make (default 10000)"},
+    {"cache-entries", "RAGD_CACHE_ENTRIES", K_UINT, F(cache_entries), "N", "query cache size; 0 turns it off (default 1000)"},
+    {"cache-ttl", "RAGD_CACHE_TTL", K_SECONDS, F(cache_ttl_s), "SECONDS", "query cache entry lifetime (default 300)"},
+    {"max-query", "RAGD_MAX_QUERY", K_SIZE, F(max_query), "SIZE", "longest query text (default 4096 bytes)"},
+    {"pdf-timeout", "RAGD_PDF_TIMEOUT", K_SECONDS, F(pdf_timeout_s), "SECONDS", "time one PDF may take to parse (default 30)"},
+    {"buckets-document", "RAGD_BUCKETS_DOCUMENT", K_BUCKETS, F(buckets_document), "LIST",
+     "document_processing_duration_seconds bounds (default 0.001,...,300)"},
+    {"buckets-embedding", "RAGD_BUCKETS_EMBEDDING", K_BUCKETS, F(buckets_embedding), "LIST",
+     "embedding_generation_duration_seconds bounds (default 0.0001,...,1)"},
+    {"buckets-search", "RAGD_BUCKETS_SEARCH", K_BUCKETS, F(buckets_search), "LIST",
+     "vector_search_duration_seconds bounds (default 0.0001,...,1)"},
 #undef F
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -224,6 +264,22 @@ int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FI
     }
     if (c->max_body == 0) {
         snprintf(err, errlen, "--max-body must be above 0");
+        return -EINVAL;
+    }
+    if (strcmp(c->embedder, "hash") != 0) {
+        snprintf(err, errlen, "unknown embedder '%s' (available: hash)", c->embedder);
+        return -EINVAL;
+    }
+    if (c->embedding_dim < 16 || c->embedding_dim > 8192) {
+        snprintf(err, errlen, "--embedding-dim must be 16-8192");
+        return -EINVAL;
+    }
+    if (c->chunk_tokens < 8 || c->chunk_overlap * 2 >= c->chunk_tokens) {
+        snprintf(err, errlen, "--chunk-tokens must be at least 8 and --chunk-overlap under half of it");
+        return -EINVAL;
+    }
+    if (c->max_chunks == 0 || c->max_query == 0) {
+        snprintf(err, errlen, "--max-chunks and --max-query must be above 0");
         return -EINVAL;
     }
     return 0;

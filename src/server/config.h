@@ -35,6 +35,15 @@ typedef struct config {
     double health_interval_s;
     char nvml_library[1024];
     config_buckets_t buckets_http;
+    /* RAG */
+    char embedder[32];          /* "hash" */
+    unsigned embedding_dim;
+    unsigned chunk_tokens, chunk_overlap, max_chunks;
+    unsigned cache_entries;
+    double cache_ttl_s;
+    size_t max_query;           /* bytes of query text */
+    double pdf_timeout_s;
+    config_buckets_t buckets_document, buckets_embedding, buckets_search;
 } config_t;
 
 /* Fills c with the defaults. */

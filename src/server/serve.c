@@ -26,7 +26,9 @@
 #include "core/log.h"
 #include "http/server.h"
 #include "metrics/process.h"
+#include "rag/rag.h"
 #include "server/config.h"
+#include "server/routes_rag.h"
 
 #ifndef RAGD_VERSION
 #define RAGD_VERSION "0.0.0"
@@ -49,6 +51,8 @@ typedef struct app {
     http_router_t router;
     http_server_t *http;
     unsigned threads;
+    rag_t *rag;
+    routes_rag_opts_t rag_routes;
 } app_t;
 
 /* ---- ops routes ------------------------------------------------------------ */
@@ -188,16 +192,41 @@ static int start(app_t *a, char *err, size_t errlen)
         snprintf(err, errlen, "metrics: %s", a->reg ? metrics_registry_error(a->reg) : strerror(-rc));
         return rc;
     }
+    embedder_t *emb;
+    if ((rc = embed_hash_new(&emb, a->cfg.embedding_dim)) != 0) {
+        snprintf(err, errlen, "embedder: %s", strerror(-rc));
+        return rc;
+    }
+    config_t *c = &a->cfg;
+    rag_opts_t ro = {
+        .data_dir = c->data_dir,
+        .embedder = emb,
+        .chunk = {c->chunk_tokens, c->chunk_overlap, c->max_chunks},
+        .parse = {.timeout_s = c->pdf_timeout_s, .max_memory = (size_t)2 << 30, .max_pages = 5000},
+        .cache_entries = c->cache_entries,
+        .cache_ttl_s = c->cache_ttl_s,
+        .reg = a->reg,
+        .buckets_document = c->buckets_document.v,
+        .nbuckets_document = c->buckets_document.n,
+        .buckets_embedding = c->buckets_embedding.v,
+        .nbuckets_embedding = c->buckets_embedding.n,
+        .buckets_search = c->buckets_search.v,
+        .nbuckets_search = c->buckets_search.n,
+    };
+    if ((rc = rag_open(&a->rag, &ro, err, errlen)) != 0) return rc;
+    a->rag_routes = (routes_rag_opts_t){a->rag, c->max_query};
     if ((rc = health_new(&a->health, a->reg, a->cfg.health_interval_s)) != 0 ||
         (rc = health_add(a->health, "http", check_http, a, true)) != 0 ||
-        (rc = health_add(a->health, "data_dir", check_data_dir, a, true)) != 0) {
+        (rc = health_add(a->health, "data_dir", check_data_dir, a, true)) != 0 ||
+        (rc = rag_add_health(a->rag, a->health)) != 0) {
         snprintf(err, errlen, "health: %s", strerror(-rc));
         return rc;
     }
     http_router_init(&a->router);
     if ((rc = http_router_add(&a->router, HTTP_GET, "/health", h_health, a, 0, 200)) != 0 ||
         (rc = http_router_add(&a->router, HTTP_GET, "/ready", h_ready, a, 0, 200)) != 0 ||
-        (rc = http_router_add(&a->router, HTTP_GET, "/metrics", h_metrics, a, 0, 200)) != 0) {
+        (rc = http_router_add(&a->router, HTTP_GET, "/metrics", h_metrics, a, 0, 200)) != 0 ||
+        (rc = routes_rag_add(&a->router, &a->rag_routes)) != 0) {
         snprintf(err, errlen, "routes: %s", strerror(-rc));
         return rc;
     }
@@ -232,6 +261,7 @@ static void stop(app_t *a)
     health_free(&a->health); /* its checks read the server */
     http_server_stop(&a->http);
     http_router_free(&a->router);
+    rag_close(&a->rag);
     collector_gpu_free(&a->gpu);
     metrics_registry_free(&a->reg);
     metrics_process_free(&a->proc);

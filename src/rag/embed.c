@@ -1,0 +1,122 @@
+#include "rag/embed.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rag/text.h"
+
+void embed_normalize(float *v, unsigned dim)
+{
+    double s = 0;
+    for (unsigned i = 0; i < dim; i++) s += (double)v[i] * v[i];
+    if (s <= 0) return;
+    float inv = (float)(1.0 / sqrt(s));
+    for (unsigned i = 0; i < dim; i++) v[i] *= inv;
+}
+
+int embed_texts(embedder_t *e, const char *const *texts, const size_t *lens, size_t n, float *out,
+                char *err, size_t errlen)
+{
+    int rc = e->embed(e, texts, lens, n, out, err, errlen);
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++) embed_normalize(out + i * e->dim, e->dim);
+    return rc;
+}
+
+void embed_free(embedder_t **e)
+{
+    if (!e || !*e) return;
+    (*e)->destroy(*e);
+    *e = NULL;
+}
+
+/* ---- hash ---------------------------------------------------------------- */
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* Seeds keep the feature kinds apart: a word and a trigram never collide by
+ * construction, only by hashing. */
+#define SEED_WORD 0xcbf29ce484222325ULL
+#define SEED_TRIGRAM 0x9e3779b97f4a7c15ULL
+#define SEED_CJK1 0xc2b2ae3d27d4eb4fULL
+#define SEED_CJK2 0x165667b19e3779f9ULL
+
+struct feats {
+    float *v;
+    unsigned dim;
+    const char *prev_cjk; /* for bigrams */
+    size_t prev_len;
+    const char *prev_end;
+};
+
+static void add(struct feats *f, uint64_t h, float w)
+{
+    /* final mix so that low bits depend on every byte */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    f->v[h % f->dim] += (h >> 63) ? -w : w;
+}
+
+static bool feat_one(void *ctx, const char *s, size_t n, text_kind_t kind)
+{
+    struct feats *f = ctx;
+    if (kind == TEXT_CJK) {
+        add(f, fnv1a(SEED_CJK1, s, n), 0.5f);
+        if (f->prev_cjk && f->prev_end == s) {
+            uint64_t h = fnv1a(SEED_CJK2, f->prev_cjk, f->prev_len);
+            add(f, fnv1a(h, s, n), 1.0f);
+        }
+        f->prev_cjk = s;
+        f->prev_len = n;
+        f->prev_end = s + n;
+        return true;
+    }
+    f->prev_cjk = NULL;
+    char w[64 + 2];
+    size_t m = n < 64 ? n : 64;
+    w[0] = '^';
+    for (size_t i = 0; i < m; i++) w[i + 1] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+    w[m + 1] = '$';
+    add(f, fnv1a(SEED_WORD, w + 1, m), 1.0f);
+    for (size_t i = 0; i + 3 <= m + 2; i++) add(f, fnv1a(SEED_TRIGRAM, w + i, 3), 0.35f);
+    return true;
+}
+
+static int hash_embed(embedder_t *e, const char *const *texts, const size_t *lens, size_t n,
+                      float *out, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct feats f = {.v = out + i * e->dim, .dim = e->dim};
+        memset(f.v, 0, e->dim * sizeof(float));
+        text_tokens(texts[i], lens[i], feat_one, &f);
+    }
+    return 0;
+}
+
+static void hash_destroy(embedder_t *e)
+{
+    free(e);
+}
+
+int embed_hash_new(embedder_t **out, unsigned dim)
+{
+    *out = NULL;
+    if (dim < 16 || dim > EMBED_MAX_DIM) return -EINVAL;
+    embedder_t *e = calloc(1, sizeof *e);
+    if (!e) return -ENOMEM;
+    snprintf(e->name, sizeof e->name, "hash");
+    e->dim = dim;
+    e->embed = hash_embed;
+    e->destroy = hash_destroy;
+    *out = e;
+    return 0;
+}

@@ -1,0 +1,40 @@
+/* embed: the embedder interface and its backends.
+ *
+ * hash (default, offline): deterministic feature hashing into dim
+ *   dimensions of word unigrams, character trigrams of words, and CJK
+ *   unigrams and bigrams (rag/text's tokens), each signed by a hash bit,
+ *   then L2-normalised. Lexical similarity, good enough for tests and
+ *   small corpora, and free.
+ * openai: any OpenAI-compatible POST /v1/embeddings server (embed_openai.c).
+ * Vectors are float32, L2-normalised by the embedder or after it, so cosine
+ * similarity is a dot product. */
+#ifndef RAGD_EMBED_H
+#define RAGD_EMBED_H
+
+#include <stddef.h>
+
+#define EMBED_DEFAULT_DIM 384
+#define EMBED_MAX_DIM 8192
+
+typedef struct embedder embedder_t;
+
+struct embedder {
+    char name[128]; /* "hash" or "openai:<model>": recorded in the store */
+    unsigned dim;
+    /* Fills out[i * dim ..] for texts[0..n). 0, or a negative code with a
+     * message in err (-EIO: backend unreachable or failing). */
+    int (*embed)(embedder_t *e, const char *const *texts, const size_t *lens, size_t n, float *out,
+                 char *err, size_t errlen);
+    void (*destroy)(embedder_t *e);
+};
+
+/* The hash embedder. 0, -EINVAL (dim out of 16..EMBED_MAX_DIM), -ENOMEM. */
+int embed_hash_new(embedder_t **out, unsigned dim);
+/* Embeds and L2-normalises. */
+int embed_texts(embedder_t *e, const char *const *texts, const size_t *lens, size_t n, float *out,
+                char *err, size_t errlen);
+void embed_free(embedder_t **e);
+/* Scales v[0..dim) to unit length (a zero vector stays zero). */
+void embed_normalize(float *v, unsigned dim);
+
+#endif

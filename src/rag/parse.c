@@ -1,0 +1,314 @@
+#include "rag/parse.h"
+
+#include <cmark.h>
+#include <errno.h>
+#include <libxml/HTMLparser.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/buf.h"
+#include "util/utf8.h"
+
+#define SECTION_MAX 512 /* heading paths are cut to this many bytes */
+
+int doc_blocks_add(doc_blocks_t *b, const char *section, const char *text, size_t len)
+{
+    while (len && (text[len - 1] == ' ' || text[len - 1] == '\n' || text[len - 1] == '\t')) len--;
+    while (len && (*text == ' ' || *text == '\n' || *text == '\t')) text++, len--;
+    if (len == 0) return 0;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        void *p = realloc(b->v, cap * sizeof *b->v);
+        if (!p) return -ENOMEM;
+        b->v = p;
+        b->cap = cap;
+    }
+    doc_block_t *d = &b->v[b->n];
+    d->section = section && *section ? strdup(section) : NULL;
+    d->text = malloc(len + 1);
+    if (!d->text || (section && *section && !d->section)) {
+        free(d->section);
+        free(d->text);
+        return -ENOMEM;
+    }
+    memcpy(d->text, text, len);
+    d->text[len] = '\0';
+    d->len = len;
+    b->n++;
+    b->bytes += len;
+    return 0;
+}
+
+void doc_blocks_free(doc_blocks_t *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->v[i].section);
+        free(b->v[i].text);
+    }
+    free(b->v);
+    memset(b, 0, sizeof *b);
+}
+
+static const struct {
+    const char *mime, *alias, *name;
+} types[DOC_TYPE_COUNT] = {
+    [DOC_TEXT] = {"text/plain", "text", "text"},
+    [DOC_MARKDOWN] = {"text/markdown", "markdown", "markdown"},
+    [DOC_HTML] = {"text/html", "html", "html"},
+    [DOC_PDF] = {"application/pdf", "pdf", "pdf"},
+};
+
+int doc_type_parse(const char *ct)
+{
+    if (!ct) return -1;
+    while (*ct == ' ') ct++;
+    size_t n = strcspn(ct, ";");
+    while (n && ct[n - 1] == ' ') n--;
+    for (int t = 0; t < DOC_TYPE_COUNT; t++) {
+        if ((strlen(types[t].mime) == n && strncasecmp(ct, types[t].mime, n) == 0) ||
+            (strlen(types[t].alias) == n && strncasecmp(ct, types[t].alias, n) == 0))
+            return t;
+    }
+    if (n == 15 && strncasecmp(ct, "text/x-markdown", n) == 0) return DOC_MARKDOWN;
+    return -1;
+}
+
+const char *doc_type_name(doc_type_t t)
+{
+    return t < DOC_TYPE_COUNT ? types[t].name : "unknown";
+}
+
+const char *doc_type_mime(doc_type_t t)
+{
+    return t < DOC_TYPE_COUNT ? types[t].mime : "application/octet-stream";
+}
+
+/* ---- Markdown (cmark) ---------------------------------------------------- */
+
+struct md {
+    doc_blocks_t *out;
+    buf_t text;          /* the block being collected */
+    char titles[6][128]; /* the heading path */
+    char section[SECTION_MAX];
+    int rc;
+};
+
+static void md_section(struct md *m)
+{
+    size_t n = 0;
+    m->section[0] = '\0';
+    for (int i = 0; i < 6; i++) {
+        if (!m->titles[i][0]) continue;
+        int k = snprintf(m->section + n, sizeof m->section - n, "%s%s", n ? " > " : "", m->titles[i]);
+        if (k < 0 || (size_t)k >= sizeof m->section - n) break;
+        n += (size_t)k;
+    }
+}
+
+static void md_flush(struct md *m)
+{
+    if (buf_error(&m->text)) m->rc = -ENOMEM;
+    if (m->rc == 0 && m->text.len) m->rc = doc_blocks_add(m->out, m->section, m->text.data, m->text.len);
+    buf_reset(&m->text);
+}
+
+static int parse_markdown(const char *data, size_t n, doc_blocks_t *out)
+{
+    cmark_node *doc = cmark_parse_document(data, n, CMARK_OPT_DEFAULT);
+    if (!doc) return -ENOMEM;
+    struct md m = {.out = out};
+    cmark_iter *it = cmark_iter_new(doc);
+    cmark_event_type ev;
+    int heading = 0; /* level while inside a heading */
+    buf_t htext = BUF_INIT;
+    while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE && m.rc == 0) {
+        cmark_node *node = cmark_iter_get_node(it);
+        cmark_node_type t = cmark_node_get_type(node);
+        buf_t *dst = heading ? &htext : &m.text;
+        if (ev == CMARK_EVENT_ENTER) {
+            switch (t) {
+            case CMARK_NODE_HEADING:
+                md_flush(&m);
+                heading = cmark_node_get_heading_level(node);
+                buf_reset(&htext);
+                break;
+            case CMARK_NODE_TEXT:
+            case CMARK_NODE_CODE:
+                buf_puts(dst, cmark_node_get_literal(node));
+                break;
+            case CMARK_NODE_SOFTBREAK:
+                buf_putc(dst, ' ');
+                break;
+            case CMARK_NODE_LINEBREAK:
+                buf_putc(dst, '\n');
+                break;
+            case CMARK_NODE_CODE_BLOCK:
+                md_flush(&m);
+                buf_puts(&m.text, cmark_node_get_literal(node));
+                md_flush(&m);
+                break;
+            default:
+                break;
+            }
+        } else if (ev == CMARK_EVENT_EXIT) {
+            if (t == CMARK_NODE_HEADING) {
+                int lvl = heading >= 1 && heading <= 6 ? heading : 6;
+                snprintf(m.titles[lvl - 1], sizeof m.titles[0], "%.*s", (int)htext.len,
+                         htext.data ? htext.data : "");
+                for (int i = lvl; i < 6; i++) m.titles[i][0] = '\0';
+                md_section(&m);
+                heading = 0;
+            } else if (t == CMARK_NODE_PARAGRAPH || t == CMARK_NODE_ITEM || t == CMARK_NODE_BLOCK_QUOTE) {
+                /* paragraphs of one section join with a blank line */
+                if (m.text.len) buf_append(&m.text, "\n\n", 2);
+            }
+        }
+    }
+    md_flush(&m);
+    cmark_iter_free(it);
+    cmark_node_free(doc);
+    buf_free(&htext);
+    buf_free(&m.text);
+    return m.rc;
+}
+
+/* ---- HTML (libxml2) ------------------------------------------------------ */
+
+struct html {
+    doc_blocks_t *out;
+    buf_t text;
+    char section[SECTION_MAX];
+    int rc;
+};
+
+static bool name_in(const xmlChar *name, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcasecmp((const char *)name, *list) == 0) return true;
+    return false;
+}
+
+static const char *const html_skip[] = {"script", "style", "noscript", "template", "head", "iframe",
+                                        "object", "svg", "canvas", "select", NULL};
+static const char *const html_blocks[] = {
+    "p", "div", "li", "ul", "ol", "tr", "td", "th", "table", "section", "article", "pre",
+    "blockquote", "br", "hr", "header", "footer", "nav", "main", "aside", "figure", "figcaption",
+    "dd", "dt", "dl", "address", "form", "fieldset", "details", "summary", NULL};
+
+static void html_flush(struct html *h)
+{
+    if (buf_error(&h->text)) h->rc = -ENOMEM;
+    if (h->rc == 0 && h->text.len) h->rc = doc_blocks_add(h->out, h->section, h->text.data, h->text.len);
+    buf_reset(&h->text);
+}
+
+/* Appends text with runs of whitespace collapsed to one space. */
+static void html_text(buf_t *b, const char *s)
+{
+    bool space = b->len == 0 || b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\n';
+    for (; *s; s++) {
+        char c = *s;
+        if (c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f') {
+            if (!space) buf_putc(b, ' ');
+            space = true;
+        } else {
+            buf_putc(b, c);
+            space = false;
+        }
+    }
+}
+
+static void html_heading_text(xmlNode *n, buf_t *b)
+{
+    for (xmlNode *c = n->children; c; c = c->next) {
+        if (c->type == XML_TEXT_NODE && c->content) html_text(b, (const char *)c->content);
+        else if (c->type == XML_ELEMENT_NODE && !name_in(c->name, html_skip)) html_heading_text(c, b);
+    }
+}
+
+/* Depth is bounded by libxml2 (no XML_PARSE_HUGE): recursion is safe. */
+static void html_walk(struct html *h, xmlNode *n)
+{
+    for (; n && h->rc == 0; n = n->next) {
+        if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+            if (n->content) html_text(&h->text, (const char *)n->content);
+            continue;
+        }
+        if (n->type != XML_ELEMENT_NODE || name_in(n->name, html_skip)) continue;
+        const char *name = (const char *)n->name;
+        if ((name[0] == 'h' || name[0] == 'H') && name[1] >= '1' && name[1] <= '6' && !name[2]) {
+            html_flush(h);
+            buf_t t = BUF_INIT;
+            html_heading_text(n, &t);
+            snprintf(h->section, sizeof h->section, "%.*s", (int)t.len, t.data ? t.data : "");
+            buf_free(&t);
+            continue;
+        }
+        bool block = name_in(n->name, html_blocks);
+        if (block && h->text.len) buf_putc(&h->text, '\n');
+        html_walk(h, n->children);
+        if (block && h->text.len && h->text.data[h->text.len - 1] != '\n') buf_putc(&h->text, '\n');
+    }
+}
+
+static int parse_html(const char *data, size_t n, doc_blocks_t *out, char *err, size_t errlen)
+{
+    if (n > (size_t)INT32_MAX) return -E2BIG;
+    htmlDocPtr doc = htmlReadMemory(data, (int)n, NULL, "UTF-8",
+                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                        HTML_PARSE_NONET);
+    if (!doc) {
+        snprintf(err, errlen, "not an HTML document libxml2 can read");
+        return -EINVAL;
+    }
+    struct html h = {.out = out};
+    xmlNode *root = xmlDocGetRootElement(doc);
+    xmlNode *body = NULL;
+    for (xmlNode *c = root ? root->children : NULL; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && strcasecmp((const char *)c->name, "body") == 0) body = c;
+    if (body) html_walk(&h, body->children);
+    else if (root) html_walk(&h, root->children);
+    html_flush(&h);
+    buf_free(&h.text);
+    xmlFreeDoc(doc);
+    return h.rc;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+int parse_pdf_child(const char *data, size_t n, const parse_opts_t *o, doc_blocks_t *out, char *err,
+                    size_t errlen);
+
+int parse_document(doc_type_t type, const char *data, size_t n, const parse_opts_t *o,
+                   doc_blocks_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int rc;
+    if (type != DOC_PDF && !utf8_valid(data, n)) {
+        snprintf(err, errlen, "the document is not valid UTF-8");
+        return -EILSEQ;
+    }
+    switch (type) {
+    case DOC_TEXT:
+        rc = doc_blocks_add(out, NULL, data, n);
+        break;
+    case DOC_MARKDOWN:
+        rc = parse_markdown(data, n, out);
+        break;
+    case DOC_HTML:
+        rc = parse_html(data, n, out, err, errlen);
+        break;
+    case DOC_PDF:
+        rc = parse_pdf_child(data, n, o, out, err, errlen);
+        break;
+    default:
+        snprintf(err, errlen, "unsupported document type");
+        return -EINVAL;
+    }
+    if (rc == -ENOMEM) snprintf(err, errlen, "out of memory while parsing");
+    if (rc) doc_blocks_free(out);
+    return rc;
+}

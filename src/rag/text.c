@@ -1,0 +1,143 @@
+#include "rag/text.h"
+
+uint32_t text_decode(const char *str, size_t n, size_t *len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned c = s[0];
+    if (c < 0x80 || n < 2) {
+        *len = 1;
+        return c;
+    }
+    if (c < 0xE0) {
+        *len = 2;
+        return ((c & 0x1Fu) << 6) | (s[1] & 0x3Fu);
+    }
+    if (c < 0xF0 || n < 4) {
+        *len = n < 3 ? n : 3;
+        return n < 3 ? 0xFFFD : ((c & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+    }
+    *len = 4;
+    return ((c & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
+}
+
+bool text_is_cjk(uint32_t cp)
+{
+    return (cp >= 0x3040 && cp <= 0x30FF) ||   /* Hiragana, Katakana */
+           (cp >= 0x31F0 && cp <= 0x31FF) ||   /* Katakana extensions */
+           (cp >= 0x3400 && cp <= 0x4DBF) ||   /* CJK extension A */
+           (cp >= 0x4E00 && cp <= 0x9FFF) ||   /* CJK unified ideographs */
+           (cp >= 0xF900 && cp <= 0xFAFF) ||   /* compatibility ideographs */
+           (cp >= 0xFF66 && cp <= 0xFF9F) ||   /* half-width Katakana */
+           (cp >= 0xAC00 && cp <= 0xD7AF) ||   /* Hangul syllables */
+           (cp >= 0x1100 && cp <= 0x11FF) ||   /* Hangul Jamo */
+           (cp >= 0x20000 && cp <= 0x2FA1F);   /* CJK extensions B.. */
+}
+
+/* Letters and digits of spaced scripts: ASCII alnum, and any other code
+ * point that is neither CJK nor a known space or punctuation block. */
+static bool is_word_char(uint32_t cp)
+{
+    if (cp < 0x80)
+        return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+    if (cp < 0xC0) return cp == 0xAA || cp == 0xB5 || cp == 0xBA; /* Latin-1 punctuation */
+    if (cp == 0xD7 || cp == 0xF7) return false;                     /* x and division signs */
+    if (cp >= 0x2000 && cp <= 0x2BFF) return false; /* punctuation, symbols, arrows, math */
+    if (cp >= 0x3000 && cp <= 0x303F) return false; /* CJK punctuation */
+    if (cp >= 0xFE30 && cp <= 0xFE4F) return false; /* CJK compatibility forms */
+    if (cp >= 0xFF00 && cp <= 0xFF0F) return false; /* full-width punctuation */
+    if (cp >= 0xFF1A && cp <= 0xFF20) return false;
+    if (cp >= 0xFF3B && cp <= 0xFF40) return false;
+    if (cp >= 0xFF5B && cp <= 0xFF65) return false;
+    if (cp >= 0x1F000) return false;                 /* emoji and pictographs */
+    return !text_is_cjk(cp);
+}
+
+void text_tokens(const char *s, size_t n, text_token_fn fn, void *ctx)
+{
+    size_t i = 0, word = SIZE_MAX;
+    while (i < n) {
+        size_t len;
+        uint32_t cp = text_decode(s + i, n - i, &len);
+        if (is_word_char(cp)) {
+            if (word == SIZE_MAX) word = i;
+        } else {
+            if (word != SIZE_MAX) {
+                if (!fn(ctx, s + word, i - word, TEXT_WORD)) return;
+                word = SIZE_MAX;
+            }
+            if (text_is_cjk(cp) && !fn(ctx, s + i, len, TEXT_CJK)) return;
+        }
+        i += len;
+    }
+    if (word != SIZE_MAX) fn(ctx, s + word, n - word, TEXT_WORD);
+}
+
+static bool count_one(void *ctx, const char *s, size_t n, text_kind_t kind)
+{
+    (*(size_t *)ctx)++;
+    return true;
+}
+
+size_t text_count_tokens(const char *s, size_t n)
+{
+    size_t count = 0;
+    text_tokens(s, n, count_one, &count);
+    return count;
+}
+
+struct terms {
+    buf_t *out;
+    const char *prev_cjk; /* the previous CJK character, if adjacent */
+    size_t prev_len;
+    const char *run_end;  /* where the previous CJK character ended */
+    bool run_emitted;     /* the current run produced a bigram */
+};
+
+static void put_sep(buf_t *b)
+{
+    if (b->len) buf_putc(b, ' ');
+}
+
+/* A run of one CJK character is worth a term of its own. */
+static void close_run(struct terms *t)
+{
+    if (t->prev_cjk && !t->run_emitted) {
+        put_sep(t->out);
+        buf_append(t->out, t->prev_cjk, t->prev_len);
+    }
+    t->prev_cjk = NULL;
+    t->run_emitted = false;
+}
+
+static bool term_one(void *ctx, const char *s, size_t n, text_kind_t kind)
+{
+    struct terms *t = ctx;
+    if (kind == TEXT_WORD) {
+        close_run(t);
+        put_sep(t->out);
+        for (size_t i = 0; i < n; i++) {
+            char c = s[i];
+            buf_putc(t->out, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
+        }
+        return true;
+    }
+    if (t->prev_cjk && t->run_end == s) { /* adjacent: a bigram */
+        put_sep(t->out);
+        buf_append(t->out, t->prev_cjk, t->prev_len);
+        buf_append(t->out, s, n);
+        t->run_emitted = true;
+    } else {
+        close_run(t);
+    }
+    t->prev_cjk = s;
+    t->prev_len = n;
+    t->run_end = s + n;
+    return true;
+}
+
+void text_terms(const char *s, size_t n, buf_t *out)
+{
+    struct terms t = {.out = out};
+    text_tokens(s, n, term_one, &t);
+    close_run(&t);
+}

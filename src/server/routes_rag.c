@@ -1,0 +1,276 @@
+/* routes_rag: HTTP in, rag calls, HTTP out. Validation of everything a
+ * client sends happens here, before any heavy work; rag's error codes map to
+ * statuses in one place (answer_error). */
+#include "server/routes_rag.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/server.h"
+#include "util/utf8.h"
+
+#define ID_MAX 128
+#define TITLE_MAX 1024
+#define META_KEYS_MAX 32
+#define META_KEY_MAX 64
+#define META_VALUE_MAX 1024
+#define LIST_DEFAULT 50
+#define LIST_MAX 1000
+#define TOP_K_DEFAULT 5
+
+static bool valid_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > ID_MAX) return false;
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+static bool valid_meta_key(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > META_KEY_MAX) return false;
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* An object of string values with valid keys; answers 400 itself when not. */
+static bool check_string_map(http_request_t *req, json_t *m, const char *what)
+{
+    if (!json_is_object(m)) {
+        http_respond_error(req, 400, "invalid_field", "%s must be an object of strings", what);
+        return false;
+    }
+    if (json_object_size(m) > META_KEYS_MAX) {
+        http_respond_error(req, 400, "invalid_field", "%s has more than %d keys", what, META_KEYS_MAX);
+        return false;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v)
+    {
+        if (!valid_meta_key(k)) {
+            http_respond_error(req, 400, "invalid_field",
+                               "%s keys are 1-%d characters of letters, digits, '-', '_' and '.'", what,
+                               META_KEY_MAX);
+            return false;
+        }
+        if (!json_is_string(v) || json_string_length(v) > META_VALUE_MAX) {
+            http_respond_error(req, 400, "invalid_field", "%s.%s must be a string of at most %d bytes", what, k,
+                               META_VALUE_MAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void answer_error(http_request_t *req, int rc, const char *err)
+{
+    switch (rc) {
+    case -EILSEQ: http_respond_error(req, 400, "invalid_encoding", "%s", err); break;
+    case -EINVAL:
+    case -E2BIG:
+    case -ETIMEDOUT: http_respond_error(req, 422, "unprocessable_document", "%s", err); break;
+    case -ENETDOWN: http_respond_error(req, 503, "embedder_unavailable", "%s", err); break;
+    case -ENOENT: http_respond_error(req, 404, "not_found", "%s", err); break;
+    case -ENOSPC: http_respond_error(req, 507, "insufficient_storage", "the disk is full: %s", err); break;
+    default: http_respond_error(req, 500, "internal", "%s", err[0] ? err : strerror(-rc)); break;
+    }
+}
+
+/* ---- POST /v1/documents ------------------------------------------------------ */
+
+static void h_post_document(http_request_t *req, void *ctx)
+{
+    routes_rag_opts_t *o = ctx;
+    rag_doc_in_t in = {0};
+    json_t *body = NULL;
+    const char *ct = http_request_header(req, "Content-Type");
+    size_t blen;
+    const char *raw = http_request_body(req, &blen);
+    if (ct && strncasecmp(ct, "application/json", 16) == 0) {
+        if (!(body = http_request_json(req))) return;
+        json_t *content = json_object_get(body, "content");
+        if (!json_is_string(content)) {
+            http_respond_error(req, 400, "invalid_field", "'content' (a string) is required");
+            goto out;
+        }
+        in.data = json_string_value(content);
+        in.len = json_string_length(content);
+        json_t *t = json_object_get(body, "content_type");
+        const char *tname = t ? json_string_value(t) : "text/plain";
+        int type = tname ? doc_type_parse(tname) : -1;
+        if (type < 0 || type == DOC_PDF) {
+            http_respond_error(req, 415, "unsupported_media_type",
+                               "content_type must be text/plain, text/markdown or text/html in JSON; "
+                               "send a PDF as the raw body with Content-Type: application/pdf");
+            goto out;
+        }
+        in.type = (doc_type_t)type;
+        json_t *id = json_object_get(body, "id"), *title = json_object_get(body, "title");
+        if (id && !json_is_string(id)) {
+            http_respond_error(req, 400, "invalid_field", "'id' must be a string");
+            goto out;
+        }
+        if (title && !json_is_string(title)) {
+            http_respond_error(req, 400, "invalid_field", "'title' must be a string");
+            goto out;
+        }
+        in.id = id ? json_string_value(id) : NULL;
+        in.title = title ? json_string_value(title) : NULL;
+        in.metadata = json_object_get(body, "metadata");
+        if (in.metadata && !check_string_map(req, in.metadata, "metadata")) goto out;
+    } else {
+        int type = doc_type_parse(ct);
+        if (type < 0) {
+            http_respond_error(req, 415, "unsupported_media_type",
+                               "Content-Type %s is not supported: use application/json, text/plain, "
+                               "text/markdown, text/html or application/pdf",
+                               ct ? ct : "(none)");
+            return;
+        }
+        in.type = (doc_type_t)type;
+        in.data = raw;
+        in.len = blen;
+        in.id = http_request_query(req, "id");
+        in.title = http_request_query(req, "title");
+    }
+    if (in.id && !valid_id(in.id)) {
+        http_respond_error(req, 400, "invalid_field",
+                           "'id' must be 1-%d characters of letters, digits, '-', '_', '.' and ':'", ID_MAX);
+        goto out;
+    }
+    if (in.title && (strlen(in.title) > TITLE_MAX || !utf8_valid(in.title, strlen(in.title)))) {
+        http_respond_error(req, 400, "invalid_field", "'title' must be UTF-8 of at most %d bytes", TITLE_MAX);
+        goto out;
+    }
+    if (in.len == 0) {
+        http_respond_error(req, 400, "invalid_field", "the document is empty");
+        goto out;
+    }
+    json_t *res = NULL;
+    char err[512] = "";
+    int rc = rag_ingest(o->rag, &in, &res, err, sizeof err);
+    if (rc) {
+        answer_error(req, rc, err);
+        goto out;
+    }
+    bool replaced = json_is_true(json_object_get(res, "replaced"));
+    http_respond_json(req, replaced ? 200 : 201, res);
+out:
+    json_decref(body);
+}
+
+/* ---- GET /v1/documents, GET/DELETE /v1/documents/{id} ----------------------- */
+
+static void h_list_documents(http_request_t *req, void *ctx)
+{
+    routes_rag_opts_t *o = ctx;
+    const char *l = http_request_query(req, "limit"), *after = http_request_query(req, "after");
+    long limit = LIST_DEFAULT;
+    if (l) {
+        char *end;
+        limit = strtol(l, &end, 10);
+        if (*end || limit < 1 || limit > LIST_MAX) {
+            http_respond_error(req, 400, "invalid_field", "limit must be 1-%d", LIST_MAX);
+            return;
+        }
+    }
+    json_t *docs;
+    if (rag_list(o->rag, (size_t)limit, after, &docs) != 0) {
+        json_decref(docs);
+        http_respond_error(req, 500, "internal", "listing the documents failed");
+        return;
+    }
+    size_t n = json_array_size(docs);
+    json_t *next = (long)n == limit ? json_object_get(json_array_get(docs, n - 1), "id") : NULL;
+    http_respond_json(req, 200, json_pack("{s:o,s:O}", "documents", docs, "next", next ? next : json_null()));
+}
+
+static void h_get_document(http_request_t *req, void *ctx)
+{
+    routes_rag_opts_t *o = ctx;
+    const char *id = http_request_param(req, "id");
+    json_t *doc;
+    int rc = rag_get(o->rag, id, &doc);
+    if (rc == -ENOENT) http_respond_error(req, 404, "not_found", "no document with id '%s'", id);
+    else if (rc) http_respond_error(req, 500, "internal", "reading the document failed");
+    else http_respond_json(req, 200, doc);
+}
+
+static void h_delete_document(http_request_t *req, void *ctx)
+{
+    routes_rag_opts_t *o = ctx;
+    const char *id = http_request_param(req, "id");
+    size_t n;
+    int rc = rag_delete(o->rag, id, &n);
+    if (rc == -ENOENT) http_respond_error(req, 404, "not_found", "no document with id '%s'", id);
+    else if (rc) http_respond_error(req, 500, "internal", "deleting the document failed");
+    else http_respond_json(req, 200, json_pack("{s:s,s:b,s:I}", "id", id, "deleted", 1, "chunks", (json_int_t)n));
+}
+
+/* ---- POST /v1/query ------------------------------------------------------------ */
+
+static void h_query(http_request_t *req, void *ctx)
+{
+    routes_rag_opts_t *o = ctx;
+    json_t *body = http_request_json(req);
+    if (!body) return;
+    rag_query_t q = {.top_k = TOP_K_DEFAULT};
+    json_t *text = json_object_get(body, "query"), *k = json_object_get(body, "top_k");
+    json_t *mode = json_object_get(body, "mode");
+    if (!json_is_string(text) || json_string_length(text) == 0) {
+        http_respond_error(req, 400, "invalid_field", "'query' (a non-empty string) is required");
+        goto out;
+    }
+    if (json_string_length(text) > o->max_query_bytes) {
+        http_respond_error(req, 400, "invalid_field", "'query' is longer than %zu bytes", o->max_query_bytes);
+        goto out;
+    }
+    q.text = json_string_value(text);
+    if (k) {
+        if (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > RAG_MAX_TOP_K) {
+            http_respond_error(req, 400, "invalid_field", "'top_k' must be an integer from 1 to %d", RAG_MAX_TOP_K);
+            goto out;
+        }
+        q.top_k = (size_t)json_integer_value(k);
+    }
+    int m = mode ? rag_mode_parse(json_string_value(mode)) : RAG_HYBRID;
+    if (m < 0 || (mode && !json_is_string(mode))) {
+        http_respond_error(req, 400, "invalid_field", "'mode' must be \"vector\", \"keyword\" or \"hybrid\"");
+        goto out;
+    }
+    q.mode = (rag_mode_t)m;
+    q.filter = json_object_get(body, "filter");
+    if (q.filter && !check_string_map(req, q.filter, "filter")) goto out;
+    json_t *res;
+    char err[512] = "";
+    int rc = rag_query(o->rag, &q, &res, err, sizeof err);
+    if (rc) answer_error(req, rc, err);
+    else http_respond_json(req, 200, res);
+out:
+    json_decref(body);
+}
+
+int routes_rag_add(http_router_t *r, routes_rag_opts_t *o)
+{
+    int rc = http_router_add(r, HTTP_POST, "/v1/documents", h_post_document, o, HTTP_ROUTE_WRITE, 201);
+    if (!rc) rc = http_router_add(r, HTTP_GET, "/v1/documents", h_list_documents, o, 0, 200);
+    if (!rc) rc = http_router_add(r, HTTP_GET, "/v1/documents/{id}", h_get_document, o, 0, 200);
+    if (!rc) rc = http_router_add(r, HTTP_DELETE, "/v1/documents/{id}", h_delete_document, o, HTTP_ROUTE_WRITE, 200);
+    if (!rc) rc = http_router_add(r, HTTP_POST, "/v1/query", h_query, o, 0, 200);
+    return rc;
+}
