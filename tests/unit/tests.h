@@ -39,4 +39,14 @@
     X(system_collector_fixture)          \
     X(gpu_collector_fake_nvml)           \
     X(gpu_collector_without_nvml)        \
-    X(health_components)
+    X(health_components)                 \
+    X(text_terms_and_tokens)             \
+    X(chunker_cuts_at_boundaries)        \
+    X(chunker_japanese_and_long_units)   \
+    X(chunker_keeps_sections_apart)      \
+    X(hash_embedder)                     \
+    X(vindex_matches_brute_force)        \
+    X(query_cache_lru_ttl_clear)         \
+    X(parse_markdown_and_html)           \
+    X(parse_pdf_in_child)                \
+    X(store_roundtrip)
