@@ -56,6 +56,9 @@ $(BUILD)/test_unit: $(call obj,$(BUILD),$(TEST_SRC)) $(BUILD)/libragd.a
 $(BUILD)/bench_metrics: $(call obj,$(BUILD),bench/bench_metrics.c) $(BUILD)/libragd.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
 
+$(BUILD)/bench_rag: $(call obj,$(BUILD),bench/bench_rag.c) $(BUILD)/libragd.a
+	$(CC) $(OPT) -o $@ $^ $(LIBS)
+
 TOOLS := metrics_demo http_load http_echo
 $(addprefix $(BUILD)/,$(TOOLS)): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libragd.a
 	$(CC) $(OPT) -o $@ $^ $(LIBS)
@@ -81,9 +84,10 @@ test: test-deps $(BUILD)/ragd $(BUILD)/test_unit $(BUILD)/asan/test_unit $(addpr
 unit: $(BUILD)/test_unit $(BUILD)/fake_nvml/libnvidia-ml.so.1
 	@$(BUILD)/test_unit
 
-bench: bench-deps $(BUILD)/bench_metrics $(BUILD)/ragd
+bench: bench-deps $(BUILD)/bench_metrics $(BUILD)/bench_rag $(BUILD)/ragd
 	@bench/run
 	@bench/http_bench
+	@$(BUILD)/bench_rag | grep -v '^RESULT'
 
 # The main job: until the monitoring stack lands (issue 5) it serves ragd
 # alone on 127.0.0.1:8050; Ctrl-C stops it cleanly.

@@ -530,17 +530,23 @@ static int filter_bind(sqlite3_stmt *st, json_t *filter, int first)
 
 long store_keyword(store_t *s, const char *match, size_t k, json_t *filter, vindex_hit_t *out)
 {
-    char sql[4096] = "SELECT f.rowid, bm25(chunks_fts) AS r FROM chunks_fts f "
-                     "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
-                     "WHERE chunks_fts MATCH ?";
-    if (filter) filter_sql(filter, sql, sizeof sql - 64);
-    strcat(sql, " ORDER BY r, f.rowid LIMIT ?");
+    /* Without a filter, FTS5 alone: its rank is bm25, and ORDER BY rank with
+     * a LIMIT keeps only the best k while scanning. */
+    char sql[4096] = "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?";
+    bool filtered = filter && json_object_size(filter);
+    if (filtered) {
+        snprintf(sql, sizeof sql, "SELECT f.rowid, f.rank FROM chunks_fts f "
+                                  "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
+                                  "WHERE chunks_fts MATCH ?");
+        filter_sql(filter, sql, sizeof sql - 64);
+        strcat(sql, " ORDER BY f.rank LIMIT ?");
+    }
     struct reader *r = reader_get(s);
     sqlite3_stmt *st;
     long n = -EIO;
     if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
-        int i = filter ? filter_bind(st, filter, 2) : 2;
+        int i = filtered ? filter_bind(st, filter, 2) : 2;
         sqlite3_bind_int64(st, i, (sqlite3_int64)k);
         n = 0;
         int step;
