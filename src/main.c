@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "rag/parse.h"
 #include "server/serve.h"
 
@@ -18,7 +19,9 @@ static void usage(FILE *f)
                "ragd is a retrieval-augmented-generation service with Prometheus metrics.\n"
                "\n"
                "commands:\n"
-               "  serve    run the HTTP service (ragd serve --help)\n");
+               "  serve    run the HTTP service (ragd serve --help)\n"
+               "  ingest   upload files and directories to a running ragd (ragd ingest --help)\n"
+               "  query    ask a running ragd (ragd query --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -33,6 +36,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "serve")) return serve_main(argc - 2, argv + 2, environ);
     if (!strcmp(argv[1], "parse-pdf")) return parse_pdf_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "ingest")) return cli_ingest_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "query")) return cli_query_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

@@ -9,7 +9,11 @@ CHECKS=0
 PIDS=()
 
 cleanup() {
-    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done
+    {
+        for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p"; done
+        sleep 0.2
+        for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" && wait "$p"; done
+    } 2>/dev/null
     rm -rf "$TEST_TMP"
 }
 trap cleanup EXIT

@@ -1,0 +1,347 @@
+#include "cli/cli.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+
+#define DEFAULT_SERVER "http://127.0.0.1:8050"
+#define FILE_MAX ((size_t)1 << 30) /* the server refuses far less; this bounds our memory */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+    buf_append(ctx, p, size * n);
+    return buf_error(ctx) ? 0 : size * n;
+}
+
+/* One request: returns the HTTP status (0 when none came) and the body. */
+static long http_call(const char *method, const char *url, const char *ctype, const char *key,
+                      const void *body, size_t len, double timeout, buf_t *out, char *err, size_t errlen)
+{
+    CURL *c = curl_easy_init();
+    if (!c) {
+        snprintf(err, errlen, "cannot start libcurl");
+        return 0;
+    }
+    struct curl_slist *h = NULL;
+    char hdr[512];
+    if (ctype) {
+        snprintf(hdr, sizeof hdr, "Content-Type: %s", ctype);
+        h = curl_slist_append(h, hdr);
+    }
+    if (key && *key) {
+        snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", key);
+        h = curl_slist_append(h, hdr);
+    }
+    h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+    char cerr[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    else snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    buf_putc(out, '\0');
+    out->len--;
+    return status;
+}
+
+/* The message of a {"error":{"message":...}} body, or the body itself. */
+static void error_message(const buf_t *body, long status, char *out, size_t n)
+{
+    json_t *j = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+    const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+    snprintf(out, n, "HTTP %ld: %s", status, m ? m : body->len ? body->data : "(no body)");
+    json_decref(j);
+}
+
+/* ---- ingest ------------------------------------------------------------------ */
+
+void cli_path_id(const char *rel, char *out, size_t size)
+{
+    size_t n = strlen(rel), max = size - 1 < 128 ? size - 1 : 128, k = 0;
+    const char *s = rel;
+    if (n > max) { /* keep the end (the file name), mark the cut with a hash */
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)rel[i]) * 0x100000001b3ULL;
+        k = (size_t)snprintf(out, size, "%08x-", (unsigned)(h >> 32));
+        s = rel + n - (max - k);
+    }
+    for (; *s && k < max; s++) {
+        char c = *s;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                  c == '_' || c == ':' || c == '-';
+        out[k++] = ok ? c : '-';
+    }
+    out[k] = '\0';
+}
+
+static const char *mime_of(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot || strchr(dot, '/')) return NULL;
+    static const struct {
+        const char *ext, *mime;
+    } m[] = {{".txt", "text/plain"},     {".text", "text/plain"}, {".md", "text/markdown"},
+             {".markdown", "text/markdown"}, {".html", "text/html"}, {".htm", "text/html"},
+             {".pdf", "application/pdf"}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (strcasecmp(dot, m[i].ext) == 0) return m[i].mime;
+    return NULL;
+}
+
+struct file {
+    char *path, *rel;
+    off_t size;
+};
+
+static struct {
+    struct file *v;
+    size_t n, cap;
+    const char *root;
+    size_t rootlen;
+} files;
+
+static int add_file(const char *path, const char *rel, off_t size)
+{
+    if (files.n == files.cap) {
+        size_t cap = files.cap ? files.cap * 2 : 64;
+        void *p = realloc(files.v, cap * sizeof *files.v);
+        if (!p) return -1;
+        files.v = p;
+        files.cap = cap;
+    }
+    files.v[files.n++] = (struct file){strdup(path), strdup(rel), size};
+    return 0;
+}
+
+static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    if (type != FTW_F || !S_ISREG(st->st_mode) || !mime_of(path)) return 0;
+    const char *rel = path + files.rootlen;
+    while (*rel == '/') rel++;
+    return add_file(path, rel, st->st_size);
+}
+
+static void progress(size_t done, size_t total, double bytes, double total_bytes, double t0, bool final)
+{
+    double dt = now_s() - t0, rate = dt > 0 ? bytes / dt : 0;
+    double eta = rate > 0 ? (total_bytes - bytes) / rate : 0;
+    int width = 30, fill = total ? (int)(width * done / total) : width;
+    fprintf(stderr, "\r[%.*s%.*s] %zu/%zu files  %.1f MB  %.2f MB/s  ETA %d:%02d ", fill,
+            "==============================", width - fill, "                              ", done, total,
+            bytes / 1e6, rate / 1e6, (int)eta / 60, (int)eta % 60);
+    if (final) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static const char *flag_value(int *i, int argc, char **argv, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc) return argv[++*i];
+    return NULL;
+}
+
+int cli_ingest_main(int argc, char **argv)
+{
+    const char *server = getenv("RAGD_SERVER"), *key = getenv("RAGD_API_KEY");
+    if (!server) server = DEFAULT_SERVER;
+    int npaths = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        if ((v = flag_value(&i, argc, argv, "--server"))) server = v;
+        else if ((v = flag_value(&i, argc, argv, "--api-key"))) key = v;
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: ragd ingest PATH... [--server URL] [--api-key KEY]\n"
+                   "Uploads files, and directories recursively (.txt .md .markdown .html .htm .pdf).\n");
+            return 0;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "ragd ingest: unknown option '%s'\n", argv[i]);
+            return 2;
+        } else {
+            struct stat st;
+            if (stat(argv[i], &st) != 0) {
+                fprintf(stderr, "ragd ingest: %s: %s\n", argv[i], strerror(errno));
+                return 2;
+            }
+            npaths++;
+            if (S_ISDIR(st.st_mode)) {
+                files.root = argv[i];
+                files.rootlen = strlen(argv[i]);
+                nftw(argv[i], walk_one, 32, FTW_PHYS);
+            } else {
+                const char *base = strrchr(argv[i], '/');
+                add_file(argv[i], base ? base + 1 : argv[i], st.st_size);
+            }
+        }
+    }
+    if (npaths == 0) {
+        fprintf(stderr, "ragd ingest: no PATH given (see ragd ingest --help)\n");
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    bool tty = isatty(2);
+    double total = 0, sent = 0, t0 = now_s();
+    for (size_t i = 0; i < files.n; i++) total += (double)files.v[i].size;
+    size_t ok = 0, failed = 0, chunks = 0;
+    buf_t failures = BUF_INIT;
+    for (size_t i = 0; i < files.n; i++) {
+        struct file *f = &files.v[i];
+        char err[512] = "", id[160], url[2048];
+        buf_t body = BUF_INIT, resp = BUF_INIT;
+        FILE *fp = fopen(f->path, "rb");
+        if (fp) {
+            char tmp[65536];
+            size_t n;
+            buf_init(&body, FILE_MAX);
+            while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0) buf_append(&body, tmp, n);
+            fclose(fp);
+        }
+        long status = 0;
+        if (!fp) {
+            snprintf(err, sizeof err, "%s", strerror(errno));
+        } else if (buf_error(&body)) {
+            snprintf(err, sizeof err, "too large to read");
+        } else {
+            cli_path_id(f->rel, id, sizeof id);
+            const char *base = strrchr(f->rel, '/');
+            char *title = curl_easy_escape(NULL, base ? base + 1 : f->rel, 0);
+            snprintf(url, sizeof url, "%s/v1/documents?id=%s&title=%s", server, id, title ? title : "");
+            curl_free(title);
+            status = http_call("POST", url, mime_of(f->path), key, body.data ? body.data : "", body.len, 600, &resp,
+                               err, sizeof err);
+            if (status == 200 || status == 201) {
+                json_t *j = json_loadb(resp.data, resp.len, 0, NULL);
+                chunks += (size_t)json_integer_value(json_object_get(j, "chunks"));
+                json_decref(j);
+            } else if (status) {
+                error_message(&resp, status, err, sizeof err);
+            }
+        }
+        if (status == 200 || status == 201) ok++;
+        else {
+            failed++;
+            buf_printf(&failures, "  %s: %s\n", f->path, err);
+        }
+        sent += (double)f->size;
+        if (tty) progress(i + 1, files.n, sent, total, t0, i + 1 == files.n);
+        buf_free(&body);
+        buf_free(&resp);
+    }
+    double dt = now_s() - t0;
+    printf("ingested %zu of %zu files (%.1f MB, %zu chunks) in %.1f s; %zu failed\n", ok, files.n, sent / 1e6,
+           chunks, dt, failed);
+    if (failed) fprintf(stderr, "failed:\n%s", failures.data);
+    buf_free(&failures);
+    for (size_t i = 0; i < files.n; i++) {
+        free(files.v[i].path);
+        free(files.v[i].rel);
+    }
+    free(files.v);
+    curl_global_cleanup();
+    return failed ? 1 : 0;
+}
+
+/* ---- query ------------------------------------------------------------------- */
+
+int cli_query_main(int argc, char **argv)
+{
+    const char *server = getenv("RAGD_SERVER"), *text = NULL, *mode = "hybrid";
+    long top_k = 5;
+    if (!server) server = DEFAULT_SERVER;
+    for (int i = 0; i < argc; i++) {
+        const char *v;
+        if ((v = flag_value(&i, argc, argv, "--server"))) server = v;
+        else if ((v = flag_value(&i, argc, argv, "--mode"))) mode = v;
+        else if ((v = flag_value(&i, argc, argv, "--top-k"))) top_k = strtol(v, NULL, 10);
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: ragd query TEXT [--server URL] [--top-k N] [--mode hybrid|vector|keyword]\n");
+            return 0;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "ragd query: unknown option '%s'\n", argv[i]);
+            return 2;
+        } else if (!text) {
+            text = argv[i];
+        } else {
+            fprintf(stderr, "ragd query: one query text only (quote it)\n");
+            return 2;
+        }
+    }
+    if (!text) {
+        fprintf(stderr, "ragd query: no query text (see ragd query --help)\n");
+        return 2;
+    }
+    json_t *req = json_pack("{s:s,s:I,s:s}", "query", text, "top_k", (json_int_t)top_k, "mode", mode);
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!body) {
+        fprintf(stderr, "ragd query: the query is not valid UTF-8\n");
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char url[2048], err[512] = "";
+    snprintf(url, sizeof url, "%s/v1/query", server);
+    buf_t resp = BUF_INIT;
+    long status = http_call("POST", url, "application/json", NULL, body, strlen(body), 60, &resp, err, sizeof err);
+    free(body);
+    int rc = 0;
+    if (status != 200) {
+        if (status) error_message(&resp, status, err, sizeof err);
+        fprintf(stderr, "ragd query: %s\n", err);
+        rc = 1;
+    } else {
+        json_t *j = json_loadb(resp.data, resp.len, 0, NULL), *r;
+        size_t i;
+        json_t *results = json_object_get(j, "results");
+        printf("%zu result%s (%s, %.2f ms%s)\n", json_array_size(results), json_array_size(results) == 1 ? "" : "s",
+               mode, json_real_value(json_object_get(json_object_get(j, "timings_ms"), "total")),
+               json_is_true(json_object_get(j, "cached")) ? ", cached" : "");
+        json_array_foreach(results, i, r)
+        {
+            const char *title = json_string_value(json_object_get(r, "title"));
+            const char *section = json_string_value(json_object_get(r, "section"));
+            const char *t = json_string_value(json_object_get(r, "text"));
+            printf("\n%zu. [%.4f] %s%s(%s #%lld%s%s)\n", i + 1, json_real_value(json_object_get(r, "score")),
+                   title && *title ? title : "", title && *title ? " " : "",
+                   json_string_value(json_object_get(r, "document_id")),
+                   (long long)json_integer_value(json_object_get(r, "chunk_index")), section && *section ? ", " : "",
+                   section ? section : "");
+            printf("   %.400s%s\n", t ? t : "", t && strlen(t) > 400 ? "..." : "");
+        }
+        json_decref(j);
+    }
+    buf_free(&resp);
+    curl_global_cleanup();
+    return rc;
+}
