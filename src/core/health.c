@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -104,6 +105,21 @@ void health_check_now(health_t *h)
             log_warn("health: %s is %s%s%s", c->name, health_state_name(s), detail[0] ? ": " : "", detail);
     }
     pthread_mutex_unlock(&h->run_mu);
+}
+
+int health_set(health_t *h, const char *component, health_state_t s, const char *detail)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        struct component *c = &h->c[i];
+        if (strcmp(c->name, component) != 0) continue;
+        pthread_mutex_lock(&h->mu);
+        c->state = s;
+        snprintf(c->detail, sizeof c->detail, "%s", detail ? detail : "");
+        pthread_mutex_unlock(&h->mu);
+        metrics_gauge_set(c->gauge, state_value(s));
+        return 0;
+    }
+    return -ENOENT;
 }
 
 static void *health_thread(void *arg)

@@ -29,6 +29,9 @@ int health_new(health_t **out, metrics_registry_t *reg, double interval_s);
 int health_add(health_t *h, const char *component, health_check_fn fn, void *ctx, bool required);
 /* Runs every check once, synchronously, then starts the thread. */
 int health_start(health_t *h);
+/* Records a state seen outside the checks (a failed call), at once; the
+ * next check may change it again. -ENOENT for an unknown component. */
+int health_set(health_t *h, const char *component, health_state_t s, const char *detail);
 /* Runs every check now (tests, and right after a state change). */
 void health_check_now(health_t *h);
 /* {"status":"ready"|"not_ready","components":{name:{"status":...,"detail":...}}};

@@ -30,6 +30,17 @@ struct embedder {
 
 /* The hash embedder. 0, -EINVAL (dim out of 16..EMBED_MAX_DIM), -ENOMEM. */
 int embed_hash_new(embedder_t **out, unsigned dim);
+typedef struct embed_openai_opts {
+    const char *url;     /* base URL (…/v1/embeddings is added) or the full endpoint */
+    const char *model;
+    const char *api_key; /* NULL or "": no Authorization header */
+    unsigned dim;        /* the model's dimension: answers of another size are refused */
+    double timeout_s;    /* per request */
+    unsigned retries;    /* after the first try, on 429, 5xx and transport errors */
+} embed_openai_opts_t;
+
+/* The openai embedder. 0, -EINVAL (missing url/model, bad dim), -ENOMEM. */
+int embed_openai_new(embedder_t **out, const embed_openai_opts_t *opts);
 /* Embeds and L2-normalises. */
 int embed_texts(embedder_t *e, const char *const *texts, const size_t *lens, size_t n, float *out,
                 char *err, size_t errlen);

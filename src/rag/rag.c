@@ -33,6 +33,7 @@ struct rag {
     pthread_mutex_t wmu; /* store commit + index update, in one order */
     atomic_bool embedder_failed;
     char embedder_error[256];
+    health_t *health; /* set by rag_add_health; failures are reported at once */
     metrics_family_t *doc_duration;
     metrics_child_t *doc_dur[DOC_TYPE_COUNT];
     metrics_child_t *embed_dur, *search_dur, *hits, *misses, *cache_entries, *docs, *embeddings;
@@ -171,11 +172,15 @@ static int embed_all(rag_t *r, const char *const *texts, const size_t *lens, siz
         if (rc) {
             snprintf(r->embedder_error, sizeof r->embedder_error, "%s", e);
             if (!atomic_exchange(&r->embedder_failed, true)) log_warn("embedder %s failed: %s", r->emb->name, e);
+            if (r->health) health_set(r->health, "embedder", HEALTH_UNHEALTHY, e);
             snprintf(err, errlen, "the embedder is unavailable: %s", e);
             return -ENETDOWN;
         }
     }
-    if (atomic_exchange(&r->embedder_failed, false)) log_info("embedder %s recovered", r->emb->name);
+    if (atomic_exchange(&r->embedder_failed, false)) {
+        log_info("embedder %s recovered", r->emb->name);
+        if (r->health) health_set(r->health, "embedder", HEALTH_HEALTHY, NULL);
+    }
     return 0;
 }
 
@@ -529,10 +534,19 @@ static health_state_t check_store(void *ctx, char *detail, size_t n)
     return store_check(r->store, detail, n) == 0 ? HEALTH_HEALTHY : HEALTH_UNHEALTHY;
 }
 
+/* Healthy until a call fails; then each check probes the backend with a
+ * one-word input, so the state recovers without waiting for traffic. */
 static health_state_t check_embedder(void *ctx, char *detail, size_t n)
 {
     rag_t *r = ctx;
     if (!atomic_load(&r->embedder_failed)) return HEALTH_HEALTHY;
+    static const char *const probe[] = {"health"};
+    static const size_t plen[] = {6};
+    float *v = malloc(r->emb->dim * sizeof(float));
+    char err[256];
+    int rc = v ? embed_all(r, probe, plen, 1, v, err, sizeof err) : -ENOMEM;
+    free(v);
+    if (rc == 0) return HEALTH_HEALTHY;
     snprintf(detail, n, "last call failed: %s", r->embedder_error);
     return HEALTH_UNHEALTHY;
 }
@@ -565,6 +579,7 @@ static health_state_t check_cache(void *ctx, char *detail, size_t n)
 
 int rag_add_health(rag_t *r, health_t *h)
 {
+    r->health = h;
     int rc = health_add(h, "store", check_store, r, true);
     if (!rc) rc = health_add(h, "embedder", check_embedder, r, true);
     if (!rc) rc = health_add(h, "index", check_index, r, true);

@@ -38,6 +38,8 @@ void config_defaults(config_t *c)
     c->health_interval_s = 5;
     set_buckets(&c->buckets_http, default_http_buckets, sizeof default_http_buckets / sizeof(double));
     strcpy(c->embedder, "hash");
+    c->embedder_timeout_s = 30;
+    c->embedder_retries = 3;
     c->embedding_dim = 384;
     c->chunk_tokens = 256;
     c->chunk_overlap = 32;
@@ -144,9 +146,17 @@ static const struct option {
      "NVML library to load for GPU metrics (default libnvidia-ml.so.1)"},
     {"buckets-http", "RAGD_BUCKETS_HTTP", K_BUCKETS, F(buckets_http), "LIST",
      "http_request_duration_seconds bounds, comma-separated (default 0.0005,...,10)"},
-    {"embedder", "RAGD_EMBEDDER", K_STRING, F(embedder), "hash", "embedding backend (default hash)"},
+    {"embedder", "RAGD_EMBEDDER", K_STRING, F(embedder), "hash|openai",
+     "embedding backend (default hash; openai: any OpenAI-compatible /v1/embeddings server)"},
     {"embedding-dim", "RAGD_EMBEDDING_DIM", K_UINT, F(embedding_dim), "N",
-     "dimensions of the hash embedder's vectors (default 384)"},
+     "vector dimensions; for openai, the model's (default 384)"},
+    {"embedder-url", "RAGD_EMBEDDER_URL", K_STRING, F(embedder_url), "URL",
+     "openai: the server's base URL (http://127.0.0.1:8080); key from RAGD_EMBEDDER_API_KEY"},
+    {"embedder-model", "RAGD_EMBEDDER_MODEL", K_STRING, F(embedder_model), "NAME", "openai: the model name"},
+    {"embedder-timeout", "RAGD_EMBEDDER_TIMEOUT", K_SECONDS, F(embedder_timeout_s), "SECONDS",
+     "openai: time one request may take (default 30)"},
+    {"embedder-retries", "RAGD_EMBEDDER_RETRIES", K_UINT, F(embedder_retries), "N",
+     "openai: retries with backoff on 429, 5xx and network errors (default 3)"},
     {"chunk-tokens", "RAGD_CHUNK_TOKENS", K_UINT, F(chunk_tokens), "N", "tokens per chunk (default 256)"},
     {"chunk-overlap", "RAGD_CHUNK_OVERLAP", K_UINT, F(chunk_overlap), "N",
      "tokens shared by neighbouring chunks (default 32)"},
@@ -266,12 +276,16 @@ int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FI
         snprintf(err, errlen, "--max-body must be above 0");
         return -EINVAL;
     }
-    if (strcmp(c->embedder, "hash") != 0) {
-        snprintf(err, errlen, "unknown embedder '%s' (available: hash)", c->embedder);
+    if (strcmp(c->embedder, "hash") != 0 && strcmp(c->embedder, "openai") != 0) {
+        snprintf(err, errlen, "unknown embedder '%s' (available: hash, openai)", c->embedder);
         return -EINVAL;
     }
-    if (c->embedding_dim < 16 || c->embedding_dim > 8192) {
-        snprintf(err, errlen, "--embedding-dim must be 16-8192");
+    if (!strcmp(c->embedder, "openai") && (!c->embedder_url[0] || !c->embedder_model[0])) {
+        snprintf(err, errlen, "--embedder openai needs --embedder-url and --embedder-model");
+        return -EINVAL;
+    }
+    if (c->embedding_dim < 1 || c->embedding_dim > 8192 || (!strcmp(c->embedder, "hash") && c->embedding_dim < 16)) {
+        snprintf(err, errlen, "--embedding-dim must be 16-8192 (1-8192 for openai)");
         return -EINVAL;
     }
     if (c->chunk_tokens < 8 || c->chunk_overlap * 2 >= c->chunk_tokens) {

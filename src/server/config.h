@@ -36,7 +36,11 @@ typedef struct config {
     char nvml_library[1024];
     config_buckets_t buckets_http;
     /* RAG */
-    char embedder[32];          /* "hash" */
+    char embedder[32];          /* "hash" or "openai" */
+    char embedder_url[1024];
+    char embedder_model[256];
+    double embedder_timeout_s;
+    unsigned embedder_retries;
     unsigned embedding_dim;
     unsigned chunk_tokens, chunk_overlap, max_chunks;
     unsigned cache_entries;

@@ -193,11 +193,20 @@ static int start(app_t *a, char *err, size_t errlen)
         return rc;
     }
     embedder_t *emb;
-    if ((rc = embed_hash_new(&emb, a->cfg.embedding_dim)) != 0) {
+    config_t *c = &a->cfg;
+    if (!strcmp(c->embedder, "openai"))
+        rc = embed_openai_new(&emb, &(embed_openai_opts_t){.url = c->embedder_url,
+                                                          .model = c->embedder_model,
+                                                          .api_key = getenv("RAGD_EMBEDDER_API_KEY"),
+                                                          .dim = c->embedding_dim,
+                                                          .timeout_s = c->embedder_timeout_s,
+                                                          .retries = c->embedder_retries});
+    else
+        rc = embed_hash_new(&emb, c->embedding_dim);
+    if (rc) {
         snprintf(err, errlen, "embedder: %s", strerror(-rc));
         return rc;
     }
-    config_t *c = &a->cfg;
     rag_opts_t ro = {
         .data_dir = c->data_dir,
         .embedder = emb,
