@@ -25,7 +25,6 @@
 #include "rag/embed.h"
 #include "rag/parse.h"
 
-#define RAG_MAX_TOP_K 100
 #define RAG_RRF_K 60 /* reciprocal rank fusion constant (Cormack et al.) */
 
 typedef struct rag rag_t;

@@ -47,6 +47,7 @@ void config_defaults(config_t *c)
     c->cache_entries = 1000;
     c->cache_ttl_s = 300;
     c->max_query = 4096;
+    c->max_top_k = 100;
     c->pdf_timeout_s = 30;
     set_buckets(&c->buckets_document, default_document_buckets, sizeof default_document_buckets / sizeof(double));
     set_buckets(&c->buckets_embedding, default_fast_buckets, sizeof default_fast_buckets / sizeof(double));
@@ -164,6 +165,7 @@ static const struct option {
     {"cache-entries", "RAGD_CACHE_ENTRIES", K_UINT, F(cache_entries), "N", "query cache size; 0 turns it off (default 1000)"},
     {"cache-ttl", "RAGD_CACHE_TTL", K_SECONDS, F(cache_ttl_s), "SECONDS", "query cache entry lifetime (default 300)"},
     {"max-query", "RAGD_MAX_QUERY", K_SIZE, F(max_query), "SIZE", "longest query text (default 4096 bytes)"},
+    {"max-top-k", "RAGD_MAX_TOP_K", K_UINT, F(max_top_k), "N", "largest top_k a query may ask (default 100, at most 1000)"},
     {"pdf-timeout", "RAGD_PDF_TIMEOUT", K_SECONDS, F(pdf_timeout_s), "SECONDS", "time one PDF may take to parse (default 30)"},
     {"buckets-document", "RAGD_BUCKETS_DOCUMENT", K_BUCKETS, F(buckets_document), "LIST",
      "document_processing_duration_seconds bounds (default 0.001,...,300)"},
@@ -292,8 +294,8 @@ int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FI
         snprintf(err, errlen, "--chunk-tokens must be at least 8 and --chunk-overlap under half of it");
         return -EINVAL;
     }
-    if (c->max_chunks == 0 || c->max_query == 0) {
-        snprintf(err, errlen, "--max-chunks and --max-query must be above 0");
+    if (c->max_chunks == 0 || c->max_query == 0 || c->max_top_k == 0 || c->max_top_k > 1000) {
+        snprintf(err, errlen, "--max-chunks and --max-query must be above 0, --max-top-k 1-1000");
         return -EINVAL;
     }
     return 0;

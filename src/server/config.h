@@ -46,6 +46,7 @@ typedef struct config {
     unsigned cache_entries;
     double cache_ttl_s;
     size_t max_query;           /* bytes of query text */
+    unsigned max_top_k;
     double pdf_timeout_s;
     config_buckets_t buckets_document, buckets_embedding, buckets_search;
 } config_t;

@@ -242,8 +242,8 @@ static void h_query(http_request_t *req, void *ctx)
     }
     q.text = json_string_value(text);
     if (k) {
-        if (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > RAG_MAX_TOP_K) {
-            http_respond_error(req, 400, "invalid_field", "'top_k' must be an integer from 1 to %d", RAG_MAX_TOP_K);
+        if (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > (json_int_t)o->max_top_k) {
+            http_respond_error(req, 400, "invalid_field", "'top_k' must be an integer from 1 to %zu", o->max_top_k);
             goto out;
         }
         q.top_k = (size_t)json_integer_value(k);

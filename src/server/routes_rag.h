@@ -10,6 +10,7 @@
 typedef struct routes_rag_opts {
     rag_t *rag;
     size_t max_query_bytes; /* longest query text */
+    size_t max_top_k;
 } routes_rag_opts_t;
 
 /* Adds POST/GET /v1/documents, GET/DELETE /v1/documents/{id}, POST

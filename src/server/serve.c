@@ -223,7 +223,7 @@ static int start(app_t *a, char *err, size_t errlen)
         .nbuckets_search = c->buckets_search.n,
     };
     if ((rc = rag_open(&a->rag, &ro, err, errlen)) != 0) return rc;
-    a->rag_routes = (routes_rag_opts_t){a->rag, c->max_query};
+    a->rag_routes = (routes_rag_opts_t){a->rag, c->max_query, c->max_top_k};
     if ((rc = health_new(&a->health, a->reg, a->cfg.health_interval_s)) != 0 ||
         (rc = health_add(a->health, "http", check_http, a, true)) != 0 ||
         (rc = health_add(a->health, "data_dir", check_data_dir, a, true)) != 0 ||

@@ -61,6 +61,8 @@ r=$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/documents/bad")
 check "a refused document was not stored" eq "$r" 404
 r=$(query '{"query":"cats","top_k":0}')
 check "top_k 0: 400" contains "$r" "'top_k' must be an integer from 1 to 100"
+r=$(query '{"query":"cats","top_k":101}')
+check "top_k over --max-top-k: 400" contains "$r" "from 1 to 100"
 r=$(query '{"query":"cats","mode":"fuzzy"}')
 check "unknown mode: 400" contains "$r" "'mode' must be"
 r=$(query '{"top_k":3}')
