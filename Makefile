@@ -22,7 +22,8 @@ TEST_SRC := $(wildcard tests/unit/*.c)
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
 PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjansson-dev \
              libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev
-PKG_TEST  := $(PKG_BUILD) prometheus python3 curl
+PKG_TEST  := $(PKG_BUILD) prometheus prometheus-alertmanager prometheus-node-exporter \
+             docker-compose python3 python3-yaml curl sqlite3 poppler-utils bsdutils
 PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
