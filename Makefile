@@ -23,7 +23,7 @@ TEST_SRC := $(wildcard tests/unit/*.c)
 PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjansson-dev \
              libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev
 PKG_TEST  := $(PKG_BUILD) prometheus prometheus-alertmanager prometheus-node-exporter \
-             docker-compose python3 python3-yaml curl sqlite3 poppler-utils bsdutils
+             docker-compose python3 python3-yaml curl sqlite3 bsdutils
 PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
@@ -90,11 +90,12 @@ bench: bench-deps $(BUILD)/bench_metrics $(BUILD)/bench_rag $(BUILD)/ragd
 	@bench/http_bench
 	@$(BUILD)/bench_rag | grep -v '^RESULT'
 
-# The main job: until the monitoring stack lands (issue 5) it serves ragd
-# alone on 127.0.0.1:8050; Ctrl-C stops it cleanly.
+# The main job: ragd, Prometheus, Alertmanager and node-exporter on this
+# machine (127.0.0.1), a sample corpus ingested; Ctrl-C stops them all.
+PKG_RUN := $(PKG_BUILD) prometheus prometheus-alertmanager prometheus-node-exporter curl
 run: all
-	@echo "ragd: http://127.0.0.1:8050  (metrics: /metrics, health: /health, /ready)"
-	exec $(BUILD)/ragd serve
+	@scripts/deps.sh $(PKG_RUN)
+	@exec scripts/run-stack
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
