@@ -15,16 +15,11 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/hash.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:8050"
 #define FILE_MAX ((size_t)1 << 30) /* the server refuses far less; this bounds our memory */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
@@ -92,8 +87,7 @@ void cli_path_id(const char *rel, char *out, size_t size)
     size_t n = strlen(rel), max = size - 1 < 128 ? size - 1 : 128, k = 0;
     const char *s = rel;
     if (n > max) { /* keep the end (the file name), mark the cut with a hash */
-        uint64_t h = 0xcbf29ce484222325ULL;
-        for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)rel[i]) * 0x100000001b3ULL;
+        uint64_t h = hash_fnv1a(HASH_FNV_OFFSET, rel, n);
         k = (size_t)snprintf(out, size, "%08x-", (unsigned)(h >> 32));
         s = rel + n - (max - k);
     }
@@ -155,7 +149,7 @@ static int walk_one(const char *path, const struct stat *st, int type, struct FT
 
 static void progress(size_t done, size_t total, double bytes, double total_bytes, double t0, bool final)
 {
-    double dt = now_s() - t0, rate = dt > 0 ? bytes / dt : 0;
+    double dt = clock_now() - t0, rate = dt > 0 ? bytes / dt : 0;
     double eta = rate > 0 ? (total_bytes - bytes) / rate : 0;
     int width = 30, fill = total ? (int)(width * done / total) : width;
     fprintf(stderr, "\r[%.*s%.*s] %zu/%zu files  %.1f MB  %.2f MB/s  ETA %d:%02d ", fill,
@@ -212,7 +206,7 @@ int cli_ingest_main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     bool tty = isatty(2);
-    double total = 0, sent = 0, t0 = now_s();
+    double total = 0, sent = 0, t0 = clock_now();
     for (size_t i = 0; i < files.n; i++) total += (double)files.v[i].size;
     size_t ok = 0, failed = 0, chunks = 0;
     buf_t failures = BUF_INIT;
@@ -259,7 +253,7 @@ int cli_ingest_main(int argc, char **argv)
         buf_free(&body);
         buf_free(&resp);
     }
-    double dt = now_s() - t0;
+    double dt = clock_now() - t0;
     printf("ingested %zu of %zu files (%.1f MB, %zu chunks) in %.1f s; %zu failed\n", ok, files.n, sent / 1e6,
            chunks, dt, failed);
     if (failed) fprintf(stderr, "failed:\n%s", failures.data);

@@ -137,13 +137,9 @@ static void collect(void *ctx)
 
 static int add_gauge(metrics_registry_t *reg, const char *name, const char *help, metrics_child_t **out)
 {
-    metrics_family_t *f;
-    int rc = metrics_family_register(
-        reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = name, .help = help}, &f);
-    if (rc) return rc;
-    *out = metrics_family_child(f, NULL);
-    metrics_gauge_unset(*out);
-    return 0;
+    int rc = metrics_register_one(reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = name, .help = help}, out);
+    if (rc == 0) metrics_gauge_unset(*out); /* nothing until the first scrape reads it */
+    return rc;
 }
 
 static int add_system_info(metrics_registry_t *reg, const collector_system_opts_t *o)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "util/clock.h"
 
 #define MAX_EXTRA_HEADERS 8
 /* Statuses the middleware knows; anything else is counted as its class. */
@@ -53,13 +54,6 @@ struct http_request {
     size_t nheaders;
     char *params[HTTP_PARAMS_MAX]; /* NUL-terminated copies, lazily */
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- responses ------------------------------------------------------------ */
 
@@ -250,7 +244,7 @@ static const char *endpoint_of(const http_request_t *req)
 static void record(http_request_t *req)
 {
     http_server_t *s = req->srv;
-    double dt = now_s() - req->t0;
+    double dt = clock_now() - req->t0;
     const char *method = http_method_name(req->method);
     const char *endpoint = endpoint_of(req);
     if (s->requests) {
@@ -298,7 +292,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->path = url;
         req->method_raw = method;
         req->method = http_method_parse(method);
-        req->t0 = now_s();
+        req->t0 = clock_now();
         buf_init(&req->body, s->max_body + 1);
         req->match_result = http_router_match(s->router, req->method, url, &req->match);
         atomic_fetch_add(&s->inflight, 1);
@@ -528,9 +522,9 @@ void http_server_quiesce(http_server_t *s)
 
 long http_server_drain(http_server_t *s, double timeout_s)
 {
-    double deadline = now_s() + timeout_s;
+    double deadline = clock_now() + timeout_s;
     long n;
-    while ((n = atomic_load(&s->inflight)) > 0 && now_s() < deadline) {
+    while ((n = atomic_load(&s->inflight)) > 0 && clock_now() < deadline) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

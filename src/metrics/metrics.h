@@ -111,6 +111,11 @@ int metrics_registry_add_collector(metrics_registry_t *reg, metrics_collect_fn f
 int metrics_family_register(metrics_registry_t *reg, const metrics_family_opts_t *opts,
                             metrics_family_t **out);
 
+/* Registers a family without labels and gives its only child: the usual
+ * case of a single series. Same errors as metrics_family_register(). */
+int metrics_register_one(metrics_registry_t *reg, const metrics_family_opts_t *opts,
+                         metrics_child_t **out);
+
 /* Fills out[0..count) with start, start+width, ... 0 or -EINVAL. */
 int metrics_buckets_linear(double start, double width, size_t count, double *out);
 /* Fills out[0..count) with start, start*factor, ... (start > 0, factor > 1). */

@@ -213,19 +213,18 @@ int metrics_process_register(metrics_registry_t *reg, const metrics_process_opts
     if (p->clk_tck <= 0) p->clk_tck = 100;
     if (p->page_size <= 0) p->page_size = 4096;
     for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-        metrics_family_t *f;
+        metrics_child_t *c;
         metrics_family_opts_t o = {
             .type = defs[i].type,
             .name = defs[i].name,
             .help = defs[i].help,
             .flags = defs[i].type == METRICS_COUNTER ? METRICS_F_MIRROR : 0,
         };
-        int rc = metrics_family_register(reg, &o, &f);
+        int rc = metrics_register_one(reg, &o, &c);
         if (rc) {
             metrics_process_free(&p);
             return rc;
         }
-        metrics_child_t *c = metrics_family_child(f, NULL);
         metrics_gauge_unset(c); /* nothing until the first scrape reads it */
         *(metrics_child_t **)((char *)p + defs[i].off) = c;
     }

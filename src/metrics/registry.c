@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "util/hash.h"
 #include "util/utf8.h"
 
 #define DROPPED_NAME "ragd_metrics_dropped_series_total"
@@ -107,11 +108,11 @@ static size_t slots_alloc(metrics_registry_t *reg, size_t n)
 
 static uint64_t hash_values(const char *const *values, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    static const unsigned char sep = 0xff; /* ("ab","") != ("a","b"): 0xff is never in UTF-8 */
+    uint64_t h = HASH_FNV_OFFSET;
     for (size_t i = 0; i < n; i++) {
-        for (const unsigned char *p = (const unsigned char *)values[i]; *p; p++)
-            h = (h ^ *p) * 0x100000001b3ULL;
-        h = (h ^ 0xff) * 0x100000001b3ULL; /* separator: ("ab","") != ("a","b") */
+        h = hash_fnv1a(h, values[i], strlen(values[i]));
+        h = hash_fnv1a(h, &sep, 1);
     }
     return h;
 }
@@ -547,6 +548,22 @@ int metrics_family_register(metrics_registry_t *reg, const metrics_family_opts_t
 out:
     pthread_mutex_unlock(&reg->mu);
     family_free(f);
+    return rc;
+}
+
+int metrics_register_one(metrics_registry_t *reg, const metrics_family_opts_t *o,
+                         metrics_child_t **out)
+{
+    metrics_family_t *f;
+    *out = NULL;
+    if (o->nlabels) {
+        pthread_mutex_lock(&reg->mu);
+        set_error(reg, "%s: metrics_register_one is for families without labels", o->name ? o->name : "?");
+        pthread_mutex_unlock(&reg->mu);
+        return -EINVAL;
+    }
+    int rc = metrics_family_register(reg, o, &f);
+    if (rc == 0) *out = f->child0;
     return rc;
 }
 

@@ -1,5 +1,7 @@
 #include "rag/cache.h"
 
+#include "util/hash.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -34,9 +36,7 @@ static double real_now(void)
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
+    return hash_fnv1a(HASH_FNV_OFFSET, s, strlen(s));
 }
 
 int cache_new(cache_t **out, size_t max_entries, double ttl_s)

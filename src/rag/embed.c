@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rag/text.h"
+#include "util/hash.h"
 
 void embed_normalize(float *v, unsigned dim)
 {
@@ -34,13 +35,6 @@ void embed_free(embedder_t **e)
 }
 
 /* ---- hash ---------------------------------------------------------------- */
-
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
-    return h;
-}
 
 /* Seeds keep the feature kinds apart: a word and a trigram never collide by
  * construction, only by hashing. */
@@ -70,10 +64,10 @@ static bool feat_one(void *ctx, const char *s, size_t n, text_kind_t kind)
 {
     struct feats *f = ctx;
     if (kind == TEXT_CJK) {
-        add(f, fnv1a(SEED_CJK1, s, n), 0.5f);
+        add(f, hash_fnv1a(SEED_CJK1, s, n), 0.5f);
         if (f->prev_cjk && f->prev_end == s) {
-            uint64_t h = fnv1a(SEED_CJK2, f->prev_cjk, f->prev_len);
-            add(f, fnv1a(h, s, n), 1.0f);
+            uint64_t h = hash_fnv1a(SEED_CJK2, f->prev_cjk, f->prev_len);
+            add(f, hash_fnv1a(h, s, n), 1.0f);
         }
         f->prev_cjk = s;
         f->prev_len = n;
@@ -86,8 +80,8 @@ static bool feat_one(void *ctx, const char *s, size_t n, text_kind_t kind)
     w[0] = '^';
     for (size_t i = 0; i < m; i++) w[i + 1] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
     w[m + 1] = '$';
-    add(f, fnv1a(SEED_WORD, w + 1, m), 1.0f);
-    for (size_t i = 0; i + 3 <= m + 2; i++) add(f, fnv1a(SEED_TRIGRAM, w + i, 3), 0.35f);
+    add(f, hash_fnv1a(SEED_WORD, w + 1, m), 1.0f);
+    for (size_t i = 0; i + 3 <= m + 2; i++) add(f, hash_fnv1a(SEED_TRIGRAM, w + i, 3), 0.35f);
     return true;
 }
 

@@ -24,6 +24,7 @@
 
 #include "rag/parse.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/utf8.h"
 
 #define PDF_EXIT_INVALID 3
@@ -34,13 +35,6 @@ extern char **environ;
 
 int parse_pdf_child(const char *data, size_t n, const parse_opts_t *o, doc_blocks_t *out, char *err,
                     size_t errlen);
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- the child: `ragd parse-pdf` ------------------------------------------ */
 
@@ -157,12 +151,12 @@ int parse_pdf_child(const char *data, size_t n, const parse_opts_t *o, doc_block
     }
     fcntl(in[1], F_SETFL, O_NONBLOCK);
     size_t written = 0;
-    double deadline = now_s() + timeout;
+    double deadline = clock_now() + timeout;
     bool timed_out = false, out_open = true, err_open = true;
     if (n == 0) close(in[1]), in[1] = -1;
     while (out_open || err_open) {
         struct pollfd pf[3] = {{outp[0], POLLIN, 0}, {errp[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
-        int left = (int)((deadline - now_s()) * 1000);
+        int left = (int)((deadline - clock_now()) * 1000);
         if (left <= 0) {
             timed_out = true;
             break;

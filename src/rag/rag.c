@@ -15,6 +15,7 @@
 #include "rag/text.h"
 #include "rag/vindex.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
 /* Texts per embedder call: remote embedders take batches, and the
  * histogram sees one observation per call. */
@@ -38,13 +39,6 @@ struct rag {
     metrics_child_t *doc_dur[DOC_TYPE_COUNT];
     metrics_child_t *embed_dur, *search_dur, *hits, *misses, *cache_entries, *docs, *embeddings;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int rag_mode_parse(const char *s)
 {
@@ -73,9 +67,7 @@ static int register_metrics(rag_t *r, const rag_opts_t *o)
                                                      .nbuckets = nb_},                             \
                             out_)
 #define SIMPLE(type_, name_, help_, out_)                                                          \
-    (rc = metrics_family_register(                                                                 \
-         reg, &(metrics_family_opts_t){.type = type_, .name = name_, .help = help_}, &f),          \
-     rc == 0 ? (*(out_) = metrics_family_child(f, NULL), 0) : rc)
+    (rc = metrics_register_one(reg, &(metrics_family_opts_t){.type = type_, .name = name_, .help = help_}, out_))
     if ((rc = HIST("document_processing_duration_seconds",
                    "Time to ingest one document, parse to commit, in seconds.", type_l, 1,
                    o->buckets_document, o->nbuckets_document, &r->doc_duration)))
@@ -125,7 +117,7 @@ int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen)
     if (!rc && (rc = vindex_new(&r->index, emb->dim)) != 0) snprintf(err, errlen, "index: out of memory");
     if (!rc && (rc = cache_new(&r->cache, o->cache_entries, o->cache_ttl_s)) != 0) snprintf(err, errlen, "cache: out of memory");
     if (!rc && (rc = register_metrics(r, o)) != 0) snprintf(err, errlen, "metrics: %s", metrics_registry_error(o->reg));
-    double t0 = now_s();
+    double t0 = clock_now();
     if (!rc && (rc = store_each_vector(r->store, load_vector, r->index)) != 0)
         snprintf(err, errlen, "loading the vectors: %s", rc == -EINVAL ? "a vector of the wrong size" : strerror(-rc));
     int64_t docs = 0, chunks = 0;
@@ -138,7 +130,7 @@ int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen)
     metrics_gauge_set(r->embeddings, (double)chunks);
     metrics_gauge_set(r->cache_entries, 0);
     log_info("rag: %lld documents, %lld chunks loaded into the index in %.3f s (embedder %s, %u dimensions)",
-             (long long)docs, (long long)chunks, now_s() - t0, emb->name, emb->dim);
+             (long long)docs, (long long)chunks, clock_now() - t0, emb->name, emb->dim);
     *out = r;
     return 0;
 }
@@ -165,10 +157,10 @@ static int embed_all(rag_t *r, const char *const *texts, const size_t *lens, siz
 {
     for (size_t i = 0; i < n; i += EMBED_BATCH) {
         size_t m = n - i < EMBED_BATCH ? n - i : EMBED_BATCH;
-        double t0 = now_s();
+        double t0 = clock_now();
         char e[256] = "";
         int rc = embed_texts(r->emb, texts + i, lens + i, m, out + i * r->emb->dim, e, sizeof e);
-        metrics_histogram_observe(r->embed_dur, now_s() - t0);
+        metrics_histogram_observe(r->embed_dur, clock_now() - t0);
         if (rc) {
             snprintf(r->embedder_error, sizeof r->embedder_error, "%s", e);
             if (!atomic_exchange(&r->embedder_failed, true)) log_warn("embedder %s failed: %s", r->emb->name, e);
@@ -199,7 +191,7 @@ static void random_id(char *out)
 
 int rag_ingest(rag_t *r, const rag_doc_in_t *in, json_t **out, char *err, size_t errlen)
 {
-    double t0 = now_s();
+    double t0 = clock_now();
     doc_blocks_t blocks = {0};
     chunk_list_t chunks = {0};
     buf_t text = BUF_INIT, terms = BUF_INIT, embed_in = BUF_INIT;
@@ -284,7 +276,7 @@ int rag_ingest(rag_t *r, const rag_doc_in_t *in, json_t **out, char *err, size_t
     }
     pthread_mutex_unlock(&r->wmu);
     if (rc) goto out;
-    metrics_histogram_observe(r->doc_dur[in->type], now_s() - t0);
+    metrics_histogram_observe(r->doc_dur[in->type], clock_now() - t0);
     *out = json_pack("{s:s,s:I,s:b}", "id", id, "chunks", (json_int_t)res.n_new, "replaced", res.replaced);
 out:
     store_put_result_free(&res);
@@ -423,7 +415,7 @@ static bool allow_in_set(void *ctx, int64_t id)
 
 int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t errlen)
 {
-    double t0 = now_s(), t_embed = 0, t_search = 0;
+    double t0 = clock_now(), t_embed = 0, t_search = 0;
     *out = NULL;
     char *key = cache_key(q);
     if (!key) return -ENOMEM;
@@ -436,7 +428,7 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
             metrics_counter_inc(r->hits);
             free(key);
             *out = json_pack("{s:o,s:b,s:{s:f,s:f,s:f}}", "results", results, "cached", 1, "timings_ms",
-                             "embedding", 0.0, "search", 0.0, "total", (now_s() - t0) * 1000);
+                             "embedding", 0.0, "search", 0.0, "total", (clock_now() - t0) * 1000);
             return 0;
         }
     }
@@ -466,15 +458,15 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
             rc = -ENOMEM;
             goto done;
         }
-        double te = now_s();
+        double te = clock_now();
         rc = embed_all(r, &q->text, &qlen, 1, qv, err, errlen);
-        t_embed = now_s() - te;
+        t_embed = clock_now() - te;
         if (rc == 0) {
-            double ts = now_s();
+            double ts = clock_now();
             nv = filtered && allowed.n == 0 ? 0
                                             : vindex_search(r->index, qv, depth, filtered ? allow_in_set : NULL,
                                                             &allowed, vh);
-            double dt = now_s() - ts;
+            double dt = clock_now() - ts;
             metrics_histogram_observe(r->search_dur, dt);
             t_search += dt;
         }
@@ -488,9 +480,9 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
             goto done;
         }
         if (match.data[0]) {
-            double ts = now_s();
+            double ts = clock_now();
             long n = store_keyword(r->store, match.data, depth, filtered ? q->filter : NULL, kh);
-            t_search += now_s() - ts;
+            t_search += clock_now() - ts;
             if (n < 0) {
                 rc = (int)n;
                 snprintf(err, errlen, "keyword search failed");
@@ -513,7 +505,7 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
         free(text);
     }
     *out = json_pack("{s:O,s:b,s:{s:f,s:f,s:f}}", "results", results, "cached", 0, "timings_ms", "embedding",
-                     t_embed * 1000, "search", t_search * 1000, "total", (now_s() - t0) * 1000);
+                     t_embed * 1000, "search", t_search * 1000, "total", (clock_now() - t0) * 1000);
     if (!*out) rc = -ENOMEM;
 done:
     json_decref(results);

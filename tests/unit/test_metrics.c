@@ -430,3 +430,20 @@ TEST(value_region_full)
     free(e);
     metrics_registry_free(&reg);
 }
+
+TEST(register_one)
+{
+    metrics_registry_t *reg;
+    metrics_child_t *c = (metrics_child_t *)1;
+    ASSERT_OK(metrics_registry_new(&reg, NULL));
+    ASSERT_OK(metrics_register_one(reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "one", .help = "h"}, &c));
+    metrics_gauge_set(c, 7);
+    char *e = test_expose(reg, METRICS_FMT_TEXT);
+    ASSERT_DBL_EQ(test_sample(e, "one"), 7);
+    free(e);
+    ASSERT_EQ(metrics_register_one(reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "one", .help = "h"}, &c), -EEXIST);
+    ASSERT(c == NULL);
+    ASSERT_EQ(metrics_register_one(reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "two", .help = "h", .labels = L1, .nlabels = 1}, &c), -EINVAL);
+    ASSERT_CONTAINS(metrics_registry_error(reg), "without labels");
+    metrics_registry_free(&reg);
+}

@@ -14,6 +14,7 @@
     X(many_children_sorted)              \
     X(info_and_mirror)                   \
     X(value_region_full)                 \
+    X(register_one)                      \
     X(golden_text_004)                   \
     X(golden_openmetrics)                \
     X(format_rules)                      \
