@@ -22,13 +22,13 @@ TEST_SRC := $(wildcard tests/unit/*.c)
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
 PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjansson-dev \
              libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev
-PKG_TEST  := $(PKG_BUILD) prometheus prometheus-alertmanager prometheus-node-exporter \
+PKG_TEST  := $(PKG_BUILD) clang prometheus prometheus-alertmanager prometheus-node-exporter \
              docker-compose python3 python3-yaml curl sqlite3 bsdutils
 PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
-.PHONY: all deps test-deps bench-deps test unit bench run clean format
+.PHONY: all deps test-deps bench-deps test unit bench run clean format fuzz
 
 all: deps $(BUILD)/ragd
 
@@ -77,9 +77,22 @@ $(BUILD)/asan/obj/%.o: %.c VERSION
 $(BUILD)/asan/test_unit: $(call obj,$(BUILD)/asan,$(TEST_SRC) $(LIB_SRC))
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
+# --- fuzz targets (libFuzzer, clang) ----------------------------------------
+FUZZ_TARGETS := headers proc text markdown html router
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LIB_SRC := $(filter-out src/cli/%,$(LIB_SRC))
+$(BUILD)/fuzz/obj/%.o: %.c VERSION
+	@mkdir -p $(dir $@)
+	clang $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(DEPFLAGS) $(INCLUDES) -Ifuzz -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o $(call obj,$(BUILD)/fuzz,$(FUZZ_LIB_SRC))
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+FUZZ_BINS := $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
+
 # --- jobs ------------------------------------------------------------------
 test: test-deps $(BUILD)/ragd $(BUILD)/test_unit $(BUILD)/asan/test_unit $(addprefix $(BUILD)/,$(TOOLS)) \
-      $(BUILD)/fake_nvml/libnvidia-ml.so.1
+      $(BUILD)/fake_nvml/libnvidia-ml.so.1 $(FUZZ_BINS)
 	@tests/run
 
 unit: $(BUILD)/test_unit $(BUILD)/fake_nvml/libnvidia-ml.so.1
@@ -96,6 +109,19 @@ PKG_RUN := $(PKG_BUILD) prometheus prometheus-alertmanager prometheus-node-expor
 run: all
 	@scripts/deps.sh $(PKG_RUN)
 	@exec scripts/run-stack
+
+# Fuzzes each target for FUZZ_SECONDS (default 60); new inputs go to
+# build/fuzz/corpus/, crashes to build/fuzz/. Seeds: fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+fuzz: test-deps $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus/$$t; \
+	    echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(BUILD)/fuzz/ \
+	        $(BUILD)/fuzz/corpus/$$t fuzz/corpus/$$t >$(BUILD)/fuzz/$$t.log 2>&1 \
+	        || { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
+	    grep -E '^Done [0-9]+ runs' $(BUILD)/fuzz/$$t.log; \
+	done
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/file.h"
+#include "util/num.h"
 
 #define PROC_STAT_MAX (1 << 20)
 
@@ -32,12 +33,11 @@ int collector_parse_cpu(const char *p, size_t n, unsigned long long *total, unsi
     while (k < 8 && q < end && *q != '\n') {
         while (q < end && *q == ' ') q++;
         if (q >= end || *q == '\n') break;
-        char *e;
-        errno = 0;
-        v[k] = strtoull(q, &e, 10);
-        if (e == q || errno) return -EINVAL;
-        q = e;
-        k++;
+        size_t used;
+        uint64_t x;
+        if (num_parse_u64(q, (size_t)(end - q), &x, &used)) return -EINVAL;
+        v[k++] = x;
+        q += used;
     }
     if (k < 4) return -EINVAL;
     *total = 0;
@@ -54,12 +54,16 @@ static int meminfo_field(const char *p, size_t n, const char *key, unsigned long
         const char *nl = memchr(q, '\n', (size_t)(end - q));
         const char *le = nl ? nl : end;
         if ((size_t)(le - q) > klen && memcmp(q, key, klen) == 0 && q[klen] == ':') {
-            char *e;
-            errno = 0;
-            unsigned long long v = strtoull(q + klen + 1, &e, 10);
-            if (e == q + klen + 1 || errno) return -EINVAL;
-            while (*e == ' ') e++;
-            *out = strncmp(e, "kB", 2) == 0 ? v * 1024 : v;
+            const char *v = q + klen + 1;
+            while (v < le && *v == ' ') v++;
+            uint64_t x;
+            size_t used;
+            if (num_parse_u64(v, (size_t)(le - v), &x, &used)) return -EINVAL;
+            v += used;
+            while (v < le && *v == ' ') v++;
+            bool kb = le - v >= 2 && v[0] == 'k' && v[1] == 'B';
+            if (kb && x > UINT64_MAX / 1024) return -EINVAL;
+            *out = kb ? x * 1024 : x;
             return 0;
         }
         q = le + 1;

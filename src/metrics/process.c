@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/file.h"
+#include "util/num.h"
 
 /* /proc/<pid>/stat is one line; /proc/stat grows with CPUs and interrupts. */
 #define STAT_MAX 4096
@@ -35,22 +36,16 @@ static bool next_field(const char **pp, const char *end, const char **tok, size_
     return true;
 }
 
+/* A whole token as a decimal number; a leading '-' (tpgid is -1) gives the
+ * two's complement, as the kernel's signed fields would. */
 static bool field_ull(const char *tok, size_t len, unsigned long long *out)
 {
-    char tmp[32];
-    if (len == 0 || len >= sizeof tmp) return false;
-    memcpy(tmp, tok, len);
-    tmp[len] = '\0';
-    char *ep;
-    errno = 0;
-    if (tmp[0] == '-') { /* rss may be negative in theory; parse signed */
-        long long v = strtoll(tmp, &ep, 10);
-        if (*ep || errno) return false;
-        *out = (unsigned long long)v;
-        return true;
-    }
-    *out = strtoull(tmp, &ep, 10);
-    return *ep == '\0' && errno == 0;
+    bool neg = len && tok[0] == '-';
+    uint64_t v;
+    size_t used;
+    if (num_parse_u64(tok + neg, len - neg, &v, &used) || used != len - neg) return false;
+    *out = neg ? (unsigned long long)-v : v;
+    return true;
 }
 
 int metrics_proc_parse_stat(const char *p, size_t n, metrics_proc_stat_t *out)

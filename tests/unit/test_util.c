@@ -3,6 +3,7 @@
 
 #include "test.h"
 #include "util/buf.h"
+#include "util/num.h"
 #include "util/utf8.h"
 
 TEST(utf8_valid_table)
@@ -63,4 +64,34 @@ TEST(buf_append_and_cap)
     buf_printf(&b, "[%s]", big);
     ASSERT_EQ(b.len, 601);
     buf_free(&b);
+}
+
+TEST(num_parse_table)
+{
+    static const struct {
+        const char *s;
+        size_t n; /* 0: strlen */
+        int rc;
+        uint64_t v;
+        size_t used;
+    } rows[] = {
+        {"0", 0, 0, 0, 1},
+        {"12345 rest", 0, 0, 12345, 5},
+        {"18446744073709551615", 0, 0, UINT64_MAX, 20},
+        {"18446744073709551616", 0, -ERANGE, 0, 0},
+        {"", 0, -EINVAL, 0, 0},
+        {"-1", 0, -EINVAL, 0, 0},
+        {"x9", 0, -EINVAL, 0, 0},
+        {"123456", 3, 0, 123, 3}, /* never reads past n */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        uint64_t v = 0;
+        size_t used = 0;
+        size_t n = rows[i].n ? rows[i].n : strlen(rows[i].s);
+        ASSERT_EQ(num_parse_u64(rows[i].s, n, &v, &used), rows[i].rc);
+        if (rows[i].rc == 0) {
+            ASSERT(v == rows[i].v);
+            ASSERT_EQ(used, rows[i].used);
+        }
+    }
 }

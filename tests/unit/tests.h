@@ -2,6 +2,7 @@
 #define ALL_TESTS                        \
     X(utf8_valid_table)                  \
     X(buf_append_and_cap)                \
+    X(num_parse_table)                   \
     X(registry_rejects_bad_families)     \
     X(counter_values)                    \
     X(gauge_values)                      \
