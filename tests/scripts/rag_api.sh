@@ -165,6 +165,7 @@ U=http://127.0.0.1:$PORT_k
         code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 "${AUTH[@]}" -H 'Content-Type: application/json' \
             -d "{\"id\":\"k$i\",\"content\":\"Stream document number $i carries the marker zq$i and some text.\"}" "$U/v1/documents")
         [ "$code" = 201 ] && echo "k$i" >>"$TEST_TMP/acked"
+        [ "$code" = 000 ] && break # the server is gone
     done
 ) &
 writer=$!
