@@ -28,6 +28,7 @@ PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fas
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
+.SECONDARY: # keep intermediate objects (fuzz objects would be deleted and rebuilt)
 .PHONY: all deps test-deps bench-deps test unit bench run clean format fuzz
 
 all: deps $(BUILD)/ragd
