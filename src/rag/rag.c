@@ -354,18 +354,35 @@ static char *cache_key(const rag_query_t *q)
     return buf_steal(&b, NULL);
 }
 
-/* FTS5 expression: each term quoted, joined with OR (bm25 ranks docs that
- * match more and rarer terms higher). Empty when the query has no term. */
-static void match_expr(const char *text, buf_t *out)
+/* FTS5 expression: the query's terms, each quoted, joined with OR (bm25
+ * ranks chunks that match more and rarer terms higher). Terms found in more
+ * than COMMON_TERM_SHARE of the chunks are left out when a rarer term
+ * remains: their bm25 weight (IDF) is near zero, but scoring every chunk
+ * that holds them is most of a query's cost. Empty when there is no term. */
+#define COMMON_TERM_SHARE 0.2
+static void match_expr(rag_t *r, const char *text, buf_t *out)
 {
     buf_t terms = BUF_INIT;
+    const char *tok[MAX_QUERY_TERMS];
+    int64_t df[MAX_QUERY_TERMS];
+    size_t n = 0;
     text_terms(text, strlen(text), &terms);
     buf_putc(&terms, '\0');
+    for (char *t = terms.data, *save = NULL, *w; terms.data && n < MAX_QUERY_TERMS && (w = strtok_r(t, " ", &save)); t = NULL) {
+        bool dup = false;
+        for (size_t i = 0; i < n && !dup; i++) dup = strcmp(tok[i], w) == 0;
+        if (!dup) tok[n++] = w;
+    }
+    double chunks = metrics_gauge_value(r->embeddings);
+    bool prune = n > 1 && chunks > 0 && store_term_dfs(r->store, tok, n, df) == 0;
+    bool rare = false;
+    for (size_t i = 0; prune && i < n; i++) rare |= (double)df[i] <= COMMON_TERM_SHARE * chunks;
     size_t count = 0;
-    for (char *t = terms.data, *save = NULL, *tok; terms.data && (tok = strtok_r(t, " ", &save)) && count < MAX_QUERY_TERMS; t = NULL) {
+    for (size_t i = 0; i < n; i++) {
+        if (prune && rare && (double)df[i] > COMMON_TERM_SHARE * chunks) continue;
         if (count++) buf_append(out, " OR ", 4);
         buf_putc(out, '"');
-        for (const char *c = tok; *c; c++) {
+        for (const char *c = tok[i]; *c; c++) {
             if (*c == '"') buf_putc(out, '"'); /* FTS5 escapes a quote by doubling it */
             buf_putc(out, *c);
         }
@@ -474,7 +491,7 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
         if (rc) goto done;
     }
     if (q->mode != RAG_VECTOR) {
-        match_expr(q->text, &match);
+        match_expr(r, q->text, &match);
         if (buf_error(&match)) {
             rc = -ENOMEM;
             goto done;

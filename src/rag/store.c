@@ -47,6 +47,13 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
+/* v2: the FTS vocabulary (term -> number of chunks), for the keyword
+ * query's document frequencies. A view on the index: nothing to fill. */
+static const char *const schema_v2[] = {
+    "CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, row)",
+    NULL,
+};
+
 static double now_epoch(void)
 {
     struct timespec ts;
@@ -130,13 +137,21 @@ static int migrate(sqlite3 *db, const char *embedder, unsigned dim, char *err, s
             if ((rc = exec(db, schema_v1[i], err, errlen)) != 0) goto fail;
         char dims[16];
         snprintf(dims, sizeof dims, "%u", dim);
-        if (meta_set(db, "schema_version", "1") || meta_set(db, "embedder", embedder) ||
-            meta_set(db, "dimension", dims)) {
+        if (meta_set(db, "embedder", embedder) || meta_set(db, "dimension", dims)) {
             rc = sql_err(db, err, errlen, "recording the schema");
             goto fail;
         }
     }
-    /* Future migrations: `if (version < 2) { ... }`, each in this transaction. */
+    if (version < 2)
+        for (int i = 0; schema_v2[i]; i++)
+            if ((rc = exec(db, schema_v2[i], err, errlen)) != 0) goto fail;
+    /* Later migrations: `if (version < 3) { ... }`, each in this transaction. */
+    char vs[16];
+    snprintf(vs, sizeof vs, "%d", STORE_SCHEMA_VERSION);
+    if (version < STORE_SCHEMA_VERSION && meta_set(db, "schema_version", vs)) {
+        rc = sql_err(db, err, errlen, "recording the schema version");
+        goto fail;
+    }
     char have[256] = "", hdim[32] = "";
     meta_get(db, "embedder", have, sizeof have);
     meta_get(db, "dimension", hdim, sizeof hdim);
@@ -557,6 +572,24 @@ long store_keyword(store_t *s, const char *match, size_t k, json_t *filter, vind
     }
     reader_put(r);
     return n;
+}
+
+int store_term_dfs(store_t *s, const char *const *terms, size_t n, int64_t *dfs)
+{
+    struct reader *r = reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(r->db, "SELECT doc FROM chunks_vocab WHERE term = ?", -1, &st, NULL) == SQLITE_OK) {
+        rc = 0;
+        for (size_t i = 0; i < n; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_text(st, 1, terms[i], -1, SQLITE_STATIC);
+            dfs[i] = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        }
+        sqlite3_finalize(st);
+    }
+    reader_put(r);
+    return rc;
 }
 
 static int idset_add(store_idset_t *set, int64_t id)

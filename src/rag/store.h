@@ -22,7 +22,7 @@
 
 #include "rag/vindex.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_READERS 4
 #define STORE_FILE "ragd.db"
 
@@ -90,6 +90,9 @@ int store_each_vector(store_t *s, store_vector_fn fn, void *ctx);
  * document metadata matches every key/value of filter. Scores are -bm25
  * (higher is better). Returns the number of hits, or a negative code. */
 long store_keyword(store_t *s, const char *match, size_t k, json_t *filter, vindex_hit_t *out);
+/* How many chunks contain each term (FTS5's vocabulary): dfs[i] for
+ * terms[i]. 0 or a negative code. */
+int store_term_dfs(store_t *s, const char *const *terms, size_t n, int64_t *dfs);
 /* The chunk ids whose document matches the filter. */
 int store_filter_ids(store_t *s, json_t *filter, store_idset_t *out);
 bool store_idset_has(const store_idset_t *set, int64_t id);

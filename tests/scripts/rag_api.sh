@@ -192,6 +192,9 @@ while read -r id; do
     [ "$got" = "$id" ] || unsearchable=$((unsearchable + 1))
 done <"$TEST_TMP/acked"
 check "every acknowledged document survived kill -9" eq "$missing" 0
+first=$(head -1 "$TEST_TMP/acked")
+r=$(query "{\"query\":\"stream document carries the marker zq${first#k}\",\"mode\":\"keyword\",\"top_k\":3}")
+check "common words in a query do not drown its rare term" eq "$(jget 'd["results"][0]["document_id"]' <<<"$r")" "$first"
 check "and is searchable" eq "$unsearchable" 0
 stored=$(curl -s "$U/v1/documents?limit=1000" | jget 'len(d["documents"])')
 check "nothing half-written: stored ($stored) is acked ($acked) or one more" test "$stored" -ge "$acked" -a "$stored" -le $((acked + 1))

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "helpers.h"
 #include "rag/cache.h"
 #include "rag/chunk.h"
@@ -410,6 +412,13 @@ TEST(store_roundtrip)
     store_idset_free(&set);
     json_decref(filter);
     json_decref(nomatch);
+    const char *terms[] = {"alpha", "text", "beta", "zzz"};
+    int64_t dfs[4];
+    ASSERT_OK(store_term_dfs(s, terms, 4, dfs));
+    ASSERT_EQ(dfs[0], 1);
+    ASSERT_EQ(dfs[1], 1);
+    ASSERT_EQ(dfs[2], 1);
+    ASSERT_EQ(dfs[3], 0);
     /* replace: old chunk ids come back, new ones never reuse them */
     store_chunk_t c2[1] = {{"gamma", 5, "", "gamma", 5, v[2]}};
     d.title = "T2";
@@ -436,6 +445,31 @@ TEST(store_roundtrip)
     free(ids);
     ASSERT_EQ(store_delete(s, "d1", &ids, &n), -ENOENT);
     store_close(&s);
+    /* a version-1 store (no vocabulary table) is migrated at open */
+    sqlite3 *db;
+    char path[128];
+    snprintf(path, sizeof path, "%s/ragd.db", dir);
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE chunks_vocab; UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+                           NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_OK(store_open(&s, dir, "hash", 16, err, sizeof err));
+    ASSERT_OK(store_term_dfs(s, terms, 1, dfs));
+    store_close(&s);
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "2");
+    sqlite3_finalize(st);
+    /* a store from a newer ragd is refused */
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_EQ(store_open(&s, dir, "hash", 16, err, sizeof err), -EINVAL);
+    ASSERT_CONTAINS(err, "schema version 99");
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", NULL, NULL, NULL);
+    sqlite3_close(db);
     ASSERT_EQ(store_open(&s, dir, "hash", 32, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "dimension 16");
     ASSERT_EQ(store_open(&s, dir, "openai:model", 16, err, sizeof err), -EINVAL);
