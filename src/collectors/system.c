@@ -98,6 +98,16 @@ int collector_parse_os_release(const char *p, size_t n, char *out, size_t outlen
     return -EINVAL;
 }
 
+int collector_disk_usage_percent(const char *path, double *pct)
+{
+    struct statvfs vfs;
+    if (statvfs(path, &vfs) != 0) return -errno;
+    if (vfs.f_blocks == 0) return -ENODATA;
+    double used = (double)(vfs.f_blocks - vfs.f_bfree), avail = (double)vfs.f_bavail;
+    *pct = used + avail > 0 ? 100.0 * used / (used + avail) : 0;
+    return 0;
+}
+
 static void collect(void *ctx)
 {
     collector_system_t *c = ctx;
@@ -130,13 +140,9 @@ static void collect(void *ctx)
         metrics_gauge_unset(c->mem_pct);
     }
 
-    struct statvfs vfs;
-    if (statvfs(c->data_dir, &vfs) == 0 && vfs.f_blocks > 0) {
-        double used = (double)(vfs.f_blocks - vfs.f_bfree), avail = (double)vfs.f_bavail;
-        metrics_gauge_set(c->disk_pct, used + avail > 0 ? 100.0 * used / (used + avail) : 0);
-    } else {
-        metrics_gauge_unset(c->disk_pct);
-    }
+    double pct;
+    if (collector_disk_usage_percent(c->data_dir, &pct) == 0) metrics_gauge_set(c->disk_pct, pct);
+    else metrics_gauge_unset(c->disk_pct);
 }
 
 static int add_gauge(metrics_registry_t *reg, const char *name, const char *help, metrics_child_t **out)

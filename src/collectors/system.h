@@ -27,6 +27,10 @@ int collector_system_register(metrics_registry_t *reg, const collector_system_op
                               collector_system_t **out);
 void collector_system_free(collector_system_t **c);
 
+/* Use of the filesystem holding path, in percent, as df computes it:
+ * used / (used + available to unprivileged users). 0, or -errno. */
+int collector_disk_usage_percent(const char *path, double *pct);
+
 /* Parsers, exposed for tests. Each returns 0 or -EINVAL. */
 /* First "cpu " line of /proc/stat: total and idle (idle + iowait) ticks. */
 int collector_parse_cpu(const char *p, size_t n, unsigned long long *total, unsigned long long *idle);

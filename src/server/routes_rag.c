@@ -21,30 +21,27 @@
 #define LIST_MAX 1000
 #define TOP_K_DEFAULT 5
 
-static bool valid_id(const char *s)
+/* 1..max characters of ASCII letters, digits and the punctuation in `also`. */
+static bool valid_name(const char *s, size_t max, const char *also)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > ID_MAX) return false;
+    if (n == 0 || n > max) return false;
     for (; *s; s++) {
         char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_' || c == '.' || c == ':'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr(also, c)))
             return false;
     }
     return true;
 }
 
+static bool valid_id(const char *s)
+{
+    return valid_name(s, ID_MAX, "-_.:");
+}
+
 static bool valid_meta_key(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > META_KEY_MAX) return false;
-    for (; *s; s++) {
-        char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_' || c == '.'))
-            return false;
-    }
-    return true;
+    return valid_name(s, META_KEY_MAX, "-_.");
 }
 
 /* An object of string values with valid keys; answers 400 itself when not. */

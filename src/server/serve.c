@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -128,14 +127,10 @@ static health_state_t check_data_dir(void *ctx, char *detail, size_t n)
         return HEALTH_UNHEALTHY;
     }
     unlink(probe);
-    struct statvfs vfs;
-    if (statvfs(dir, &vfs) == 0 && vfs.f_blocks > 0) {
-        double used = (double)(vfs.f_blocks - vfs.f_bfree), avail = (double)vfs.f_bavail;
-        double pct = used + avail > 0 ? 100.0 * used / (used + avail) : 0;
-        if (pct >= DATA_DIR_DEGRADED_PCT) {
-            snprintf(detail, n, "filesystem %.1f%% full", pct);
-            return HEALTH_DEGRADED;
-        }
+    double pct;
+    if (collector_disk_usage_percent(dir, &pct) == 0 && pct >= DATA_DIR_DEGRADED_PCT) {
+        snprintf(detail, n, "filesystem %.1f%% full", pct);
+        return HEALTH_DEGRADED;
     }
     return HEALTH_HEALTHY;
 }

@@ -3,10 +3,8 @@
 # loopback (tests/tools/fake_embedder.py): success, 429 then success, 500,
 # timeout, malformed answers, health going down and recovering.
 source "$(dirname "$0")/lib/common.sh"
-/usr/bin/python3 tests/tools/fake_embedder.py 8 >"$TEST_TMP/fake.out" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do FPORT=$(sed -n 's/^listening on //p' "$TEST_TMP/fake.out"); [ -n "$FPORT" ] && break; sleep 0.05; done
-E=http://127.0.0.1:$FPORT
+spawn fake /usr/bin/python3 tests/tools/fake_embedder.py 8 || exit 1
+E=http://127.0.0.1:$PORT_fake
 mode() { curl -s -o /dev/null -d "{\"mode\":\"$1\"}" "$E/control"; }
 stats() { curl -s "$E/stats" | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 

@@ -3,19 +3,9 @@
 # server code with one JSON write route): body cap, JSON errors, API key.
 source "$(dirname "$0")/lib/common.sh"
 
-start_echo() { # MAX_BODY [KEY]
-    build/http_echo 127.0.0.1:0 "$@" >"$TEST_TMP/echo.out" 2>&1 &
-    ECHO_PID=$!
-    PIDS+=("$ECHO_PID")
-    for _ in $(seq 100); do
-        ECHO_PORT=$(sed -n 's/^listening on //p' "$TEST_TMP/echo.out")
-        [ -n "$ECHO_PORT" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
-start_echo 1024 s3cret || { echo "http_echo did not start"; exit 1; }
+spawn echo build/http_echo 127.0.0.1:0 1024 s3cret || exit 1
+ECHO_PORT=$PORT_echo
+ECHO_PID=$PID_echo
 U=http://127.0.0.1:$ECHO_PORT
 AUTH=(-H "Authorization: Bearer s3cret")
 

@@ -10,20 +10,8 @@
 #     labels; then the fault ends and they resolve.
 source "$(dirname "$0")/lib/common.sh"
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-spawn() { # NAME CMD...: starts a helper that prints "listening on PORT"
-    local name=$1
-    shift
-    "$@" >"$TEST_TMP/$name.out" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 100); do
-        port=$(sed -n 's/^listening on //p' "$TEST_TMP/$name.out")
-        [ -n "$port" ] && { printf -v "PORT_$name" %s "$port"; return 0; }
-        sleep 0.05
-    done
-    echo "$name did not start"; cat "$TEST_TMP/$name.out"; exit 1
-}
-spawn emb /usr/bin/python3 tests/tools/fake_embedder.py 8
-spawn hook /usr/bin/python3 tests/tools/webhook_receiver.py "$TEST_TMP/alerts.jsonl"
+spawn emb /usr/bin/python3 tests/tools/fake_embedder.py 8 || exit 1
+spawn hook /usr/bin/python3 tests/tools/webhook_receiver.py "$TEST_TMP/alerts.jsonl" || exit 1
 E=http://127.0.0.1:$PORT_emb
 R=$TEST_TMP/run
 export RUN_DIR=$R RAGD_PORT=$(free_port) PROM_PORT=$(free_port) AM_PORT=$(free_port) NODE_PORT=$(free_port)

@@ -71,6 +71,28 @@ start_ragd() {
     printf -v "LOG_$name" %s "$log"
 }
 
+# spawn NAME CMD...: starts a helper that prints "listening on PORT" (the
+# test tools) and waits for that line; sets PORT_<NAME> and PID_<NAME>.
+spawn() {
+    local name=$1 port=""
+    shift
+    "$@" >"$TEST_TMP/$name.out" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 100); do
+        port=$(sed -n 's/^listening on //p' "$TEST_TMP/$name.out")
+        [ -n "$port" ] && break
+        sleep 0.05
+    done
+    if [ -z "$port" ]; then
+        echo "  $name did not start:"
+        sed 's/^/    /' "$TEST_TMP/$name.out"
+        return 1
+    fi
+    printf -v "PORT_$name" %s "$port"
+    printf -v "PID_$name" %s "$pid"
+}
+
 # stop_pid PID: SIGTERM, then the exit status.
 stop_pid() {
     kill -TERM "$1" 2>/dev/null
