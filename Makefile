@@ -1,6 +1,7 @@
-# ragd build. Plain make: `make` builds build/ragd and the libraries,
-# `make test` runs every test (unit tests twice: plain and under
-# ASan+UBSan), `make bench` prints the benchmarks' figures.
+# ragd build. `make` builds build/ragd (it installs nothing: when a package
+# is missing it says which, and `make deps` installs them); `make run`,
+# `make test` and `make bench` install what they need with apt-get (sudo
+# when not root), then build and run; see README.md.
 
 CC      ?= cc
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -22,61 +23,77 @@ TEST_SRC := $(wildcard tests/unit/*.c)
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
 PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjansson-dev \
              libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev
-PKG_TEST  := $(PKG_BUILD) clang prometheus prometheus-alertmanager prometheus-node-exporter \
-             docker-compose python3 python3-yaml curl sqlite3 bsdutils
+# libclang-rt-14-dev holds clang's libFuzzer and sanitizer runtimes; clang
+# only recommends it, and deps.sh installs without recommends.
+PKG_TEST  := $(PKG_BUILD) clang libclang-rt-14-dev prometheus prometheus-alertmanager \
+             prometheus-node-exporter docker-compose python3 python3-yaml curl sqlite3 bsdutils
 PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn
+
+# Quiet recipes print "  CC  file"; `make V=1` prints the whole commands.
+ifeq ($(V),1)
+show =
+else
+show = @printf '  %-4s %s\n' '$(1)' '$(2)';
+endif
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 .SECONDARY: # keep intermediate objects (fuzz objects would be deleted and rebuilt)
-.PHONY: all deps test-deps bench-deps test unit bench run clean format fuzz
+.PHONY: all check-deps deps test-deps bench-deps run-deps test unit bench run clean format fuzz
 
-all: deps $(BUILD)/ragd
+all: check-deps $(BUILD)/ragd
 
+# Installs run only through these targets. The jobs below install first and
+# then build in a second make, so that pkg-config's flags are read after
+# the packages are there.
+check-deps:
+	@scripts/deps.sh --check $(PKG_BUILD)
 deps:
 	@scripts/deps.sh $(PKG_BUILD)
 test-deps:
 	@scripts/deps.sh $(PKG_TEST)
 bench-deps:
 	@scripts/deps.sh $(PKG_BENCH)
+run-deps:
+	@scripts/deps.sh $(PKG_RUN)
 
 # --- release objects -------------------------------------------------------
 $(BUILD)/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(OPT) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
+	$(call show,CC,$<) $(CC) $(CSTD) $(WARN) $(OPT) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
 
 $(BUILD)/libragd.a: $(call obj,$(BUILD),$(LIB_SRC))
 	@rm -f $@
-	ar rcs $@ $^
+	$(call show,AR,$@) ar rcs $@ $^
 
 $(BUILD)/ragd: $(call obj,$(BUILD),$(MAIN_SRC)) $(BUILD)/libragd.a
-	$(CC) $(OPT) -o $@ $^ $(LIBS)
+	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
 $(BUILD)/test_unit: $(call obj,$(BUILD),$(TEST_SRC)) $(BUILD)/libragd.a
-	$(CC) $(OPT) -o $@ $^ $(LIBS)
+	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
 $(BUILD)/bench_metrics: $(call obj,$(BUILD),bench/bench_metrics.c) $(BUILD)/libragd.a
-	$(CC) $(OPT) -o $@ $^ $(LIBS)
+	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
 $(BUILD)/bench_rag: $(call obj,$(BUILD),bench/bench_rag.c) $(BUILD)/libragd.a
-	$(CC) $(OPT) -o $@ $^ $(LIBS)
+	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
 TOOLS := metrics_demo http_load http_echo
 $(addprefix $(BUILD)/,$(TOOLS)): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libragd.a
-	$(CC) $(OPT) -o $@ $^ $(LIBS)
+	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
 # A fake NVML for the GPU collector's tests (loaded by path).
 $(BUILD)/fake_nvml/libnvidia-ml.so.1: tests/fake_nvml/fake_nvml.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -O2 -fPIC -shared -Wl,-soname,libnvidia-ml.so.1 -o $@ $<
+	$(call show,CC,$@) $(CC) $(CSTD) $(WARN) -O2 -fPIC -shared -Wl,-soname,libnvidia-ml.so.1 -o $@ $<
 
 # --- sanitizer objects (ASan + UBSan) -------------------------------------
 $(BUILD)/asan/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
+	$(call show,CC,$< (asan)) $(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
 
 $(BUILD)/asan/test_unit: $(call obj,$(BUILD)/asan,$(TEST_SRC) $(LIB_SRC))
-	$(CC) $(SAN) -o $@ $^ $(LIBS)
+	$(call show,LD,$@) $(CC) $(SAN) -o $@ $^ $(LIBS)
 
 # --- fuzz targets (libFuzzer, clang) ----------------------------------------
 FUZZ_TARGETS := headers proc text markdown html router
@@ -84,22 +101,25 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 FUZZ_LIB_SRC := $(filter-out src/cli/%,$(LIB_SRC))
 $(BUILD)/fuzz/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
-	clang $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(DEPFLAGS) $(INCLUDES) -Ifuzz -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
+	$(call show,CC,$< (fuzz)) clang $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(DEPFLAGS) $(INCLUDES) -Ifuzz -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o $(call obj,$(BUILD)/fuzz,$(FUZZ_LIB_SRC))
-	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+	$(call show,LD,$@) clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
 
 # --- jobs ------------------------------------------------------------------
-test: test-deps $(BUILD)/ragd $(BUILD)/test_unit $(BUILD)/asan/test_unit $(addprefix $(BUILD)/,$(TOOLS)) \
-      $(BUILD)/fake_nvml/libnvidia-ml.so.1 $(FUZZ_BINS)
+TEST_BINS := $(BUILD)/ragd $(BUILD)/test_unit $(BUILD)/asan/test_unit $(addprefix $(BUILD)/,$(TOOLS)) \
+             $(BUILD)/fake_nvml/libnvidia-ml.so.1 $(FUZZ_BINS)
+test: test-deps
+	@$(MAKE) --no-print-directory $(TEST_BINS)
 	@tests/run
 
 unit: $(BUILD)/test_unit $(BUILD)/fake_nvml/libnvidia-ml.so.1
 	@$(BUILD)/test_unit
 
-bench: bench-deps $(BUILD)/bench_metrics $(BUILD)/bench_rag $(BUILD)/ragd
+bench: bench-deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench_metrics $(BUILD)/bench_rag $(BUILD)/ragd
 	@bench/run
 	@bench/http_bench
 	@$(BUILD)/bench_rag | grep -v '^RESULT'
@@ -107,14 +127,15 @@ bench: bench-deps $(BUILD)/bench_metrics $(BUILD)/bench_rag $(BUILD)/ragd
 # The main job: ragd, Prometheus, Alertmanager and node-exporter on this
 # machine (127.0.0.1), a sample corpus ingested; Ctrl-C stops them all.
 PKG_RUN := $(PKG_BUILD) prometheus prometheus-alertmanager prometheus-node-exporter curl
-run: all
-	@scripts/deps.sh $(PKG_RUN)
+run: run-deps
+	@$(MAKE) --no-print-directory $(BUILD)/ragd
 	@exec scripts/run-stack
 
 # Fuzzes each target for FUZZ_SECONDS (default 60); new inputs go to
 # build/fuzz/corpus/, crashes to build/fuzz/. Seeds: fuzz/corpus/.
 FUZZ_SECONDS ?= 60
-fuzz: test-deps $(FUZZ_BINS)
+fuzz: test-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(BUILD)/fuzz/corpus/$$t; \
 	    echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \

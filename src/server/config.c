@@ -1,58 +1,14 @@
 #include "server/config.h"
 
+#include "rag/embed.h"
+#include "rag/vindex.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* The guide's HTTP buckets (0.01 .. 10) plus finer ones below 10 ms, where a
- * C service does most of its work. */
-static const double default_http_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                              0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-
-/* RAG histograms: the guide's bounds, plus finer ones below them. */
-static const double default_document_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                  0.5,   1,      5,     10,   30,    60,   120, 300};
-static const double default_fast_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                              0.01,   0.05,    0.1,    0.25,  0.5,    1};
-
-static void set_buckets(config_buckets_t *b, const double *v, size_t n)
-{
-    b->n = n;
-    memcpy(b->v, v, n * sizeof *v);
-}
-
-void config_defaults(config_t *c)
-{
-    memset(c, 0, sizeof *c);
-    strcpy(c->listen, "127.0.0.1:8050");
-    strcpy(c->data_dir, "./data");
-    c->max_body = 32u << 20;
-    c->log_format = LOG_TEXT;
-    c->access_log = true;
-    c->request_metrics = true;
-    c->timeout_s = 30;
-    c->shutdown_timeout_s = 10;
-    c->health_interval_s = 5;
-    set_buckets(&c->buckets_http, default_http_buckets, sizeof default_http_buckets / sizeof(double));
-    strcpy(c->embedder, "hash");
-    c->embedder_timeout_s = 30;
-    c->embedder_retries = 3;
-    c->embedding_dim = 384;
-    c->chunk_tokens = 256;
-    c->chunk_overlap = 32;
-    c->max_chunks = 10000;
-    c->cache_entries = 1000;
-    c->cache_ttl_s = 300;
-    c->max_query = 4096;
-    c->max_top_k = 100;
-    c->pdf_timeout_s = 30;
-    set_buckets(&c->buckets_document, default_document_buckets, sizeof default_document_buckets / sizeof(double));
-    set_buckets(&c->buckets_embedding, default_fast_buckets, sizeof default_fast_buckets / sizeof(double));
-    set_buckets(&c->buckets_search, default_fast_buckets, sizeof default_fast_buckets / sizeof(double));
-}
 
 int config_parse_size(const char *s, size_t *out)
 {
@@ -116,111 +72,187 @@ static int parse_seconds(const char *s, double *out)
     return 0;
 }
 
-enum kind { K_STRING, K_SIZE, K_UINT, K_SECONDS, K_USECONDS, K_BOOL, K_LOGFMT, K_BUCKETS };
-
-static const struct option {
-    const char *flag;  /* without "--" */
-    const char *env;
-    enum kind kind;
-    size_t off, size;  /* field, and its size for strings */
-    const char *arg, *help;
-} options[] = {
+/* The options. Each row: flag, variable, type, field, what the value looks
+ * like, default (as a user writes it; NULL: none), range, help. The
+ * defaults are parsed by the same code as a user's values, and a unit test
+ * walks the table, so a default always parses and lies in its range; --help
+ * and the README's table come from these rows. Ranges are for numbers
+ * (sizes in bytes); strings are capped by their field. */
 #define F(field) offsetof(config_t, field), sizeof(((config_t *)0)->field)
-    {"listen", "RAGD_LISTEN", K_STRING, F(listen), "HOST:PORT",
-     "address to serve on (default 127.0.0.1:8050; 0.0.0.0:8050 for every interface)"},
-    {"data-dir", "RAGD_DATA_DIR", K_STRING, F(data_dir), "DIR", "data directory (default ./data)"},
-    {"threads", "RAGD_THREADS", K_UINT, F(threads), "N", "HTTP worker threads (default: one per CPU)"},
-    {"max-body", "RAGD_MAX_BODY", K_SIZE, F(max_body), "SIZE", "largest request body (default 32MiB)"},
-    {"api-key", "RAGD_API_KEY", K_STRING, F(api_key), "KEY",
-     "require 'Authorization: Bearer KEY' on write routes (prefer the variable: flags show in ps)"},
-    {"log-format", "RAGD_LOG_FORMAT", K_LOGFMT, F(log_format), "text|json", "log line format (default text)"},
-    {"access-log", "RAGD_ACCESS_LOG", K_BOOL, F(access_log), "on|off", "one log line per request (default on)"},
-    {"request-metrics", "RAGD_REQUEST_METRICS", K_BOOL, F(request_metrics), "on|off",
-     "HTTP request metrics (default on; off only to measure their cost)"},
-    {"timeout", "RAGD_TIMEOUT", K_USECONDS, F(timeout_s), "SECONDS",
-     "close connections idle this long, stalled clients included (default 30)"},
-    {"shutdown-timeout", "RAGD_SHUTDOWN_TIMEOUT", K_SECONDS, F(shutdown_timeout_s), "SECONDS",
-     "on SIGTERM, wait this long for in-flight requests (default 10)"},
-    {"health-interval", "RAGD_HEALTH_INTERVAL", K_SECONDS, F(health_interval_s), "SECONDS",
-     "seconds between health checks (default 5)"},
-    {"nvml-library", "RAGD_NVML_LIBRARY", K_STRING, F(nvml_library), "PATH",
-     "NVML library to load for GPU metrics (default libnvidia-ml.so.1)"},
-    {"buckets-http", "RAGD_BUCKETS_HTTP", K_BUCKETS, F(buckets_http), "LIST",
-     "http_request_duration_seconds bounds, comma-separated (default 0.0005,...,10)"},
-    {"embedder", "RAGD_EMBEDDER", K_STRING, F(embedder), "hash|openai",
-     "embedding backend (default hash; openai: any OpenAI-compatible /v1/embeddings server)"},
-    {"embedding-dim", "RAGD_EMBEDDING_DIM", K_UINT, F(embedding_dim), "N",
-     "vector dimensions; for openai, the model's (default 384)"},
-    {"embedder-url", "RAGD_EMBEDDER_URL", K_STRING, F(embedder_url), "URL",
-     "openai: the server's base URL (http://127.0.0.1:8080); key from RAGD_EMBEDDER_API_KEY"},
-    {"embedder-model", "RAGD_EMBEDDER_MODEL", K_STRING, F(embedder_model), "NAME", "openai: the model name"},
-    {"embedder-timeout", "RAGD_EMBEDDER_TIMEOUT", K_SECONDS, F(embedder_timeout_s), "SECONDS",
-     "openai: time one request may take (default 30)"},
-    {"embedder-retries", "RAGD_EMBEDDER_RETRIES", K_UINT, F(embedder_retries), "N",
-     "openai: retries with backoff on 429, 5xx and network errors (default 3)"},
-    {"chunk-tokens", "RAGD_CHUNK_TOKENS", K_UINT, F(chunk_tokens), "N", "tokens per chunk (default 256)"},
-    {"chunk-overlap", "RAGD_CHUNK_OVERLAP", K_UINT, F(chunk_overlap), "N",
-     "tokens shared by neighbouring chunks (default 32)"},
-    {"max-chunks", "RAGD_MAX_CHUNKS", K_UINT, F(max_chunks), "N", "most chunks one document may make (default 10000)"},
-    {"cache-entries", "RAGD_CACHE_ENTRIES", K_UINT, F(cache_entries), "N", "query cache size; 0 turns it off (default 1000)"},
-    {"cache-ttl", "RAGD_CACHE_TTL", K_SECONDS, F(cache_ttl_s), "SECONDS", "query cache entry lifetime (default 300)"},
-    {"max-query", "RAGD_MAX_QUERY", K_SIZE, F(max_query), "SIZE", "longest query text (default 4096 bytes)"},
-    {"max-top-k", "RAGD_MAX_TOP_K", K_UINT, F(max_top_k), "N", "largest top_k a query may ask (default 100, at most 1000)"},
-    {"pdf-timeout", "RAGD_PDF_TIMEOUT", K_SECONDS, F(pdf_timeout_s), "SECONDS", "time one PDF may take to parse (default 30)"},
-    {"buckets-document", "RAGD_BUCKETS_DOCUMENT", K_BUCKETS, F(buckets_document), "LIST",
-     "document_processing_duration_seconds bounds (default 0.001,...,300)"},
-    {"buckets-embedding", "RAGD_BUCKETS_EMBEDDING", K_BUCKETS, F(buckets_embedding), "LIST",
-     "embedding_generation_duration_seconds bounds (default 0.0001,...,1)"},
-    {"buckets-search", "RAGD_BUCKETS_SEARCH", K_BUCKETS, F(buckets_search), "LIST",
-     "vector_search_duration_seconds bounds (default 0.0001,...,1)"},
-#undef F
+#define HTTP_BUCKETS "0.0005,0.001,0.0025,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10"
+/* The guide's bounds, plus finer ones below them, where a C service does most
+ * of its work. */
+#define DOCUMENT_BUCKETS "0.001,0.0025,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,5,10,30,60,120,300"
+#define FAST_BUCKETS "0.0001,0.00025,0.0005,0.001,0.0025,0.005,0.01,0.05,0.1,0.25,0.5,1"
+static const config_option_t options[] = {
+    {"listen", "RAGD_LISTEN", CONFIG_STRING, F(listen), "HOST:PORT", "127.0.0.1:8050", 0, 0,
+     "address to serve on: 0.0.0.0:8050 for every interface, [::1]:8050 for IPv6, port 0 for any free port"},
+    {"data-dir", "RAGD_DATA_DIR", CONFIG_STRING, F(data_dir), "DIR", "./data", 0, 0,
+     "data directory (created if missing)"},
+    {"threads", "RAGD_THREADS", CONFIG_UINT, F(threads), "N", "0", 0, 1024,
+     "HTTP worker threads; 0: one per CPU"},
+    {"max-body", "RAGD_MAX_BODY", CONFIG_SIZE, F(max_body), "SIZE", "32MiB", 1024, 4.0 * (1u << 30),
+     "largest request body (64k, 32MiB, 1G)"},
+    {"api-key", "RAGD_API_KEY", CONFIG_STRING, F(api_key), "KEY", NULL, 0, 0,
+     "write routes need 'Authorization: Bearer KEY' (prefer the variable: flags show in ps)"},
+    {"log-format", "RAGD_LOG_FORMAT", CONFIG_CHOICE, F(log_format), "text|json", "text", 0, 0,
+     "log lines on stderr"},
+    {"access-log", "RAGD_ACCESS_LOG", CONFIG_BOOL, F(access_log), "on|off", "on", 0, 0,
+     "one log line per request"},
+    {"request-metrics", "RAGD_REQUEST_METRICS", CONFIG_BOOL, F(request_metrics), "on|off", "on", 0, 0,
+     "HTTP request metrics (off only to measure their cost)"},
+    {"timeout", "RAGD_TIMEOUT", CONFIG_SECONDS, F(timeout_s), "SECONDS", "30", 1, 86400,
+     "close connections idle this long, stalled clients included"},
+    {"shutdown-timeout", "RAGD_SHUTDOWN_TIMEOUT", CONFIG_SECONDS, F(shutdown_timeout_s), "SECONDS", "10", 0, 3600,
+     "on SIGTERM or SIGINT, wait this long for requests in flight"},
+    {"health-interval", "RAGD_HEALTH_INTERVAL", CONFIG_SECONDS, F(health_interval_s), "SECONDS", "5", 0.1, 3600,
+     "time between background health checks"},
+    {"nvml-library", "RAGD_NVML_LIBRARY", CONFIG_STRING, F(nvml_library), "PATH", "libnvidia-ml.so.1", 0, 0,
+     "NVML library to load for GPU metrics"},
+    {"buckets-http", "RAGD_BUCKETS_HTTP", CONFIG_BUCKETS, F(buckets_http), "LIST", HTTP_BUCKETS, 0, 0,
+     "http_request_duration_seconds bounds, increasing, comma-separated"},
+    {"embedder", "RAGD_EMBEDDER", CONFIG_CHOICE, F(embedder), "hash|openai", "hash", 0, 0,
+     "embedding backend; openai: any OpenAI-compatible /v1/embeddings server"},
+    {"embedding-dim", "RAGD_EMBEDDING_DIM", CONFIG_UINT, F(embedding_dim), "N", "384", 1, EMBED_MAX_DIM,
+     "vector dimensions (hash: at least 16; openai: the model's)"},
+    {"embedder-url", "RAGD_EMBEDDER_URL", CONFIG_STRING, F(embedder_url), "URL", NULL, 0, 0,
+     "openai: the server's base URL; the key comes from RAGD_EMBEDDER_API_KEY only"},
+    {"embedder-model", "RAGD_EMBEDDER_MODEL", CONFIG_STRING, F(embedder_model), "NAME", NULL, 0, 0,
+     "openai: the model"},
+    {"embedder-timeout", "RAGD_EMBEDDER_TIMEOUT", CONFIG_SECONDS, F(embedder_timeout_s), "SECONDS", "30", 0.1, 3600,
+     "openai: time one request may take"},
+    {"embedder-retries", "RAGD_EMBEDDER_RETRIES", CONFIG_UINT, F(embedder_retries), "N", "3", 0, 10,
+     "openai: retries with backoff on 429, 5xx and network errors"},
+    {"chunk-tokens", "RAGD_CHUNK_TOKENS", CONFIG_UINT, F(chunk_tokens), "N", "256", 8, 8192, "tokens per chunk"},
+    {"chunk-overlap", "RAGD_CHUNK_OVERLAP", CONFIG_UINT, F(chunk_overlap), "N", "32", 0, 4095,
+     "tokens shared by neighbouring chunks (under half of --chunk-tokens)"},
+    {"max-chunks", "RAGD_MAX_CHUNKS", CONFIG_UINT, F(max_chunks), "N", "10000", 1, 1000000,
+     "most chunks one document may make (more: 422)"},
+    {"max-query", "RAGD_MAX_QUERY", CONFIG_SIZE, F(max_query), "SIZE", "4096", 1, 1u << 20, "longest query text"},
+    {"max-top-k", "RAGD_MAX_TOP_K", CONFIG_UINT, F(max_top_k), "N", "100", 1, VINDEX_MAX_K, "largest top_k a query may ask"},
+    {"cache-entries", "RAGD_CACHE_ENTRIES", CONFIG_UINT, F(cache_entries), "N", "1000", 0, 1000000,
+     "query cache size; 0 turns it off"},
+    {"cache-ttl", "RAGD_CACHE_TTL", CONFIG_SECONDS, F(cache_ttl_s), "SECONDS", "300", 1, 604800,
+     "query cache entry lifetime"},
+    {"pdf-timeout", "RAGD_PDF_TIMEOUT", CONFIG_SECONDS, F(pdf_timeout_s), "SECONDS", "30", 0.1, 3600,
+     "time one PDF may take to parse"},
+    {"buckets-document", "RAGD_BUCKETS_DOCUMENT", CONFIG_BUCKETS, F(buckets_document), "LIST", DOCUMENT_BUCKETS, 0,
+     0, "document_processing_duration_seconds bounds"},
+    {"buckets-embedding", "RAGD_BUCKETS_EMBEDDING", CONFIG_BUCKETS, F(buckets_embedding), "LIST", FAST_BUCKETS, 0, 0,
+     "embedding_generation_duration_seconds bounds"},
+    {"buckets-search", "RAGD_BUCKETS_SEARCH", CONFIG_BUCKETS, F(buckets_search), "LIST", FAST_BUCKETS, 0, 0,
+     "vector_search_duration_seconds bounds"},
 };
+#undef F
 #define NOPTIONS (sizeof options / sizeof options[0])
 
-static int apply(config_t *c, const struct option *o, const char *v, const char *source, char *err,
+const config_option_t *config_options(size_t *n)
+{
+    *n = NOPTIONS;
+    return options;
+}
+
+/* Writes a number as a user would give it: sizes with the largest binary
+ * unit that divides them (1024 -> 1KiB), others in the shortest exact form. */
+static void format_number(char *out, size_t outlen, config_kind_t kind, double v)
+{
+    static const char *const units[] = {"", "KiB", "MiB", "GiB"};
+    size_t u = 0;
+    while (kind == CONFIG_SIZE && u < 3 && v >= 1024 && fmod(v, 1024) == 0) v /= 1024, u++;
+    snprintf(out, outlen, "%.15g%s", v, units[u]);
+}
+
+void config_option_range(const config_option_t *o, char *out, size_t outlen)
+{
+    char lo[32], hi[32];
+    out[0] = '\0';
+    if (o->kind != CONFIG_SIZE && o->kind != CONFIG_UINT && o->kind != CONFIG_SECONDS) return;
+    format_number(lo, sizeof lo, o->kind, o->min);
+    format_number(hi, sizeof hi, o->kind, o->max);
+    snprintf(out, outlen, "%s-%s", lo, hi);
+}
+
+/* The index of v among the '|'-separated choices, or -1. */
+static int choice_index(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (int i = 0; *choices; i++) {
+        const char *bar = strchr(choices, '|');
+        size_t len = bar ? (size_t)(bar - choices) : strlen(choices);
+        if (len == n && strncmp(choices, v, n) == 0) return i;
+        if (!bar) break;
+        choices = bar + 1;
+    }
+    return -1;
+}
+
+/* Parses v for option o into c. On failure writes to err a message that
+ * names the option as the user gave it (source: "--flag" or "RAGD_VAR") and
+ * what it takes, and leaves c as it was. 0 or -EINVAL. */
+static int apply(config_t *c, const config_option_t *o, const char *v, const char *source, char *err,
                  size_t errlen)
 {
     void *field = (char *)c + o->off;
+    double num = 0;
+    size_t size = 0;
     int rc = 0;
-    double d;
     switch (o->kind) {
-    case K_STRING:
-        if (strlen(v) >= o->size) rc = -EINVAL;
-        else strcpy(field, v);
-        break;
-    case K_SIZE:
-        rc = config_parse_size(v, field);
-        break;
-    case K_UINT: {
-        char *end;
-        errno = 0;
-        unsigned long n = strtoul(v, &end, 10);
-        if (!isdigit((unsigned char)*v) || *end || errno || n > 4096) rc = -EINVAL;
-        else *(unsigned *)field = (unsigned)n;
-        break;
-    }
-    case K_SECONDS:
-        rc = parse_seconds(v, field);
-        break;
-    case K_USECONDS:
-        rc = parse_seconds(v, &d);
-        if (!rc && d > 86400) rc = -EINVAL;
-        if (!rc) *(unsigned *)field = (unsigned)d;
-        break;
-    case K_BOOL:
+    case CONFIG_STRING:
+        if (strlen(v) < o->size) {
+            strcpy(field, v);
+            return 0;
+        }
+        snprintf(err, errlen, "%s is too long (at most %zu bytes)", source, o->size - 1);
+        return -EINVAL;
+    case CONFIG_BOOL:
         rc = parse_bool(v, field);
         break;
-    case K_LOGFMT:
-        if (strcmp(v, "text") == 0) *(log_format_t *)field = LOG_TEXT;
-        else if (strcmp(v, "json") == 0) *(log_format_t *)field = LOG_JSON;
-        else rc = -EINVAL;
+    case CONFIG_CHOICE:
+        rc = choice_index(o->arg, v);
+        if (rc >= 0) *(int *)field = rc, rc = 0;
         break;
-    case K_BUCKETS:
+    case CONFIG_BUCKETS:
         rc = config_parse_buckets(v, field);
         break;
+    case CONFIG_SIZE:
+        rc = config_parse_size(v, &size);
+        num = (double)size;
+        break;
+    case CONFIG_UINT: {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (!isdigit((unsigned char)*v) || *end || errno) rc = -EINVAL;
+        num = (double)n;
+        break;
     }
-    if (rc) snprintf(err, errlen, "invalid value '%s' for %s (want %s)", v, source, o->arg);
-    return rc;
+    case CONFIG_SECONDS:
+        rc = parse_seconds(v, &num);
+        break;
+    }
+    if (rc) {
+        snprintf(err, errlen, "invalid value '%s' for %s (want %s)", v, source, o->arg);
+        return -EINVAL;
+    }
+    if (o->kind != CONFIG_SIZE && o->kind != CONFIG_UINT && o->kind != CONFIG_SECONDS) return 0;
+    if (num < o->min || num > o->max) {
+        char range[64];
+        config_option_range(o, range, sizeof range);
+        snprintf(err, errlen, "%s %s is out of range (%s)", source, v, range);
+        return -EINVAL;
+    }
+    if (o->kind == CONFIG_SIZE) *(size_t *)field = size;
+    else if (o->kind == CONFIG_UINT) *(unsigned *)field = (unsigned)num;
+    else *(double *)field = num;
+    return 0;
+}
+
+void config_defaults(config_t *c)
+{
+    char err[128];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NOPTIONS; i++) /* cannot fail: unit test config_table */
+        if (options[i].def) (void)apply(c, &options[i], options[i].def, options[i].flag, err, sizeof err);
 }
 
 static void print_help(FILE *out)
@@ -228,9 +260,12 @@ static void print_help(FILE *out)
     fprintf(out, "usage: ragd serve [options]\n\nRuns the ragd HTTP service.\n\noptions (each also "
                  "an environment variable; a flag wins):\n");
     for (size_t i = 0; i < NOPTIONS; i++) {
-        char left[64];
-        snprintf(left, sizeof left, "--%s %s", options[i].flag, options[i].arg);
-        fprintf(out, "  %-30s %s\n  %-30s [%s]\n", left, options[i].help, "", options[i].env);
+        const config_option_t *o = &options[i];
+        char left[64], range[64];
+        snprintf(left, sizeof left, "--%s %s", o->flag, o->arg);
+        config_option_range(o, range, sizeof range);
+        fprintf(out, "  %-30s %s\n  %-30s [%s; default %s%s%s]\n", left, o->help, "", o->env,
+                o->def ? o->def : "none", range[0] ? "; range " : "", range);
     }
     fprintf(out, "  %-30s %s\n", "-h, --help", "show this help");
 }
@@ -258,7 +293,7 @@ int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FI
         }
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-        const struct option *o = NULL;
+        const config_option_t *o = NULL;
         for (size_t i = 0; i < NOPTIONS; i++)
             if (strlen(options[i].flag) == nlen && strncmp(options[i].flag, name, nlen) == 0) o = &options[i];
         if (!o) {
@@ -274,28 +309,19 @@ int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FI
         snprintf(source, sizeof source, "--%s", o->flag);
         if (apply(c, o, v, source, err, errlen)) return -EINVAL;
     }
-    if (c->max_body == 0) {
-        snprintf(err, errlen, "--max-body must be above 0");
-        return -EINVAL;
-    }
-    if (strcmp(c->embedder, "hash") != 0 && strcmp(c->embedder, "openai") != 0) {
-        snprintf(err, errlen, "unknown embedder '%s' (available: hash, openai)", c->embedder);
-        return -EINVAL;
-    }
-    if (!strcmp(c->embedder, "openai") && (!c->embedder_url[0] || !c->embedder_model[0])) {
+    /* What one option's range cannot say. */
+    if (c->embedder == CONFIG_EMBEDDER_OPENAI && (!c->embedder_url[0] || !c->embedder_model[0])) {
         snprintf(err, errlen, "--embedder openai needs --embedder-url and --embedder-model");
         return -EINVAL;
     }
-    if (c->embedding_dim < 1 || c->embedding_dim > 8192 || (!strcmp(c->embedder, "hash") && c->embedding_dim < 16)) {
-        snprintf(err, errlen, "--embedding-dim must be 16-8192 (1-8192 for openai)");
+    if (c->embedder == CONFIG_EMBEDDER_HASH && c->embedding_dim < 16) {
+        snprintf(err, errlen, "--embedding-dim %u is too small for the hash embedder (16-%d)", c->embedding_dim,
+                 EMBED_MAX_DIM);
         return -EINVAL;
     }
-    if (c->chunk_tokens < 8 || c->chunk_overlap * 2 >= c->chunk_tokens) {
-        snprintf(err, errlen, "--chunk-tokens must be at least 8 and --chunk-overlap under half of it");
-        return -EINVAL;
-    }
-    if (c->max_chunks == 0 || c->max_query == 0 || c->max_top_k == 0 || c->max_top_k > 1000) {
-        snprintf(err, errlen, "--max-chunks and --max-query must be above 0, --max-top-k 1-1000");
+    if (c->chunk_overlap * 2 >= c->chunk_tokens) {
+        snprintf(err, errlen, "--chunk-overlap %u must be under half of --chunk-tokens %u", c->chunk_overlap,
+                 c->chunk_tokens);
         return -EINVAL;
     }
     return 0;

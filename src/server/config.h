@@ -2,8 +2,9 @@
  *
  * Every option is a flag (--max-body 32MiB or --max-body=32MiB) and an
  * environment variable (RAGD_MAX_BODY); a flag wins over the environment,
- * the environment over the default. One table drives parsing, validation
- * and --help, so they cannot disagree. */
+ * the environment over the default. One table (config.c) gives each
+ * option's name, variable, type, default, range and help, and drives the
+ * defaults, parsing, validation and --help, so they cannot disagree. */
 #ifndef RAGD_CONFIG_H
 #define RAGD_CONFIG_H
 
@@ -21,6 +22,8 @@ typedef struct config_buckets {
     size_t n;
 } config_buckets_t;
 
+typedef enum config_embedder { CONFIG_EMBEDDER_HASH, CONFIG_EMBEDDER_OPENAI } config_embedder_t;
+
 typedef struct config {
     char listen[256];
     char data_dir[1024];
@@ -30,13 +33,13 @@ typedef struct config {
     log_format_t log_format;
     bool access_log;
     bool request_metrics;
-    unsigned timeout_s;         /* idle connection timeout */
+    double timeout_s;           /* idle connection timeout */
     double shutdown_timeout_s;  /* bounded wait for in-flight requests */
     double health_interval_s;
     char nvml_library[1024];
     config_buckets_t buckets_http;
     /* RAG */
-    char embedder[32];          /* "hash" or "openai" */
+    config_embedder_t embedder;
     char embedder_url[1024];
     char embedder_model[256];
     double embedder_timeout_s;
@@ -51,10 +54,41 @@ typedef struct config {
     config_buckets_t buckets_document, buckets_embedding, buckets_search;
 } config_t;
 
-/* Fills c with the defaults. */
+/* How an option's value is read, and the type of its field. */
+typedef enum config_kind {
+    CONFIG_STRING,  /* char[]: at most the field's size less one */
+    CONFIG_SIZE,    /* size_t bytes: "32MiB", "64k", "1048576" */
+    CONFIG_UINT,    /* unsigned */
+    CONFIG_SECONDS, /* double: "2.5" */
+    CONFIG_BOOL,    /* bool: on|off, true|false, yes|no, 1|0 */
+    CONFIG_CHOICE,  /* an enum (int): the index of the value in arg's "a|b|c" */
+    CONFIG_BUCKETS, /* config_buckets_t */
+} config_kind_t;
+
+/* One row of the options table. */
+typedef struct config_option {
+    const char *flag; /* without "--" */
+    const char *env;  /* RAGD_... */
+    config_kind_t kind;
+    size_t off, size; /* the field in config_t, and its size */
+    const char *arg;  /* what a value looks like (N, SIZE, SECONDS; the choices) */
+    const char *def;  /* default as a user writes it; NULL: none ("", false) */
+    double min, max;  /* range of CONFIG_SIZE (bytes), CONFIG_UINT, CONFIG_SECONDS */
+    const char *help;
+} config_option_t;
+
+/* The options table, read-only, in --help order; *n is set to its length. */
+const config_option_t *config_options(size_t *n);
+/* Writes o's range as --help shows it ("1-1000000", "1KiB-4GiB"), or ""
+ * for an option without one. */
+void config_option_range(const config_option_t *o, char *out, size_t outlen);
+
+/* Fills c with the defaults of the table. */
 void config_defaults(config_t *c);
 /* Applies the environment, then argv[0..argc) (the words after "serve").
- * On a bad option or value writes a message to err and returns -EINVAL;
+ * On a bad option or value (unknown, malformed, out of its range, or at
+ * odds with another option) writes a message that names the option and
+ * what it takes to err and returns -EINVAL;
  * returns 1 when --help was asked (help already printed to out). */
 int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FILE *out, char *err,
                  size_t errlen);

@@ -189,7 +189,7 @@ static int start(app_t *a, char *err, size_t errlen)
     }
     embedder_t *emb;
     config_t *c = &a->cfg;
-    if (!strcmp(c->embedder, "openai"))
+    if (c->embedder == CONFIG_EMBEDDER_OPENAI)
         rc = embed_openai_new(&emb, &(embed_openai_opts_t){.url = c->embedder_url,
                                                           .model = c->embedder_model,
                                                           .api_key = getenv("RAGD_EMBEDDER_API_KEY"),
@@ -239,7 +239,7 @@ static int start(app_t *a, char *err, size_t errlen)
         .listen = a->cfg.listen,
         .threads = a->threads,
         .max_body = a->cfg.max_body,
-        .timeout_s = a->cfg.timeout_s,
+        .timeout_s = (unsigned)a->cfg.timeout_s,
         .api_key = a->cfg.api_key,
         .access_log = a->cfg.access_log,
         .metrics = a->cfg.request_metrics ? a->reg : NULL,

@@ -25,6 +25,17 @@ check "run-stack starts ragd, Prometheus, Alertmanager, node-exporter" eq "$rc" 
 PIDS+=($(cat "$R/pids"))
 U=http://127.0.0.1:$RAGD_PORT
 P=http://127.0.0.1:$PROM_PORT
+urls_answer() { # every URL run-stack printed, fetched without following redirects
+    local u code bad=0 n=0
+    for u in $(sed -n '/are up/,$p' "$TEST_TMP/stack.out" | grep -o 'http://127.0.0.1:[0-9]*/[^ )]*'); do
+        n=$((n + 1))
+        code=$(curl -s -o /dev/null -w '%{http_code}' "$u")
+        [ "$code" = 200 ] || { echo "       $u answered $code"; bad=1; }
+    done
+    [ $n -ge 8 ] || { echo "       only $n URLs printed"; bad=1; }
+    return $bad
+}
+check "every URL run-stack printed answers 200" urls_answer
 check "the sample corpus was ingested" test "$(curl -s "$U/metrics" | awk '$1 == "active_documents_count" {print $2}')" -ge 5
 
 traffic() { # SECONDS: ingests, queries of every mode, cache hits, 404s

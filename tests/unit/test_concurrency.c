@@ -2,6 +2,7 @@
  * scrape seen on the way consistent. Also the shared-shard path (more
  * threads than exclusive shards) and lookups racing removals. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -23,7 +24,7 @@ struct conc {
     metrics_child_t *counter, *hist;
     metrics_family_t *labelled;
     atomic_int writers_left;
-    int scrapes, bad;
+    atomic_int scrapes, bad; /* writers start after the first scrape */
     char why[256];
 };
 
@@ -31,6 +32,9 @@ static void *writer(void *arg)
 {
     struct conc *c = arg;
     char v[16];
+    /* On 2 loaded cores the scraper may not run before the writers are done;
+     * waiting for its first scrape makes the writes and scrapes overlap. */
+    while (atomic_load(&c->scrapes) == 0 && atomic_load(&c->bad) == 0) sched_yield();
     for (int i = 0; i < ITERS; i++) {
         metrics_counter_inc(c->counter);
         metrics_histogram_observe(c->hist, obs_values[i % 5]);
@@ -123,7 +127,7 @@ TEST(concurrent_writes_and_scrapes)
     if (c.bad) fprintf(stderr, "    inconsistent scrape: %s\n", c.why);
     ASSERT_EQ(c.bad, 0);
     ASSERT(c.scrapes > 0);
-    printf("     (%d scrapes checked while writing)\n", c.scrapes);
+    printf("     (%d scrapes checked while writing)\n", atomic_load(&c.scrapes));
 
     ASSERT_DBL_EQ(metrics_counter_value(c.counter), (double)WRITERS * ITERS);
     uint64_t cum[5];

@@ -153,7 +153,16 @@ TEST(config_flags_env_and_errors)
         {2, {"--log-format", "xml"}, "invalid value 'xml'"},
         {2, {"--threads", "-2"}, "invalid value '-2'"},
         {2, {"--access-log", "maybe"}, "invalid value 'maybe'"},
-        {1, {"--max-body=0"}, "--max-body must be above 0"},
+        {1, {"--max-body=0"}, "--max-body 0 is out of range (1KiB-4GiB)"},
+        {2, {"--max-chunks", "0"}, "--max-chunks 0 is out of range (1-1000000)"},
+        {2, {"--max-top-k", "1001"}, "--max-top-k 1001 is out of range (1-1000)"},
+        {2, {"--embedding-dim", "8193"}, "--embedding-dim 8193 is out of range (1-8192)"},
+        {2, {"--embedding-dim", "8"}, "too small for the hash embedder"},
+        {2, {"--chunk-overlap", "128"}, "--chunk-overlap 128 must be under half of --chunk-tokens 256"},
+        {2, {"--embedder", "word2vec"}, "invalid value 'word2vec' for --embedder (want hash|openai)"},
+        {2, {"--embedder", "openai"}, "needs --embedder-url and --embedder-model"},
+        {2, {"--timeout", "0.5"}, "--timeout 0.5 is out of range (1-86400)"},
+        {2, {"--threads", "99999999999999999999999"}, "invalid value"},
         {1, {"serve"}, "unexpected argument 'serve'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -162,6 +171,14 @@ TEST(config_flags_env_and_errors)
         ASSERT_EQ(config_parse(&c, bad[i].argc, bad[i].argv, NULL, stdout, err, sizeof err), -EINVAL);
         ASSERT_CONTAINS(err, bad[i].msg);
     }
+    /* Values the old parser refused above 4096, each in its range. */
+    char *big[] = {"--max-chunks", "10000", "--cache-entries", "5000", "--embedding-dim", "8192", "--max-query", "64k"};
+    config_defaults(&c);
+    ASSERT_OK(config_parse(&c, 8, big, NULL, stdout, err, sizeof err));
+    ASSERT_EQ(c.max_chunks, 10000);
+    ASSERT_EQ(c.cache_entries, 5000);
+    ASSERT_EQ(c.embedding_dim, 8192);
+    ASSERT_EQ(c.max_query, 65536);
     char *benv[] = {"RAGD_MAX_BODY=huge", NULL};
     config_defaults(&c);
     ASSERT_EQ(config_parse(&c, 0, NULL, benv, stdout, err, sizeof err), -EINVAL);
@@ -170,6 +187,81 @@ TEST(config_flags_env_and_errors)
     char *help[] = {"--help"};
     ASSERT_EQ(config_parse(&c, 1, help, NULL, devnull, err, sizeof err), 1);
     fclose(devnull);
+}
+
+/* Walks the options table: every default parses, lies in its range and is
+ * what config_defaults gives; both ends of every range are accepted and one
+ * step beyond each refused with a message naming the option and the range;
+ * --help shows every option with its variable, default and range. */
+TEST(config_table)
+{
+    size_t n;
+    const config_option_t *opts = config_options(&n);
+    ASSERT(n >= 25);
+    config_t defaults, c;
+    char err[256], arg[160], range[64];
+    config_defaults(&defaults);
+    FILE *help = tmpfile();
+    ASSERT(help != NULL);
+    char *h[] = {"--help"};
+    ASSERT_EQ(config_parse(&c, 1, h, NULL, help, err, sizeof err), 1);
+    long hlen = ftell(help);
+    ASSERT(hlen > 0);
+    char *text = calloc(1, (size_t)hlen + 1);
+    rewind(help);
+    ASSERT_EQ(fread(text, 1, (size_t)hlen, help), (size_t)hlen);
+    fclose(help);
+    for (size_t i = 0; i < n; i++) {
+        const config_option_t *o = &opts[i];
+        ASSERT(o->flag && o->env && o->arg && o->help);
+        ASSERT(o->off + o->size <= sizeof(config_t));
+        config_option_range(o, range, sizeof range);
+        snprintf(arg, sizeof arg, "--%s %s", o->flag, o->arg);
+        ASSERT_CONTAINS(text, arg);
+        snprintf(arg, sizeof arg, "[%s; default %s%s%s]", o->env, o->def ? o->def : "none",
+                 range[0] ? "; range " : "", range);
+        ASSERT_CONTAINS(text, arg);
+        if (o->def) { /* the default, given explicitly, parses to what config_defaults set */
+            snprintf(arg, sizeof arg, "--%s=%s", o->flag, o->def);
+            char *argv[] = {arg};
+            config_defaults(&c);
+            memset((char *)&c + o->off, 0xa5, o->size);
+            int rc = config_parse(&c, 1, argv, NULL, stdout, err, sizeof err);
+            if (rc) fprintf(stderr, "  default of --%s: %s\n", o->flag, err);
+            ASSERT_OK(rc);
+            const char *got = (char *)&c + o->off, *want = (char *)&defaults + o->off;
+            if (o->kind == CONFIG_STRING) {
+                ASSERT_STR_EQ(got, want);
+            } else if (o->kind == CONFIG_BUCKETS) {
+                const config_buckets_t *bg = (const void *)got, *bw = (const void *)want;
+                ASSERT_EQ(bg->n, bw->n);
+                ASSERT_OK(memcmp(bg->v, bw->v, bw->n * sizeof bw->v[0]));
+            } else {
+                ASSERT_OK(memcmp(got, want, o->size));
+            }
+        }
+        if (!range[0]) continue;
+        ASSERT(o->min <= o->max);
+        const double ends[4] = {o->min, o->max, o->min - 1, o->max + 1};
+        for (int e = 0; e < 4; e++) {
+            if (ends[e] < 0) continue;
+            char *argv[2] = {arg, NULL};
+            snprintf(arg, sizeof arg, "--%s=%.15g", o->flag, ends[e]);
+            config_defaults(&c);
+            int rc = config_parse(&c, 1, argv, NULL, stdout, err, sizeof err);
+            if (e < 2) {
+                /* one end may clash with another option (overlap vs tokens) */
+                bool clash = rc && (strstr(err, "must be under half") || strstr(err, "too small for"));
+                if (rc && !clash) fprintf(stderr, "  %s: %s\n", arg, err);
+                ASSERT(rc == 0 || clash);
+            } else {
+                ASSERT_EQ(rc, -EINVAL);
+                ASSERT_CONTAINS(err, o->flag);
+                ASSERT_CONTAINS(err, range);
+            }
+        }
+    }
+    free(text);
 }
 
 TEST(log_json_lines_parse)

@@ -36,6 +36,7 @@
     X(method_names)                      \
     X(config_sizes_and_buckets)          \
     X(config_flags_env_and_errors)       \
+    X(config_table)                      \
     X(log_json_lines_parse)              \
     X(system_parsers)                    \
     X(system_collector_fixture)          \
