@@ -25,7 +25,7 @@ PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjanss
              libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev
 # libclang-rt-14-dev holds clang's libFuzzer and sanitizer runtimes; clang
 # only recommends it, and deps.sh installs without recommends.
-PKG_TEST  := $(PKG_BUILD) clang libclang-rt-14-dev prometheus prometheus-alertmanager \
+PKG_TEST  := $(PKG_BUILD) clang libclang-rt-14-dev clang-format git prometheus prometheus-alertmanager \
              prometheus-node-exporter docker-compose python3 python3-yaml curl sqlite3 bsdutils
 PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn
 
@@ -39,7 +39,8 @@ endif
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 .SECONDARY: # keep intermediate objects (fuzz objects would be deleted and rebuilt)
-.PHONY: all check-deps deps test-deps bench-deps run-deps test unit bench run clean format fuzz
+.PHONY: all check-deps deps test-deps bench-deps run-deps test unit bench run clean format format-check \
+        fuzz dashboard
 
 all: check-deps $(BUILD)/ragd
 
@@ -95,6 +96,22 @@ $(BUILD)/asan/obj/%.o: %.c VERSION
 $(BUILD)/asan/test_unit: $(call obj,$(BUILD)/asan,$(TEST_SRC) $(LIB_SRC))
 	$(call show,LD,$@) $(CC) $(SAN) -o $@ $^ $(LIBS)
 
+# The server itself, for the second pass of the black-box suites.
+$(BUILD)/asan/ragd: $(call obj,$(BUILD)/asan,$(MAIN_SRC) $(LIB_SRC))
+	$(call show,LD,$@) $(CC) $(SAN) -o $@ $^ $(LIBS)
+
+# --- ThreadSanitizer objects (the concurrent tests and suites) -------------
+TSAN := -fsanitize=thread -fno-omit-frame-pointer
+$(BUILD)/tsan/obj/%.o: %.c VERSION
+	@mkdir -p $(dir $@)
+	$(call show,CC,$< (tsan)) $(CC) $(CSTD) $(WARN) -O1 -g $(TSAN) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(BUILD)/tsan/test_unit: $(call obj,$(BUILD)/tsan,$(TEST_SRC) $(LIB_SRC))
+	$(call show,LD,$@) $(CC) $(TSAN) -o $@ $^ $(LIBS)
+
+$(BUILD)/tsan/ragd: $(call obj,$(BUILD)/tsan,$(MAIN_SRC) $(LIB_SRC))
+	$(call show,LD,$@) $(CC) $(TSAN) -o $@ $^ $(LIBS)
+
 # --- fuzz targets (libFuzzer, clang) ----------------------------------------
 FUZZ_TARGETS := headers proc text markdown html router
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -109,7 +126,8 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o $(call obj,$(BUILD)/fuzz,$
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
 
 # --- jobs ------------------------------------------------------------------
-TEST_BINS := $(BUILD)/ragd $(BUILD)/test_unit $(BUILD)/asan/test_unit $(addprefix $(BUILD)/,$(TOOLS)) \
+TEST_BINS := $(BUILD)/ragd $(BUILD)/test_unit $(BUILD)/asan/test_unit $(BUILD)/asan/ragd \
+             $(BUILD)/tsan/test_unit $(BUILD)/tsan/ragd $(addprefix $(BUILD)/,$(TOOLS)) \
              $(BUILD)/fake_nvml/libnvidia-ml.so.1 $(FUZZ_BINS)
 test: test-deps
 	@$(MAKE) --no-print-directory $(TEST_BINS)
@@ -145,8 +163,17 @@ fuzz: test-deps
 	    grep -E '^Done [0-9]+ runs' $(BUILD)/fuzz/$$t.log; \
 	done
 
+# The committed .clang-format, applied (format) or checked (format-check;
+# make test runs the same check as tests/scripts/format.sh).
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
+format-check:
+	@tests/scripts/format.sh
+
+# The Grafana dashboard is generated; make test checks the committed JSON is
+# the generator's output.
+dashboard:
+	python3 monitoring/grafana/make_dashboard.py
 
 clean:
 	rm -rf $(BUILD)

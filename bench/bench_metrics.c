@@ -76,7 +76,8 @@ static void run_ops(const struct job *j)
             snprintf(status, sizeof status, "%d", 200 + (int)(i & 1) * 204);
             const char *v[3] = {methods[i & 1], eps[(i >> 1) & 3], status};
             metrics_counter_inc(metrics_family_child(j->fam, v));
-            metrics_histogram_observe(metrics_family_child(j->fam2, v), obs[i & 15] + (double)ts.tv_nsec * 1e-18);
+            metrics_histogram_observe(metrics_family_child(j->fam2, v),
+                                      obs[i & 15] + (double)ts.tv_nsec * 1e-18);
         }
         break;
     }
@@ -130,7 +131,8 @@ int main(void)
     static const char *const l2[] = {"method", "endpoint"};
     if (metrics_registry_new(&reg, &(metrics_registry_opts_t){.max_children = 20000})) return 1;
     metrics_family_register(
-        reg, &(metrics_family_opts_t){.type = METRICS_COUNTER, .name = "b_total", .help = "h"}, &cf);
+        reg, &(metrics_family_opts_t){.type = METRICS_COUNTER, .name = "b_total", .help = "h"},
+        &cf);
     metrics_family_register(reg,
                             &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
                                                      .name = "b_seconds",
@@ -151,7 +153,8 @@ int main(void)
 
     printf("metrics library (ns per operation per thread, median of %d runs)\n", REPEATS);
     row("counter_inc_1t", "counter inc, 1 thread", bench(OP_INC, 1, 50000000, c, NULL), "ns");
-    row("counter_inc_2t", "counter inc, 2 threads, same counter", bench(OP_INC, 2, 50000000, c, NULL), "ns");
+    row("counter_inc_2t", "counter inc, 2 threads, same counter",
+        bench(OP_INC, 2, 50000000, c, NULL), "ns");
     row("observe_1t", "histogram observe (14 buckets), 1 thread",
         bench(OP_OBSERVE, 1, 20000000, h, NULL), "ns");
     row("observe_2t", "histogram observe (14 buckets), 2 threads, same",

@@ -21,7 +21,7 @@
 #include "rag/rag.h"
 #include "rag/vindex.h"
 
-#define DIM 384
+#define DIM     384
 #define QUERIES 200
 
 static double now_s(void)
@@ -46,7 +46,8 @@ static double pct(double *v, size_t n, double p)
 
 typedef float v16 __attribute__((vector_size(64), aligned(64)));
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) static float stream_sum(const float *p, size_t n)
+__attribute__((target_clones("avx512f", "avx2", "default"))) static float stream_sum(const float *p,
+                                                                                     size_t n)
 {
     v16 a0 = {0}, a1 = {0};
     for (size_t i = 0; i + 32 <= n; i += 32) {
@@ -78,11 +79,13 @@ static double memory_bandwidth(void)
 }
 
 static const char *const words[] = {
-    "latency", "throughput", "vector", "index", "cache", "query", "document", "embedding", "cluster",
-    "replica", "shard", "alert", "dashboard", "metric", "histogram", "bucket", "quantile", "budget",
-    "error", "ratio", "window", "scrape", "target", "label", "series", "storage", "compaction", "disk",
-    "memory", "thread", "socket", "request", "response", "timeout", "retry", "backoff", "token", "chunk",
-    "section", "heading", "paragraph", "sentence", "keyword", "ranking", "fusion", "recall", "precision"};
+    "latency",   "throughput", "vector",   "index",   "cache",    "query",      "document",
+    "embedding", "cluster",    "replica",  "shard",   "alert",    "dashboard",  "metric",
+    "histogram", "bucket",     "quantile", "budget",  "error",    "ratio",      "window",
+    "scrape",    "target",     "label",    "series",  "storage",  "compaction", "disk",
+    "memory",    "thread",     "socket",   "request", "response", "timeout",    "retry",
+    "backoff",   "token",      "chunk",    "section", "heading",  "paragraph",  "sentence",
+    "keyword",   "ranking",    "fusion",   "recall",  "precision"};
 #define NWORDS (sizeof words / sizeof words[0])
 
 /* Words of the synthetic corpus: the common words above, then a long tail
@@ -95,7 +98,8 @@ static const char *pick_word(unsigned *seed, char *tmp)
     unsigned rank = (unsigned)pow(20000.0, u); /* 1..20000, log-uniform ~ Zipf */
     unsigned x = rank * 2654435761u;
     int len = 4 + (int)(x % 6);
-    for (int i = 0; i < len; i++, x = x * 1103515245u + 12345u) tmp[i] = (char)('a' + (x >> 16) % 26);
+    for (int i = 0; i < len; i++, x = x * 1103515245u + 12345u)
+        tmp[i] = (char)('a' + (x >> 16) % 26);
     tmp[len] = '\0';
     return tmp;
 }
@@ -111,7 +115,8 @@ static void make_doc(buf_t *b, unsigned *seed, int sections, int sentences)
             int n = 8 + rand_r(seed) % 10;
             char tmp[16];
             for (int w = 0; w < n; w++)
-                buf_printf(b, "%s%s", w ? " " : (k % 4 == 0 && k ? "\n\n" : ""), pick_word(seed, tmp));
+                buf_printf(b, "%s%s", w ? " " : (k % 4 == 0 && k ? "\n\n" : ""),
+                           pick_word(seed, tmp));
             buf_printf(b, " w%u. ", rand_r(seed) % 50000); /* rare terms */
         }
         buf_puts(b, "\n\n");
@@ -125,7 +130,8 @@ static void run_queries(rag_t *rag, size_t chunks, unsigned *seed)
         double lat[QUERIES];
         for (int i = 0; i < QUERIES; i++) {
             char q[128], t1[16], t2[16], t3[16];
-            snprintf(q, sizeof q, "%s %s %s", pick_word(seed, t1), pick_word(seed, t2), pick_word(seed, t3));
+            snprintf(q, sizeof q, "%s %s %s", pick_word(seed, t1), pick_word(seed, t2),
+                     pick_word(seed, t3));
             rag_query_t rq = {.text = q, .top_k = 10, .mode = (rag_mode_t)rag_mode_parse(modes[m])};
             json_t *out;
             char err[256];
@@ -138,9 +144,10 @@ static void run_queries(rag_t *rag, size_t chunks, unsigned *seed)
             json_decref(out);
         }
         double p50 = pct(lat, QUERIES, 0.5), p99 = pct(lat, QUERIES, 0.99);
-        printf("  query %-8s at %6zu chunks: p50 %7.3f ms  p99 %7.3f ms\n", modes[m], chunks, p50, p99);
-        printf("RESULT query_%s_%zu_p50_ms %.4f\nRESULT query_%s_%zu_p99_ms %.4f\n", modes[m], chunks, p50,
-               modes[m], chunks, p99);
+        printf("  query %-8s at %6zu chunks: p50 %7.3f ms  p99 %7.3f ms\n", modes[m], chunks, p50,
+               p99);
+        printf("RESULT query_%s_%zu_p50_ms %.4f\nRESULT query_%s_%zu_p99_ms %.4f\n", modes[m],
+               chunks, p50, modes[m], chunks, p99);
     }
 }
 
@@ -157,7 +164,8 @@ static void raw_scan(double bw)
     for (int s = 0; s < 2; s++) {
         while (have < sizes[s]) {
             for (size_t i = 0; i < 1000; i++) {
-                for (size_t k = 0; k < DIM; k++) v[i * DIM + k] = (float)rand_r(&seed) / RAND_MAX - 0.5f;
+                for (size_t k = 0; k < DIM; k++)
+                    v[i * DIM + k] = (float)rand_r(&seed) / RAND_MAX - 0.5f;
                 ids[i] = (int64_t)(have + i + 1);
             }
             vindex_add(ix, ids, v, 1000);
@@ -172,7 +180,8 @@ static void raw_scan(double bw)
         }
         double p50 = pct(lat, QUERIES, 0.5), p99 = pct(lat, QUERIES, 0.99);
         double gbs = (double)have * DIM * sizeof(float) / (p50 / 1000) / 1e9;
-        printf("  vector scan at %6zu rows: p50 %7.3f ms  p99 %7.3f ms  %6.1f GB/s (%.0f %% of memory bandwidth)\n",
+        printf("  vector scan at %6zu rows: p50 %7.3f ms  p99 %7.3f ms  %6.1f GB/s (%.0f %% of "
+               "memory bandwidth)\n",
                have, p50, p99, gbs, gbs / bw * 100);
         printf("RESULT scan_%zu_p99_ms %.4f\nRESULT scan_%zu_gbs %.3f\n", have, p99, have, gbs);
     }
@@ -185,7 +194,8 @@ int main(void)
     log_init(LOG_TEXT, 2);
     double bw = memory_bandwidth();
     printf("== RAG (single-threaded, 384 dimensions, hash embedder)\n");
-    printf("  memory bandwidth (streaming read, 1 thread): %.1f GB/s\nRESULT memory_gbs %.3f\n", bw, bw);
+    printf("  memory bandwidth (streaming read, 1 thread): %.1f GB/s\nRESULT memory_gbs %.3f\n", bw,
+           bw);
     raw_scan(bw);
 
     char dir[] = "/tmp/ragd-bench-XXXXXX";
@@ -195,9 +205,17 @@ int main(void)
     embedder_t *emb;
     embed_hash_new(&emb, DIM);
     static const double b[] = {0.001, 0.01, 0.1, 1, 10};
-    rag_opts_t o = {.data_dir = dir, .embedder = emb, .chunk = {64, 8, 10000}, .cache_entries = 0, .reg = reg,
-                    .buckets_document = b, .nbuckets_document = 5, .buckets_embedding = b,
-                    .nbuckets_embedding = 5, .buckets_search = b, .nbuckets_search = 5};
+    rag_opts_t o = {.data_dir = dir,
+                    .embedder = emb,
+                    .chunk = {64, 8, 10000},
+                    .cache_entries = 0,
+                    .reg = reg,
+                    .buckets_document = b,
+                    .nbuckets_document = 5,
+                    .buckets_embedding = b,
+                    .nbuckets_embedding = 5,
+                    .buckets_search = b,
+                    .nbuckets_search = 5};
     rag_t *rag;
     char err[512];
     log_init(LOG_TEXT, open("/dev/null", O_WRONLY));
@@ -230,14 +248,15 @@ int main(void)
         }
         if (t == 0) {
             double mbs = (double)bytes / ingest_time / 1e6, dps = (double)docs / ingest_time;
-            printf("  ingest Markdown: %zu documents, %.1f MB, %zu chunks: %.2f MB/s, %.0f documents/s\n", docs,
-                   (double)bytes / 1e6, chunks, mbs, dps);
+            printf("  ingest Markdown: %zu documents, %.1f MB, %zu chunks: %.2f MB/s, %.0f "
+                   "documents/s\n",
+                   docs, (double)bytes / 1e6, chunks, mbs, dps);
             printf("RESULT ingest_mbs %.3f\nRESULT ingest_docs_per_s %.1f\n", mbs, dps);
         }
         run_queries(rag, chunks, &seed);
     }
-    printf("  (ingestion overall: %zu documents, %.1f MB in %.1f s, each committed with fsync)\n", docs,
-           (double)bytes / 1e6, ingest_time);
+    printf("  (ingestion overall: %zu documents, %.1f MB in %.1f s, each committed with fsync)\n",
+           docs, (double)bytes / 1e6, ingest_time);
     buf_free(&doc);
     rag_close(&rag);
     metrics_registry_free(&reg);

@@ -19,7 +19,7 @@
 #include "util/hash.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:8050"
-#define FILE_MAX ((size_t)1 << 30) /* the server refuses far less; this bounds our memory */
+#define FILE_MAX       ((size_t)1 << 30) /* the server refuses far less; this bounds our memory */
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
@@ -29,7 +29,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 
 /* One request: returns the HTTP status (0 when none came) and the body. */
 static long http_call(const char *method, const char *url, const char *ctype, const char *key,
-                      const void *body, size_t len, double timeout, buf_t *out, char *err, size_t errlen)
+                      const void *body, size_t len, double timeout, buf_t *out, char *err,
+                      size_t errlen)
 {
     CURL *c = curl_easy_init();
     if (!c) {
@@ -62,8 +63,10 @@ static long http_call(const char *method, const char *url, const char *ctype, co
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     long status = 0;
     CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    else snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    else
+        snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     buf_putc(out, '\0');
@@ -93,8 +96,8 @@ void cli_path_id(const char *rel, char *out, size_t size)
     }
     for (; *s && k < max; s++) {
         char c = *s;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == ':' || c == '-';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == ':' || c == '-';
         out[k++] = ok ? c : '-';
     }
     out[k] = '\0';
@@ -106,8 +109,8 @@ static const char *mime_of(const char *path)
     if (!dot || strchr(dot, '/')) return NULL;
     static const struct {
         const char *ext, *mime;
-    } m[] = {{".txt", "text/plain"},     {".text", "text/plain"}, {".md", "text/markdown"},
-             {".markdown", "text/markdown"}, {".html", "text/html"}, {".htm", "text/html"},
+    } m[] = {{".txt", "text/plain"},         {".text", "text/plain"}, {".md", "text/markdown"},
+             {".markdown", "text/markdown"}, {".html", "text/html"},  {".htm", "text/html"},
              {".pdf", "application/pdf"}};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         if (strcasecmp(dot, m[i].ext) == 0) return m[i].mime;
@@ -131,7 +134,7 @@ static int add_file(const char *path, const char *rel, off_t size)
     if (files.n == files.cap) {
         size_t cap = files.cap ? files.cap * 2 : 64;
         void *p = realloc(files.v, cap * sizeof *files.v);
-        if (!p) return -1;
+        if (!p) return -ENOMEM;
         files.v = p;
         files.cap = cap;
     }
@@ -147,14 +150,15 @@ static int walk_one(const char *path, const struct stat *st, int type, struct FT
     return add_file(path, rel, st->st_size);
 }
 
-static void progress(size_t done, size_t total, double bytes, double total_bytes, double t0, bool final)
+static void progress(size_t done, size_t total, double bytes, double total_bytes, double t0,
+                     bool final)
 {
     double dt = clock_now() - t0, rate = dt > 0 ? bytes / dt : 0;
     double eta = rate > 0 ? (total_bytes - bytes) / rate : 0;
     int width = 30, fill = total ? (int)(width * done / total) : width;
     fprintf(stderr, "\r[%.*s%.*s] %zu/%zu files  %.1f MB  %.2f MB/s  ETA %d:%02d ", fill,
-            "==============================", width - fill, "                              ", done, total,
-            bytes / 1e6, rate / 1e6, (int)eta / 60, (int)eta % 60);
+            "==============================", width - fill, "                              ", done,
+            total, bytes / 1e6, rate / 1e6, (int)eta / 60, (int)eta % 60);
     if (final) fputc('\n', stderr);
     fflush(stderr);
 }
@@ -174,11 +178,14 @@ int cli_ingest_main(int argc, char **argv)
     int npaths = 0;
     for (int i = 0; i < argc; i++) {
         const char *v;
-        if ((v = flag_value(&i, argc, argv, "--server"))) server = v;
-        else if ((v = flag_value(&i, argc, argv, "--api-key"))) key = v;
+        if ((v = flag_value(&i, argc, argv, "--server")))
+            server = v;
+        else if ((v = flag_value(&i, argc, argv, "--api-key")))
+            key = v;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: ragd ingest PATH... [--server URL] [--api-key KEY]\n"
-                   "Uploads files, and directories recursively (.txt .md .markdown .html .htm .pdf).\n");
+                   "Uploads files, and directories recursively (.txt .md .markdown .html .htm "
+                   ".pdf).\n");
             return 0;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "ragd ingest: unknown option '%s'\n", argv[i]);
@@ -190,13 +197,19 @@ int cli_ingest_main(int argc, char **argv)
                 return 2;
             }
             npaths++;
+            int rc;
             if (S_ISDIR(st.st_mode)) {
                 files.root = argv[i];
                 files.rootlen = strlen(argv[i]);
-                nftw(argv[i], walk_one, 32, FTW_PHYS);
+                rc = nftw(argv[i], walk_one, 32, FTW_PHYS); /* walk_one's -errno, or -1 */
+                if (rc == -1) rc = -errno;
             } else {
                 const char *base = strrchr(argv[i], '/');
-                add_file(argv[i], base ? base + 1 : argv[i], st.st_size);
+                rc = add_file(argv[i], base ? base + 1 : argv[i], st.st_size);
+            }
+            if (rc) { /* a list cut short would look like a successful ingest */
+                fprintf(stderr, "ragd ingest: %s: %s\n", argv[i], strerror(-rc));
+                return 1;
             }
         }
     }
@@ -231,10 +244,11 @@ int cli_ingest_main(int argc, char **argv)
             cli_path_id(f->rel, id, sizeof id);
             const char *base = strrchr(f->rel, '/');
             char *title = curl_easy_escape(NULL, base ? base + 1 : f->rel, 0);
-            snprintf(url, sizeof url, "%s/v1/documents?id=%s&title=%s", server, id, title ? title : "");
+            snprintf(url, sizeof url, "%s/v1/documents?id=%s&title=%s", server, id,
+                     title ? title : "");
             curl_free(title);
-            status = http_call("POST", url, mime_of(f->path), key, body.data ? body.data : "", body.len, 600, &resp,
-                               err, sizeof err);
+            status = http_call("POST", url, mime_of(f->path), key, body.data ? body.data : "",
+                               body.len, 600, &resp, err, sizeof err);
             if (status == 200 || status == 201) {
                 json_t *j = json_loadb(resp.data, resp.len, 0, NULL);
                 chunks += (size_t)json_integer_value(json_object_get(j, "chunks"));
@@ -243,7 +257,8 @@ int cli_ingest_main(int argc, char **argv)
                 error_message(&resp, status, err, sizeof err);
             }
         }
-        if (status == 200 || status == 201) ok++;
+        if (status == 200 || status == 201)
+            ok++;
         else {
             failed++;
             buf_printf(&failures, "  %s: %s\n", f->path, err);
@@ -254,8 +269,8 @@ int cli_ingest_main(int argc, char **argv)
         buf_free(&resp);
     }
     double dt = clock_now() - t0;
-    printf("ingested %zu of %zu files (%.1f MB, %zu chunks) in %.1f s; %zu failed\n", ok, files.n, sent / 1e6,
-           chunks, dt, failed);
+    printf("ingested %zu of %zu files (%.1f MB, %zu chunks) in %.1f s; %zu failed\n", ok, files.n,
+           sent / 1e6, chunks, dt, failed);
     if (failed) fprintf(stderr, "failed:\n%s", failures.data);
     buf_free(&failures);
     for (size_t i = 0; i < files.n; i++) {
@@ -276,11 +291,15 @@ int cli_query_main(int argc, char **argv)
     if (!server) server = DEFAULT_SERVER;
     for (int i = 0; i < argc; i++) {
         const char *v;
-        if ((v = flag_value(&i, argc, argv, "--server"))) server = v;
-        else if ((v = flag_value(&i, argc, argv, "--mode"))) mode = v;
-        else if ((v = flag_value(&i, argc, argv, "--top-k"))) top_k = strtol(v, NULL, 10);
+        if ((v = flag_value(&i, argc, argv, "--server")))
+            server = v;
+        else if ((v = flag_value(&i, argc, argv, "--mode")))
+            mode = v;
+        else if ((v = flag_value(&i, argc, argv, "--top-k")))
+            top_k = strtol(v, NULL, 10);
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: ragd query TEXT [--server URL] [--top-k N] [--mode hybrid|vector|keyword]\n");
+            printf("usage: ragd query TEXT [--server URL] [--top-k N] [--mode "
+                   "hybrid|vector|keyword]\n");
             return 0;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             fprintf(stderr, "ragd query: unknown option '%s'\n", argv[i]);
@@ -296,7 +315,8 @@ int cli_query_main(int argc, char **argv)
         fprintf(stderr, "ragd query: no query text (see ragd query --help)\n");
         return 2;
     }
-    json_t *req = json_pack("{s:s,s:I,s:s}", "query", text, "top_k", (json_int_t)top_k, "mode", mode);
+    json_t *req =
+        json_pack("{s:s,s:I,s:s}", "query", text, "top_k", (json_int_t)top_k, "mode", mode);
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (!body) {
@@ -307,7 +327,8 @@ int cli_query_main(int argc, char **argv)
     char url[2048], err[512] = "";
     snprintf(url, sizeof url, "%s/v1/query", server);
     buf_t resp = BUF_INIT;
-    long status = http_call("POST", url, "application/json", NULL, body, strlen(body), 60, &resp, err, sizeof err);
+    long status = http_call("POST", url, "application/json", NULL, body, strlen(body), 60, &resp,
+                            err, sizeof err);
     free(body);
     int rc = 0;
     if (status != 200) {
@@ -318,19 +339,20 @@ int cli_query_main(int argc, char **argv)
         json_t *j = json_loadb(resp.data, resp.len, 0, NULL), *r;
         size_t i;
         json_t *results = json_object_get(j, "results");
-        printf("%zu result%s (%s, %.2f ms%s)\n", json_array_size(results), json_array_size(results) == 1 ? "" : "s",
-               mode, json_real_value(json_object_get(json_object_get(j, "timings_ms"), "total")),
+        printf("%zu result%s (%s, %.2f ms%s)\n", json_array_size(results),
+               json_array_size(results) == 1 ? "" : "s", mode,
+               json_real_value(json_object_get(json_object_get(j, "timings_ms"), "total")),
                json_is_true(json_object_get(j, "cached")) ? ", cached" : "");
         json_array_foreach(results, i, r)
         {
             const char *title = json_string_value(json_object_get(r, "title"));
             const char *section = json_string_value(json_object_get(r, "section"));
             const char *t = json_string_value(json_object_get(r, "text"));
-            printf("\n%zu. [%.4f] %s%s(%s #%lld%s%s)\n", i + 1, json_real_value(json_object_get(r, "score")),
-                   title && *title ? title : "", title && *title ? " " : "",
-                   json_string_value(json_object_get(r, "document_id")),
-                   (long long)json_integer_value(json_object_get(r, "chunk_index")), section && *section ? ", " : "",
-                   section ? section : "");
+            printf("\n%zu. [%.4f] %s%s(%s #%lld%s%s)\n", i + 1,
+                   json_real_value(json_object_get(r, "score")), title && *title ? title : "",
+                   title && *title ? " " : "", json_string_value(json_object_get(r, "document_id")),
+                   (long long)json_integer_value(json_object_get(r, "chunk_index")),
+                   section && *section ? ", " : "", section ? section : "");
             printf("   %.400s%s\n", t ? t : "", t && strlen(t) > 400 ? "..." : "");
         }
         json_decref(j);

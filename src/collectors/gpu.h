@@ -15,7 +15,7 @@
 #include "metrics/metrics.h"
 
 #define GPU_DEFAULT_LIBRARY "libnvidia-ml.so.1"
-#define GPU_MAX_DEVICES 64
+#define GPU_MAX_DEVICES     64
 
 typedef struct collector_gpu collector_gpu_t;
 

@@ -23,7 +23,8 @@ struct collector_system {
     char *scratch;
 };
 
-int collector_parse_cpu(const char *p, size_t n, unsigned long long *total, unsigned long long *idle)
+int collector_parse_cpu(const char *p, size_t n, unsigned long long *total,
+                        unsigned long long *idle)
 {
     if (n < 4 || strncmp(p, "cpu ", 4) != 0) return -EINVAL;
     /* user nice system idle iowait irq softirq steal (guest is inside user) */
@@ -141,20 +142,25 @@ static void collect(void *ctx)
     }
 
     double pct;
-    if (collector_disk_usage_percent(c->data_dir, &pct) == 0) metrics_gauge_set(c->disk_pct, pct);
-    else metrics_gauge_unset(c->disk_pct);
+    if (collector_disk_usage_percent(c->data_dir, &pct) == 0)
+        metrics_gauge_set(c->disk_pct, pct);
+    else
+        metrics_gauge_unset(c->disk_pct);
 }
 
-static int add_gauge(metrics_registry_t *reg, const char *name, const char *help, metrics_child_t **out)
+static int add_gauge(metrics_registry_t *reg, const char *name, const char *help,
+                     metrics_child_t **out)
 {
-    int rc = metrics_register_one(reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = name, .help = help}, out);
+    int rc = metrics_register_one(
+        reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = name, .help = help}, out);
     if (rc == 0) metrics_gauge_unset(*out); /* nothing until the first scrape reads it */
     return rc;
 }
 
 static int add_system_info(metrics_registry_t *reg, const collector_system_opts_t *o)
 {
-    static const char *const labels[] = {"hostname", "os", "kernel", "architecture", "cpu_count", "version"};
+    static const char *const labels[] = {"hostname",     "os",        "kernel",
+                                         "architecture", "cpu_count", "version"};
     char host[256] = "unknown", os[256] = "unknown", cpus[16], buf[4096];
     struct utsname u;
     metrics_family_t *f;
@@ -167,13 +173,14 @@ static int add_system_info(metrics_registry_t *reg, const collector_system_opts_
         strcpy(u.machine, "unknown");
     }
     snprintf(cpus, sizeof cpus, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
-    int rc = metrics_family_register(reg,
-                                     &(metrics_family_opts_t){.type = METRICS_INFO,
-                                                              .name = "system_info",
-                                                              .help = "Host and build facts; the value is always 1.",
-                                                              .labels = labels,
-                                                              .nlabels = 6},
-                                     &f);
+    int rc = metrics_family_register(
+        reg,
+        &(metrics_family_opts_t){.type = METRICS_INFO,
+                                 .name = "system_info",
+                                 .help = "Host and build facts; the value is always 1.",
+                                 .labels = labels,
+                                 .nlabels = 6},
+        &f);
     if (rc) return rc;
     const char *v[] = {host, os, u.release, u.machine, cpus, o->version ? o->version : "unknown"};
     metrics_child_t *c;
@@ -193,10 +200,17 @@ int collector_system_register(metrics_registry_t *reg, const collector_system_op
     }
     snprintf(c->proc_root, sizeof c->proc_root, "%s", o->proc_root ? o->proc_root : "/proc");
     snprintf(c->data_dir, sizeof c->data_dir, "%s", o->data_dir ? o->data_dir : ".");
-    int rc = add_gauge(reg, "cpu_usage_percent", "Host CPU busy share since the previous scrape, 0-100.", &c->cpu);
-    if (!rc) rc = add_gauge(reg, "memory_usage_bytes", "Host memory in use (MemTotal - MemAvailable) in bytes.", &c->mem_bytes);
-    if (!rc) rc = add_gauge(reg, "memory_usage_percent", "Host memory in use as a percentage of MemTotal.", &c->mem_pct);
-    if (!rc) rc = add_gauge(reg, "disk_usage_percent", "Use of the filesystem holding the data directory, 0-100.", &c->disk_pct);
+    int rc = add_gauge(reg, "cpu_usage_percent",
+                       "Host CPU busy share since the previous scrape, 0-100.", &c->cpu);
+    if (!rc)
+        rc = add_gauge(reg, "memory_usage_bytes",
+                       "Host memory in use (MemTotal - MemAvailable) in bytes.", &c->mem_bytes);
+    if (!rc)
+        rc = add_gauge(reg, "memory_usage_percent",
+                       "Host memory in use as a percentage of MemTotal.", &c->mem_pct);
+    if (!rc)
+        rc = add_gauge(reg, "disk_usage_percent",
+                       "Use of the filesystem holding the data directory, 0-100.", &c->disk_pct);
     if (!rc) rc = add_system_info(reg, o);
     if (!rc) rc = metrics_registry_add_collector(reg, collect, c);
     if (rc) {

@@ -33,7 +33,8 @@ int collector_disk_usage_percent(const char *path, double *pct);
 
 /* Parsers, exposed for tests. Each returns 0 or -EINVAL. */
 /* First "cpu " line of /proc/stat: total and idle (idle + iowait) ticks. */
-int collector_parse_cpu(const char *p, size_t n, unsigned long long *total, unsigned long long *idle);
+int collector_parse_cpu(const char *p, size_t n, unsigned long long *total,
+                        unsigned long long *idle);
 /* MemTotal and MemAvailable of /proc/meminfo, in bytes. */
 int collector_parse_meminfo(const char *p, size_t n, unsigned long long *total,
                             unsigned long long *available);

@@ -20,7 +20,7 @@ struct component {
 };
 
 struct health {
-    pthread_mutex_t mu; /* states and details */
+    pthread_mutex_t mu;     /* states and details */
     pthread_mutex_t run_mu; /* one round of checks at a time */
     pthread_cond_t cond;
     pthread_t thread;
@@ -55,14 +55,15 @@ int health_new(health_t **out, metrics_registry_t *reg, double interval_s)
     pthread_cond_init(&h->cond, &ca);
     pthread_condattr_destroy(&ca);
     h->interval_s = interval_s > 0 ? interval_s : 5;
-    int rc = metrics_family_register(reg,
-                                     &(metrics_family_opts_t){.type = METRICS_GAUGE,
-                                                              .name = "component_health_status",
-                                                              .help = "Component health: 1 healthy, 0.5 degraded, 0 unhealthy.",
-                                                              .labels = labels,
-                                                              .nlabels = 1,
-                                                              .max_children = HEALTH_MAX_COMPONENTS},
-                                     &h->fam);
+    int rc = metrics_family_register(
+        reg,
+        &(metrics_family_opts_t){.type = METRICS_GAUGE,
+                                 .name = "component_health_status",
+                                 .help = "Component health: 1 healthy, 0.5 degraded, 0 unhealthy.",
+                                 .labels = labels,
+                                 .nlabels = 1,
+                                 .max_children = HEALTH_MAX_COMPONENTS},
+        &h->fam);
     if (rc) {
         health_free(&h);
         return rc;
@@ -102,7 +103,8 @@ void health_check_now(health_t *h)
         pthread_mutex_unlock(&h->mu);
         metrics_gauge_set(c->gauge, state_value(s));
         if (s != old && h->running)
-            log_warn("health: %s is %s%s%s", c->name, health_state_name(s), detail[0] ? ": " : "", detail);
+            log_warn("health: %s is %s%s%s", c->name, health_state_name(s), detail[0] ? ": " : "",
+                     detail);
     }
     pthread_mutex_unlock(&h->run_mu);
 }
@@ -149,9 +151,14 @@ int health_start(health_t *h)
         if (h->c[i].state != HEALTH_HEALTHY)
             log_warn("health: %s is %s%s%s", h->c[i].name, health_state_name(h->c[i].state),
                      h->c[i].detail[0] ? ": " : "", h->c[i].detail);
-    int rc = pthread_create(&h->thread, NULL, health_thread, h);
-    if (rc) return -rc;
+    /* Before the thread exists: pthread_create orders this write before
+     * anything the thread reads (set after, it raced with the first check). */
     h->running = true;
+    int rc = pthread_create(&h->thread, NULL, health_thread, h);
+    if (rc) {
+        h->running = false;
+        return -rc;
+    }
     return 0;
 }
 
@@ -163,7 +170,8 @@ json_t *health_report(health_t *h, bool *ready)
     for (size_t i = 0; i < h->n; i++) {
         struct component *c = &h->c[i];
         if (c->required && c->state == HEALTH_UNHEALTHY) ok = false;
-        json_t *o = json_pack("{s:s,s:b}", "status", health_state_name(c->state), "required", c->required);
+        json_t *o =
+            json_pack("{s:s,s:b}", "status", health_state_name(c->state), "required", c->required);
         if (c->detail[0]) json_object_set_new(o, "detail", json_string(c->detail));
         json_object_set_new(comps, c->name, o);
     }

@@ -77,7 +77,8 @@ static void log_msg(const char *level, const char *fmt, va_list ap)
     if (g_format == LOG_JSON) {
         len += (size_t)snprintf(line, sizeof line, "{\"ts\":\"");
         len += timestamp(line + len, sizeof line - len);
-        len += (size_t)snprintf(line + len, sizeof line - len, "\",\"level\":\"%s\",\"msg\":\"", level);
+        len += (size_t)snprintf(line + len, sizeof line - len, "\",\"level\":\"%s\",\"msg\":\"",
+                                level);
         json_escape(line, &len, sizeof line - 3, msg);
         line[len++] = '"';
         line[len++] = '}';

@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HTTP_ROUTES_MAX 64
+#define HTTP_ROUTES_MAX         64
 #define HTTP_ROUTE_SEGMENTS_MAX 8
-#define HTTP_PARAMS_MAX 4
+#define HTTP_PARAMS_MAX         4
 
 typedef enum http_method {
     HTTP_GET,
@@ -37,7 +37,7 @@ struct http_request;
 typedef void (*http_handler_fn)(struct http_request *req, void *ctx);
 
 typedef struct http_route {
-    char *tmpl;                    /* e.g. "/v1/documents/{id}" */
+    char *tmpl; /* e.g. "/v1/documents/{id}" */
     char *segs[HTTP_ROUTE_SEGMENTS_MAX];
     size_t nsegs;
     http_handler_fn handlers[HTTP_METHOD_COUNT]; /* NULL: method not allowed */
@@ -57,7 +57,11 @@ typedef struct http_param {
     size_t len;
 } http_param_t;
 
-typedef enum http_match_result { HTTP_MATCH_OK, HTTP_MATCH_NOT_FOUND, HTTP_MATCH_BAD_METHOD } http_match_result_t;
+typedef enum http_match_result {
+    HTTP_MATCH_OK,
+    HTTP_MATCH_NOT_FOUND,
+    HTTP_MATCH_BAD_METHOD
+} http_match_result_t;
 
 typedef struct http_match {
     const http_route_t *route; /* set for OK and BAD_METHOD */

@@ -36,17 +36,17 @@ struct http_server {
 struct http_request {
     http_server_t *srv;
     struct MHD_Connection *conn;
-    const char *path; /* MHD's, valid for the request */
-    http_method_t method;      /* as parsed (OTHER for unknown) */
+    const char *path;     /* MHD's, valid for the request */
+    http_method_t method; /* as parsed (OTHER for unknown) */
     const char *method_raw;
     http_match_result_t match_result;
     http_match_t match;
     double t0;
     buf_t body;
-    size_t body_in;   /* bytes received, kept or not */
+    size_t body_in; /* bytes received, kept or not */
     bool too_large;
-    bool handled;     /* the handler (or the middleware) has been called */
-    int status;       /* 0 until a response is queued */
+    bool handled; /* the handler (or the middleware) has been called */
+    int status;   /* 0 until a response is queued */
     size_t bytes_out;
     struct {
         char *name, *value;
@@ -88,7 +88,8 @@ void http_respond_json(http_request_t *req, int status, json_t *value)
     char *s = json_dumps(value, JSON_COMPACT);
     json_decref(value);
     if (!s) {
-        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        static const char oom[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
         http_respond(req, 500, "application/json", oom, sizeof oom - 1);
         return;
     }
@@ -155,7 +156,8 @@ json_t *http_request_json(http_request_t *req)
 {
     json_error_t e;
     if (req->body.len == 0) {
-        http_respond_error(req, 400, "invalid_json", "request body is empty; a JSON object is required");
+        http_respond_error(req, 400, "invalid_json",
+                           "request body is empty; a JSON object is required");
         return NULL;
     }
     json_t *j = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &e);
@@ -179,7 +181,8 @@ static bool key_matches(const char *have, const char *want)
     /* constant time in the length of the configured key */
     size_t n = strlen(want), m = have ? strlen(have) : 0;
     unsigned diff = (unsigned)(n != m);
-    for (size_t i = 0; i < n; i++) diff |= (unsigned char)want[i] ^ (unsigned char)(i < m ? have[i] : 0);
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)want[i] ^ (unsigned char)(i < m ? have[i] : 0);
     return diff == 0;
 }
 
@@ -251,8 +254,10 @@ static void record(http_request_t *req)
         char status[8];
         /* 499: the client went away before any answer (nginx's convention) */
         snprintf(status, sizeof status, "%d", req->status ? req->status : 499);
-        metrics_counter_inc(metrics_family_child(s->requests, (const char *[]){method, endpoint, status}));
-        metrics_histogram_observe(metrics_family_child(s->durations, (const char *[]){method, endpoint}), dt);
+        metrics_counter_inc(
+            metrics_family_child(s->requests, (const char *[]){method, endpoint, status}));
+        metrics_histogram_observe(
+            metrics_family_child(s->durations, (const char *[]){method, endpoint}), dt);
     }
     if (s->access_log) {
         log_request(&(log_request_t){
@@ -322,8 +327,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req->handled = true;
     if (precheck(req)) return MHD_YES;
     if (req->too_large) {
-        http_respond_error(req, 413, "payload_too_large", "request body is over the limit of %zu bytes",
-                           s->max_body);
+        http_respond_error(req, 413, "payload_too_large",
+                           "request body is over the limit of %zu bytes", s->max_body);
         return MHD_YES;
     }
     const http_route_t *rt = req->match.route;
@@ -370,7 +375,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     char *end;
     long p = strtol(port, &end, 10);
     if (*port == '\0' || *end || p < 0 || p > 65535) goto bad;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0 || !res) {
@@ -400,23 +406,26 @@ static int register_metrics(http_server_t *s, const http_router_t *router,
 {
     static const char *const req_l[] = {"method", "endpoint", "status"};
     static const char *const dur_l[] = {"method", "endpoint"};
-    int rc = metrics_family_register(o->metrics,
-                                     &(metrics_family_opts_t){.type = METRICS_COUNTER,
-                                                              .name = "http_requests_total",
-                                                              .help = "HTTP requests by method, route template and status.",
-                                                              .labels = req_l,
-                                                              .nlabels = 3},
-                                     &s->requests);
+    int rc = metrics_family_register(
+        o->metrics,
+        &(metrics_family_opts_t){.type = METRICS_COUNTER,
+                                 .name = "http_requests_total",
+                                 .help = "HTTP requests by method, route template and status.",
+                                 .labels = req_l,
+                                 .nlabels = 3},
+        &s->requests);
     if (rc == 0)
-        rc = metrics_family_register(o->metrics,
-                                     &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
-                                                              .name = "http_request_duration_seconds",
-                                                              .help = "HTTP request duration in seconds, by method and route template.",
-                                                              .labels = dur_l,
-                                                              .nlabels = 2,
-                                                              .buckets = o->buckets,
-                                                              .nbuckets = o->nbuckets},
-                                     &s->durations);
+        rc = metrics_family_register(
+            o->metrics,
+            &(metrics_family_opts_t){
+                .type = METRICS_HISTOGRAM,
+                .name = "http_request_duration_seconds",
+                .help = "HTTP request duration in seconds, by method and route template.",
+                .labels = dur_l,
+                .nlabels = 2,
+                .buckets = o->buckets,
+                .nbuckets = o->nbuckets},
+            &s->durations);
     if (rc) {
         snprintf(err, errlen, "request metrics: %s", metrics_registry_error(o->metrics));
         return rc;
@@ -438,8 +447,25 @@ static int register_metrics(http_server_t *s, const http_router_t *router,
     return 0;
 }
 
-int http_server_start(http_server_t **out, const http_router_t *router,
-                      const http_server_opts_t *o, char *err, size_t errlen)
+/* A listening TCP socket on ss, made here rather than by libmicrohttpd so
+ * that a failure keeps its errno: -EADDRINUSE, -EACCES (a port below 1024),
+ * -EADDRNOTAVAIL (an address this host does not have). */
+static int listen_socket(const struct sockaddr_storage *ss, socklen_t len)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0) return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss->ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 1024) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int http_server_start(http_server_t **out, const http_router_t *router, const http_server_opts_t *o,
+                      char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -462,24 +488,39 @@ int http_server_start(http_server_t **out, const http_router_t *router,
     }
     unsigned threads = o->threads ? o->threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1) threads = 1;
-    /* No MHD_USE_TURBO: with it, libmicrohttpd 0.9.75 closes the connection
-     * after every 4xx answer, costing keep-alive clients a reconnect. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
-    if (!s->daemon) {
-        snprintf(err, errlen, "cannot listen on %s: %s", o->listen,
-                 errno ? strerror(errno) : "libmicrohttpd refused to start");
+    int fd = listen_socket(&ss, sslen);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", o->listen, strerror(-fd));
         free(s->api_key);
         free(s);
-        return -EADDRINUSE;
+        return fd;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : 0;
+    /* No MHD_USE_TURBO: with it, libmicrohttpd 0.9.75 closes the connection
+     * after every 4xx answer, costing keep-alive clients a reconnect. */
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    errno = 0;
+    s->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                         NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+                         MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        rc = errno ? -errno : -EIO; /* threads, epoll, memory: not the address */
+        snprintf(err, errlen, "cannot start the HTTP server on %s: %s", o->listen,
+                 errno ? strerror(errno) : "libmicrohttpd refused to start");
+        close(fd);
+        free(s->api_key);
+        free(s);
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (getsockname(fd, (struct sockaddr *)&bound, &blen) == 0)
+        ss = bound; /* port 0: the real one */
+    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
     char host[INET6_ADDRSTRLEN] = "?";
     if (ss.ss_family == AF_INET6) {
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);

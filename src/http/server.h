@@ -33,14 +33,14 @@ typedef struct http_server http_server_t;
 typedef struct http_request http_request_t;
 
 typedef struct http_server_opts {
-    const char *listen;    /* "HOST:PORT" or "[V6]:PORT"; port 0 picks a free one */
-    unsigned threads;      /* pool size; 0: one per CPU */
-    size_t max_body;       /* bytes */
-    unsigned timeout_s;    /* idle connection timeout */
-    const char *api_key;   /* NULL or "": write routes are open */
+    const char *listen;  /* "HOST:PORT" or "[V6]:PORT"; port 0 picks a free one */
+    unsigned threads;    /* pool size; 0: one per CPU */
+    size_t max_body;     /* bytes */
+    unsigned timeout_s;  /* idle connection timeout */
+    const char *api_key; /* NULL or "": write routes are open */
     bool access_log;
     metrics_registry_t *metrics; /* NULL: no request metrics */
-    const double *buckets; /* http_request_duration_seconds bounds */
+    const double *buckets;       /* http_request_duration_seconds bounds */
     size_t nbuckets;
 } http_server_opts_t;
 

@@ -142,10 +142,14 @@ static bool put_child(buf_t *b, const metrics_family_t *f, metrics_child_t *c, b
 static const char *type_name(metrics_type_t t, bool om)
 {
     switch (t) {
-    case METRICS_COUNTER: return "counter";
-    case METRICS_GAUGE: return "gauge";
-    case METRICS_HISTOGRAM: return "histogram";
-    case METRICS_INFO: return om ? "info" : "gauge";
+    case METRICS_COUNTER:
+        return "counter";
+    case METRICS_GAUGE:
+        return "gauge";
+    case METRICS_HISTOGRAM:
+        return "histogram";
+    case METRICS_INFO:
+        return om ? "info" : "gauge";
     }
     return "unknown";
 }
@@ -195,8 +199,9 @@ int metrics_expose(metrics_registry_t *reg, metrics_format_t fmt, buf_t *out)
 
 const char *metrics_content_type(metrics_format_t fmt)
 {
-    return fmt == METRICS_FMT_OPENMETRICS ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-                                          : "text/plain; version=0.0.4; charset=utf-8";
+    return fmt == METRICS_FMT_OPENMETRICS
+               ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+               : "text/plain; version=0.0.4; charset=utf-8";
 }
 
 /* Iterates over the comma-separated elements of a header. For each, gives
@@ -291,8 +296,10 @@ bool metrics_accepts_gzip(const char *accept_encoding)
     double gzip = -1, star = -1;
     struct element e;
     for (const char *p = accept_encoding; p && (p = next_element(p, &e));) {
-        if (tok_is(&e, "gzip") || tok_is(&e, "x-gzip")) gzip = e.q;
-        else if (tok_is(&e, "*")) star = e.q;
+        if (tok_is(&e, "gzip") || tok_is(&e, "x-gzip"))
+            gzip = e.q;
+        else if (tok_is(&e, "*"))
+            star = e.q;
     }
     return gzip >= 0 ? gzip > 0 : star > 0;
 }
@@ -311,8 +318,10 @@ int metrics_gzip(const void *in, size_t n, buf_t *out)
         zs.avail_in = (uInt)n;
         zs.next_out = (Bytef *)out->data + out->len;
         zs.avail_out = (uInt)bound;
-        if (deflate(&zs, Z_FINISH) != Z_STREAM_END) rc = -EIO;
-        else out->len += bound - zs.avail_out;
+        if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
+            rc = -EIO;
+        else
+            out->len += bound - zs.avail_out;
     }
     deflateEnd(&zs);
     return rc;

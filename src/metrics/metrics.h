@@ -81,11 +81,11 @@ typedef struct metrics_family_opts {
     const char *help;          /* UTF-8; escaped on output */
     const char *const *labels; /* label names, nlabels of them */
     size_t nlabels;
-    const double *buckets;     /* histograms: increasing finite bounds; a
-                                  trailing +Inf is accepted and dropped */
+    const double *buckets; /* histograms: increasing finite bounds; a
+                              trailing +Inf is accepted and dropped */
     size_t nbuckets;
-    size_t max_children;       /* 0: the registry's default */
-    unsigned flags;            /* METRICS_F_* */
+    size_t max_children; /* 0: the registry's default */
+    unsigned flags;      /* METRICS_F_* */
 } metrics_family_opts_t;
 
 /* Collector: called at the start of every scrape, serialised with other

@@ -32,18 +32,18 @@ void metrics__synchronize(void);
 
 struct metrics_child {
     /* Hot: read by inc/add/observe. */
-    char *cell;            /* slots of shard 0; shard s is at cell + s * stride */
-    size_t stride;         /* bytes between shards */
-    const double *bounds;  /* histograms: the family's bounds */
+    char *cell;           /* slots of shard 0; shard s is at cell + s * stride */
+    size_t stride;        /* bytes between shards */
+    const double *bounds; /* histograms: the family's bounds */
     uint32_t nbounds;
-    uint32_t flags;        /* METRICS_F_* of the family */
+    uint32_t flags;         /* METRICS_F_* of the family */
     _Atomic uint64_t gauge; /* gauge, info and mirror counters: double bits */
     /* Cold. */
     metrics_family_t *fam;
     uint64_t hash;
-    size_t slot_off;       /* first slot index in the registry's region; SIZE_MAX: none */
-    char **values;         /* nlabels label values, in one block with the strings */
-    char *rendered;        /* `a="x",b="y"` escaped for output; "" without labels */
+    size_t slot_off; /* first slot index in the registry's region; SIZE_MAX: none */
+    char **values;   /* nlabels label values, in one block with the strings */
+    char *rendered;  /* `a="x",b="y"` escaped for output; "" without labels */
     size_t rendered_len;
     metrics_child_t *next_free; /* on the family's free list once removed */
 };
@@ -53,8 +53,8 @@ struct metrics_child {
  * the old one (freed with the family: total waste is under 2x). */
 #define METRICS_TOMBSTONE ((metrics_child_t *)(uintptr_t)1)
 struct metrics_table {
-    size_t mask;                  /* capacity - 1; capacity a power of 2 */
-    size_t used;                  /* live + tombstones, under the family mutex */
+    size_t mask;                   /* capacity - 1; capacity a power of 2 */
+    size_t used;                   /* live + tombstones, under the family mutex */
     struct metrics_table *retired; /* older tables, freed with the family */
     _Atomic(metrics_child_t *) e[];
 };
@@ -63,26 +63,26 @@ struct metrics_family {
     metrics_registry_t *reg;
     metrics_type_t type;
     unsigned flags;
-    char *name;         /* as registered */
-    char *om_name;      /* OpenMetrics family name (no _total / _info) */
-    char *help_text;    /* HELP escaped for text 0.0.4 */
-    char *help_om;      /* HELP escaped for OpenMetrics */
+    char *name;      /* as registered */
+    char *om_name;   /* OpenMetrics family name (no _total / _info) */
+    char *help_text; /* HELP escaped for text 0.0.4 */
+    char *help_om;   /* HELP escaped for OpenMetrics */
     size_t nlabels;
     char **label_names;
-    double *bounds;     /* histograms */
+    double *bounds; /* histograms */
     size_t nbounds;
-    char **le_text;     /* bound rendered for text 0.0.4 ("0.5", "1") */
-    char **le_om;       /* bound rendered for OpenMetrics ("0.5", "1.0") */
-    size_t nslots;      /* value slots per child and shard */
+    char **le_text; /* bound rendered for text 0.0.4 ("0.5", "1") */
+    char **le_om;   /* bound rendered for OpenMetrics ("0.5", "1.0") */
+    size_t nslots;  /* value slots per child and shard */
     size_t max_children;
 
     pthread_mutex_t mu; /* creation, removal, scrape of this family */
     _Atomic(struct metrics_table *) table;
     metrics_child_t **sorted; /* children sorted by label values, under mu */
     size_t nchildren, cap;
-    metrics_child_t *child0;  /* the child of a family without labels */
-    metrics_child_t *sink;    /* handed out for refused label sets */
-    metrics_child_t *dropped; /* its child of ragd_metrics_dropped_series_total */
+    metrics_child_t *child0;        /* the child of a family without labels */
+    metrics_child_t *sink;          /* handed out for refused label sets */
+    metrics_child_t *dropped;       /* its child of ragd_metrics_dropped_series_total */
     metrics_child_t *free_children; /* removed children, recycled by the next creations */
 };
 
@@ -94,19 +94,19 @@ struct metrics_collector {
 #define METRICS_MAX_COLLECTORS 32
 
 struct metrics_registry {
-    pthread_mutex_t mu;           /* families list and error message */
-    metrics_family_t **fams;      /* sorted by name */
+    pthread_mutex_t mu;      /* families list and error message */
+    metrics_family_t **fams; /* sorted by name */
     size_t nfams, fcap;
     size_t max_children;
-    metrics_family_t *dropped;    /* ragd_metrics_dropped_series_total */
+    metrics_family_t *dropped; /* ragd_metrics_dropped_series_total */
     char error[256];
 
-    pthread_mutex_t slots_mu;     /* leaf lock: the value region allocator */
-    char *slots;                  /* (MAX_SHARDS + 1) * stride bytes, reserved */
-    size_t stride;                /* max_slots * 8 */
-    size_t max_slots, slot_next;  /* bump allocation; slots are never returned */
+    pthread_mutex_t slots_mu;    /* leaf lock: the value region allocator */
+    char *slots;                 /* (MAX_SHARDS + 1) * stride bytes, reserved */
+    size_t stride;               /* max_slots * 8 */
+    size_t max_slots, slot_next; /* bump allocation; slots are never returned */
 
-    pthread_mutex_t scrape_mu;    /* one scrape at a time (collectors keep deltas) */
+    pthread_mutex_t scrape_mu; /* one scrape at a time (collectors keep deltas) */
     struct metrics_collector collectors[METRICS_MAX_COLLECTORS];
     size_t ncollectors;
 };

@@ -12,7 +12,7 @@
 #include "util/num.h"
 
 /* /proc/<pid>/stat is one line; /proc/stat grows with CPUs and interrupts. */
-#define STAT_MAX 4096
+#define STAT_MAX      4096
 #define PROC_STAT_MAX (1 << 20)
 
 struct metrics_process {
@@ -158,8 +158,10 @@ static void collect(void *ctx)
 
     snprintf(path, sizeof path, "%s/%s/fd", p->root, p->pid);
     long fds = count_fds(path);
-    if (fds >= 0) metrics_gauge_set(p->open_fds, (double)fds);
-    else metrics_gauge_unset(p->open_fds);
+    if (fds >= 0)
+        metrics_gauge_set(p->open_fds, (double)fds);
+    else
+        metrics_gauge_unset(p->open_fds);
 
     double maxfds;
     snprintf(path, sizeof path, "%s/%s/limits", p->root, p->pid);

@@ -30,9 +30,9 @@ void metrics_process_free(metrics_process_t **p);
 typedef struct metrics_proc_stat {
     unsigned long long utime, stime; /* clock ticks */
     long long num_threads;
-    unsigned long long starttime;    /* ticks after boot */
-    unsigned long long vsize;        /* bytes */
-    long long rss;                   /* pages */
+    unsigned long long starttime; /* ticks after boot */
+    unsigned long long vsize;     /* bytes */
+    long long rss;                /* pages */
 } metrics_proc_stat_t;
 
 /* Parses the text of /proc/<pid>/stat from (p, n). The command name may hold

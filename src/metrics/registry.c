@@ -17,7 +17,7 @@
 #include "util/utf8.h"
 
 #define DROPPED_NAME "ragd_metrics_dropped_series_total"
-#define TABLE_MIN 16
+#define TABLE_MIN    16
 
 static void set_error(metrics_registry_t *reg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -62,9 +62,12 @@ static void escape(buf_t *b, const char *s, bool quote)
     const char *run = s;
     for (const char *p = s; *p; p++) {
         const char *rep = NULL;
-        if (*p == '\\') rep = "\\\\";
-        else if (*p == '\n') rep = "\\n";
-        else if (*p == '"' && quote) rep = "\\\"";
+        if (*p == '\\')
+            rep = "\\\\";
+        else if (*p == '\n')
+            rep = "\\n";
+        else if (*p == '"' && quote)
+            rep = "\\\"";
         if (!rep) continue;
         buf_append(b, run, (size_t)(p - run));
         buf_append(b, rep, 2);
@@ -189,7 +192,8 @@ static int child_obtain(metrics_family_t *fam, metrics_child_t **out)
             c->cell = reg->slots + c->slot_off * 8;
         }
     }
-    atomic_store_explicit(&c->gauge, fam->type == METRICS_INFO ? 0x3ff0000000000000ULL /* 1.0 */ : 0,
+    atomic_store_explicit(&c->gauge,
+                          fam->type == METRICS_INFO ? 0x3ff0000000000000ULL /* 1.0 */ : 0,
                           memory_order_relaxed);
     *out = c;
     return 0;
@@ -255,8 +259,8 @@ static void table_free_chain(struct metrics_table *t)
     }
 }
 
-static metrics_child_t *table_find(struct metrics_table *t, uint64_t h,
-                                   const char *const *values, size_t n)
+static metrics_child_t *table_find(struct metrics_table *t, uint64_t h, const char *const *values,
+                                   size_t n)
 {
     for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
         metrics_child_t *e = atomic_load_explicit(&t->e[i], memory_order_acquire);
@@ -305,8 +309,10 @@ static size_t sorted_pos(metrics_family_t *fam, const char *const *values)
     size_t lo = 0, hi = fam->nchildren;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (values_cmp(fam->sorted[mid]->values, values, fam->nlabels) < 0) lo = mid + 1;
-        else hi = mid;
+        if (values_cmp(fam->sorted[mid]->values, values, fam->nlabels) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -558,7 +564,8 @@ int metrics_register_one(metrics_registry_t *reg, const metrics_family_opts_t *o
     *out = NULL;
     if (o->nlabels) {
         pthread_mutex_lock(&reg->mu);
-        set_error(reg, "%s: metrics_register_one is for families without labels", o->name ? o->name : "?");
+        set_error(reg, "%s: metrics_register_one is for families without labels",
+                  o->name ? o->name : "?");
         pthread_mutex_unlock(&reg->mu);
         return -EINVAL;
     }
@@ -627,8 +634,8 @@ int metrics_family_get(metrics_family_t *fam, const char *const *values, metrics
     uint64_t h = hash_values(values, fam->nlabels);
     int s = metrics__read_enter();
     if (s) {
-        metrics_child_t *c = table_find(atomic_load_explicit(&fam->table, memory_order_acquire),
-                                        h, values, fam->nlabels);
+        metrics_child_t *c = table_find(atomic_load_explicit(&fam->table, memory_order_acquire), h,
+                                        values, fam->nlabels);
         metrics__read_exit(s);
         if (c) {
             *out = c;
@@ -720,8 +727,8 @@ int metrics_registry_new(metrics_registry_t **out, const metrics_registry_opts_t
     pthread_mutex_init(&reg->slots_mu, NULL);
     pthread_mutex_init(&reg->scrape_mu, NULL);
     reg->max_slots = opts && opts->max_slots ? opts->max_slots : METRICS_DEFAULT_MAX_SLOTS;
-    reg->max_children = opts && opts->max_children ? opts->max_children
-                                                   : METRICS_DEFAULT_MAX_CHILDREN;
+    reg->max_children =
+        opts && opts->max_children ? opts->max_children : METRICS_DEFAULT_MAX_CHILDREN;
     reg->stride = reg->max_slots * 8;
     /* Reserve, do not commit: untouched pages cost nothing. */
     void *p = mmap(NULL, reg->stride * (METRICS_MAX_SHARDS + 1), PROT_READ | PROT_WRITE,
@@ -767,8 +774,10 @@ int metrics_registry_add_collector(metrics_registry_t *reg, metrics_collect_fn f
 {
     int rc = 0;
     pthread_mutex_lock(&reg->scrape_mu);
-    if (reg->ncollectors == METRICS_MAX_COLLECTORS) rc = -ENOSPC;
-    else reg->collectors[reg->ncollectors++] = (struct metrics_collector){fn, ctx};
+    if (reg->ncollectors == METRICS_MAX_COLLECTORS)
+        rc = -ENOSPC;
+    else
+        reg->collectors[reg->ncollectors++] = (struct metrics_collector){fn, ctx};
     pthread_mutex_unlock(&reg->scrape_mu);
     return rc;
 }

@@ -81,7 +81,8 @@ static uint64_t sum_u64(const metrics_child_t *c, size_t i, int high)
 static double sum_double(const metrics_child_t *c, size_t i, int high)
 {
     double v = 0;
-    for (int s = 0; s <= high; s++) v += bits_to_double(atomic_load_explicit(slot(c, s, i), RELAXED));
+    for (int s = 0; s <= high; s++)
+        v += bits_to_double(atomic_load_explicit(slot(c, s, i), RELAXED));
     return v;
 }
 
@@ -142,7 +143,8 @@ void metrics_counter_inc(metrics_child_t *c)
 int metrics_counter_add(metrics_child_t *c, double v)
 {
     if (!(v >= 0) || isinf(v)) return -EINVAL; /* negative, NaN or infinite */
-    if (c->flags & METRICS_F_MIRROR) gauge_add(c, v);
+    if (c->flags & METRICS_F_MIRROR)
+        gauge_add(c, v);
     else if (v < 9007199254740992.0 /* 2^53 */ && v == (double)(uint64_t)v)
         add_u64(c, 0, (uint64_t)v);
     else
@@ -158,7 +160,8 @@ void metrics_counter_set(metrics_child_t *c, double v)
 
 double metrics__counter_read(const metrics_child_t *c)
 {
-    if (c->flags & METRICS_F_MIRROR) return bits_to_double(atomic_load_explicit(&c->gauge, RELAXED));
+    if (c->flags & METRICS_F_MIRROR)
+        return bits_to_double(atomic_load_explicit(&c->gauge, RELAXED));
     int high = metrics__shard_high();
     return (double)sum_u64(c, 0, high) + sum_double(c, 1, high);
 }

@@ -14,8 +14,8 @@ struct entry {
     size_t vlen;
     uint64_t hash;
     double expires;
-    struct entry *prev, *next;  /* LRU list: head most recent */
-    struct entry *chain;        /* hash bucket chain */
+    struct entry *prev, *next; /* LRU list: head most recent */
+    struct entry *chain;       /* hash bucket chain */
 };
 
 struct cache {
@@ -61,10 +61,14 @@ int cache_new(cache_t **out, size_t max_entries, double ttl_s)
 
 static void unlink_lru(cache_t *c, struct entry *e)
 {
-    if (e->prev) e->prev->next = e->next;
-    else c->head = e->next;
-    if (e->next) e->next->prev = e->prev;
-    else c->tail = e->prev;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
     e->prev = e->next = NULL;
 }
 

@@ -145,7 +145,8 @@ static int chunk_section(chunk_list_t *l, const chunk_opts_t *o, const char *s, 
     for (size_t i = 0; i <= nu && rc == 0; i++) {
         bool flush = i == nu || (tokens + u[i].tokens > o->max_tokens && i > first);
         if (flush && i > first) {
-            rc = push_chunk(l, o, s + u[first].start, u[i - 1].end - u[first].start, section, tokens);
+            rc = push_chunk(l, o, s + u[first].start, u[i - 1].end - u[first].start, section,
+                            tokens);
             if (rc || i == nu) break;
             /* Overlap: carry the trailing units that fit in overlap_tokens. */
             size_t keep = i, kept = 0;
@@ -160,7 +161,8 @@ static int chunk_section(chunk_list_t *l, const chunk_opts_t *o, const char *s, 
         if (i == nu) break;
         if (u[i].tokens > o->max_tokens) { /* a unit bigger than a chunk */
             if (i > first && !flush)
-                rc = push_chunk(l, o, s + u[first].start, u[i - 1].end - u[first].start, section, tokens);
+                rc = push_chunk(l, o, s + u[first].start, u[i - 1].end - u[first].start, section,
+                                tokens);
             if (rc == 0) rc = split_long_unit(l, o, s, &u[i], section);
             first = i + 1;
             tokens = 0;
@@ -188,8 +190,10 @@ int chunk_blocks(const doc_blocks_t *blocks, const chunk_opts_t *o, chunk_list_t
             if (joined.len) buf_append(&joined, "\n\n", 2);
             buf_append(&joined, blocks->v[k].text, blocks->v[k].len);
         }
-        if (buf_error(&joined)) rc = -ENOMEM;
-        else if (joined.len) rc = chunk_section(out, o, joined.data, joined.len, section);
+        if (buf_error(&joined))
+            rc = -ENOMEM;
+        else if (joined.len)
+            rc = chunk_section(out, o, joined.data, joined.len, section);
         i = k;
     }
     buf_free(&joined);

@@ -14,12 +14,12 @@
 
 #include "rag/parse.h"
 
-#define CHUNK_DEFAULT_TOKENS 256
-#define CHUNK_DEFAULT_OVERLAP 32
+#define CHUNK_DEFAULT_TOKENS     256
+#define CHUNK_DEFAULT_OVERLAP    32
 #define CHUNK_DEFAULT_MAX_CHUNKS 10000
 
 typedef struct chunk {
-    char *text;          /* owned, NUL-terminated */
+    char *text; /* owned, NUL-terminated */
     size_t len;
     const char *section; /* borrowed from the blocks; "" when none */
     size_t tokens;

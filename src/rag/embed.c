@@ -38,10 +38,10 @@ void embed_free(embedder_t **e)
 
 /* Seeds keep the feature kinds apart: a word and a trigram never collide by
  * construction, only by hashing. */
-#define SEED_WORD 0xcbf29ce484222325ULL
+#define SEED_WORD    0xcbf29ce484222325ULL
 #define SEED_TRIGRAM 0x9e3779b97f4a7c15ULL
-#define SEED_CJK1 0xc2b2ae3d27d4eb4fULL
-#define SEED_CJK2 0x165667b19e3779f9ULL
+#define SEED_CJK1    0xc2b2ae3d27d4eb4fULL
+#define SEED_CJK2    0x165667b19e3779f9ULL
 
 struct feats {
     float *v;
@@ -78,7 +78,8 @@ static bool feat_one(void *ctx, const char *s, size_t n, text_kind_t kind)
     char w[64 + 2];
     size_t m = n < 64 ? n : 64;
     w[0] = '^';
-    for (size_t i = 0; i < m; i++) w[i + 1] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+    for (size_t i = 0; i < m; i++)
+        w[i + 1] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
     w[m + 1] = '$';
     add(f, hash_fnv1a(SEED_WORD, w + 1, m), 1.0f);
     for (size_t i = 0; i + 3 <= m + 2; i++) add(f, hash_fnv1a(SEED_TRIGRAM, w + i, 3), 0.35f);

@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #define EMBED_DEFAULT_DIM 384
-#define EMBED_MAX_DIM 8192
+#define EMBED_MAX_DIM     8192
 
 typedef struct embedder embedder_t;
 
@@ -31,7 +31,7 @@ struct embedder {
 /* The hash embedder. 0, -EINVAL (dim out of 16..EMBED_MAX_DIM), -ENOMEM. */
 int embed_hash_new(embedder_t **out, unsigned dim);
 typedef struct embed_openai_opts {
-    const char *url;     /* base URL (…/v1/embeddings is added) or the full endpoint */
+    const char *url; /* base URL (…/v1/embeddings is added) or the full endpoint */
     const char *model;
     const char *api_key; /* NULL or "": no Authorization header */
     unsigned dim;        /* the model's dimension: answers of another size are refused */

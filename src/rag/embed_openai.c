@@ -21,11 +21,12 @@
 
 #include "rag/embed.h"
 #include "util/buf.h"
+#include "util/random.h"
 
-#define POOL 8
-#define RESPONSE_MAX ((size_t)256 << 20)
+#define POOL           8
+#define RESPONSE_MAX   ((size_t)256 << 20)
 #define BACKOFF_BASE_S 0.2
-#define BACKOFF_MAX_S 5.0
+#define BACKOFF_MAX_S  5.0
 
 typedef struct openai {
     embedder_t base;
@@ -85,7 +86,8 @@ static int parse_answer(openai_t *o, const buf_t *b, size_t n, float *out, char 
     json_t *data = json_object_get(j, "data");
     int rc = -EPROTO;
     if (!json_is_array(data) || json_array_size(data) != n) {
-        snprintf(err, errlen, "malformed answer: %s", !j ? je.text : "'data' is not an array of one embedding per input");
+        snprintf(err, errlen, "malformed answer: %s",
+                 !j ? je.text : "'data' is not an array of one embedding per input");
         goto out;
     }
     unsigned char *seen = calloc(n, 1);
@@ -100,7 +102,8 @@ static int parse_answer(openai_t *o, const buf_t *b, size_t n, float *out, char 
         json_t *idx = json_object_get(item, "index"), *emb = json_object_get(item, "embedding");
         size_t at = idx ? (size_t)json_integer_value(idx) : i;
         if (at >= n || seen[at] || !json_is_array(emb) || json_array_size(emb) != o->base.dim) {
-            snprintf(err, errlen, "malformed answer: embedding %zu is not an array of %u numbers", i, o->base.dim);
+            snprintf(err, errlen, "malformed answer: embedding %zu is not an array of %u numbers",
+                     i, o->base.dim);
             free(seen);
             goto out;
         }
@@ -122,13 +125,14 @@ out:
     return rc;
 }
 
-static int openai_embed(embedder_t *e, const char *const *texts, const size_t *lens, size_t n, float *out,
-                        char *err, size_t errlen)
+static int openai_embed(embedder_t *e, const char *const *texts, const size_t *lens, size_t n,
+                        float *out, char *err, size_t errlen)
 {
     openai_t *o = (openai_t *)e;
     json_t *input = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(input, json_stringn(texts[i], lens[i]));
-    json_t *req = json_pack("{s:s,s:o,s:s}", "model", o->model, "input", input, "encoding_format", "float");
+    json_t *req =
+        json_pack("{s:s,s:o,s:s}", "model", o->model, "input", input, "encoding_format", "float");
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (!body) return -ENOMEM;
@@ -167,11 +171,12 @@ static int openai_embed(embedder_t *e, const char *const *texts, const size_t *l
             rc = parse_answer(o, &resp, n, out, err, errlen);
             break;
         } else {
-            snprintf(err, errlen, "%s answered HTTP %ld: %.200s", o->url, status, resp.data ? resp.data : "");
+            snprintf(err, errlen, "%s answered HTTP %ld: %.200s", o->url, status,
+                     resp.data ? resp.data : "");
             retryable = status == 429 || status >= 500;
         }
         if (!retryable || attempt >= o->retries) break;
-        double wait = BACKOFF_BASE_S * (double)(1u << attempt) * (0.75 + 0.5 * (double)rand() / RAND_MAX);
+        double wait = BACKOFF_BASE_S * (double)(1u << attempt) * (0.75 + 0.5 * random_unit());
         if (retry_after >= 0) wait = retry_after;
         sleep_s(wait < BACKOFF_MAX_S ? wait : BACKOFF_MAX_S);
     }
@@ -197,7 +202,8 @@ static void openai_destroy(embedder_t *e)
 int embed_openai_new(embedder_t **out, const embed_openai_opts_t *opts)
 {
     *out = NULL;
-    if (!opts->url || !*opts->url || !opts->model || !*opts->model || opts->dim < 1 || opts->dim > EMBED_MAX_DIM)
+    if (!opts->url || !*opts->url || !opts->model || !*opts->model || opts->dim < 1 ||
+        opts->dim > EMBED_MAX_DIM)
         return -EINVAL;
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, curl_init_once);
@@ -209,10 +215,12 @@ int embed_openai_new(embedder_t **out, const embed_openai_opts_t *opts)
     bool full = n >= 11 && strncmp(opts->url + n - 11, "/embeddings", 11) == 0;
     snprintf(o->url, sizeof o->url, "%.*s%s", (int)n, opts->url, full ? "" : "/v1/embeddings");
     snprintf(o->model, sizeof o->model, "%s", opts->model);
-    if (opts->api_key && *opts->api_key) snprintf(o->auth, sizeof o->auth, "Authorization: Bearer %s", opts->api_key);
+    if (opts->api_key && *opts->api_key)
+        snprintf(o->auth, sizeof o->auth, "Authorization: Bearer %s", opts->api_key);
     o->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : 30;
     o->retries = opts->retries;
-    snprintf(o->base.name, sizeof o->base.name, "openai:%.*s", (int)sizeof o->base.name - 8, o->model);
+    snprintf(o->base.name, sizeof o->base.name, "openai:%.*s", (int)sizeof o->base.name - 8,
+             o->model);
     o->base.dim = opts->dim;
     o->base.embed = openai_embed;
     o->base.destroy = openai_destroy;

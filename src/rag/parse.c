@@ -63,7 +63,7 @@ static const struct {
 
 int doc_type_parse(const char *ct)
 {
-    if (!ct) return -1;
+    if (!ct) return -EINVAL;
     while (*ct == ' ') ct++;
     size_t n = strcspn(ct, ";");
     while (n && ct[n - 1] == ' ') n--;
@@ -73,7 +73,7 @@ int doc_type_parse(const char *ct)
             return t;
     }
     if (n == 15 && strncasecmp(ct, "text/x-markdown", n) == 0) return DOC_MARKDOWN;
-    return -1;
+    return -EINVAL;
 }
 
 const char *doc_type_name(doc_type_t t)
@@ -102,7 +102,8 @@ static void md_section(struct md *m)
     m->section[0] = '\0';
     for (int i = 0; i < 6; i++) {
         if (!m->titles[i][0]) continue;
-        int k = snprintf(m->section + n, sizeof m->section - n, "%s%s", n ? " > " : "", m->titles[i]);
+        int k =
+            snprintf(m->section + n, sizeof m->section - n, "%s%s", n ? " > " : "", m->titles[i]);
         if (k < 0 || (size_t)k >= sizeof m->section - n) break;
         n += (size_t)k;
     }
@@ -111,7 +112,8 @@ static void md_section(struct md *m)
 static void md_flush(struct md *m)
 {
     if (buf_error(&m->text)) m->rc = -ENOMEM;
-    if (m->rc == 0 && m->text.len) m->rc = doc_blocks_add(m->out, m->section, m->text.data, m->text.len);
+    if (m->rc == 0 && m->text.len)
+        m->rc = doc_blocks_add(m->out, m->section, m->text.data, m->text.len);
     buf_reset(&m->text);
 }
 
@@ -161,7 +163,8 @@ static int parse_markdown(const char *data, size_t n, doc_blocks_t *out)
                 for (int i = lvl; i < 6; i++) m.titles[i][0] = '\0';
                 md_section(&m);
                 heading = 0;
-            } else if (t == CMARK_NODE_PARAGRAPH || t == CMARK_NODE_ITEM || t == CMARK_NODE_BLOCK_QUOTE) {
+            } else if (t == CMARK_NODE_PARAGRAPH || t == CMARK_NODE_ITEM ||
+                       t == CMARK_NODE_BLOCK_QUOTE) {
                 /* paragraphs of one section join with a blank line */
                 if (m.text.len) buf_append(&m.text, "\n\n", 2);
             }
@@ -192,16 +195,18 @@ static bool name_in(const xmlChar *name, const char *const *list)
 }
 
 static const char *const html_skip[] = {"script", "style", "noscript", "template", "head", "iframe",
-                                        "object", "svg", "canvas", "select", NULL};
+                                        "object", "svg",   "canvas",   "select",   NULL};
 static const char *const html_blocks[] = {
-    "p", "div", "li", "ul", "ol", "tr", "td", "th", "table", "section", "article", "pre",
-    "blockquote", "br", "hr", "header", "footer", "nav", "main", "aside", "figure", "figcaption",
-    "dd", "dt", "dl", "address", "form", "fieldset", "details", "summary", NULL};
+    "p",      "div",     "li",      "ul",       "ol",         "tr",         "td", "th",
+    "table",  "section", "article", "pre",      "blockquote", "br",         "hr", "header",
+    "footer", "nav",     "main",    "aside",    "figure",     "figcaption", "dd", "dt",
+    "dl",     "address", "form",    "fieldset", "details",    "summary",    NULL};
 
 static void html_flush(struct html *h)
 {
     if (buf_error(&h->text)) h->rc = -ENOMEM;
-    if (h->rc == 0 && h->text.len) h->rc = doc_blocks_add(h->out, h->section, h->text.data, h->text.len);
+    if (h->rc == 0 && h->text.len)
+        h->rc = doc_blocks_add(h->out, h->section, h->text.data, h->text.len);
     buf_reset(&h->text);
 }
 
@@ -224,8 +229,10 @@ static void html_text(buf_t *b, const char *s)
 static void html_heading_text(xmlNode *n, buf_t *b)
 {
     for (xmlNode *c = n->children; c; c = c->next) {
-        if (c->type == XML_TEXT_NODE && c->content) html_text(b, (const char *)c->content);
-        else if (c->type == XML_ELEMENT_NODE && !name_in(c->name, html_skip)) html_heading_text(c, b);
+        if (c->type == XML_TEXT_NODE && c->content)
+            html_text(b, (const char *)c->content);
+        else if (c->type == XML_ELEMENT_NODE && !name_in(c->name, html_skip))
+            html_heading_text(c, b);
     }
 }
 
@@ -269,8 +276,10 @@ static int parse_html(const char *data, size_t n, doc_blocks_t *out, char *err, 
     xmlNode *body = NULL;
     for (xmlNode *c = root ? root->children : NULL; c; c = c->next)
         if (c->type == XML_ELEMENT_NODE && strcasecmp((const char *)c->name, "body") == 0) body = c;
-    if (body) html_walk(&h, body->children);
-    else if (root) html_walk(&h, root->children);
+    if (body)
+        html_walk(&h, body->children);
+    else if (root)
+        html_walk(&h, root->children);
     html_flush(&h);
     buf_free(&h.text);
     xmlFreeDoc(doc);

@@ -29,7 +29,7 @@ int doc_blocks_add(doc_blocks_t *b, const char *section, const char *text, size_
 void doc_blocks_free(doc_blocks_t *b);
 
 /* Type from a Content-Type value (parameters ignored) or a short name
- * ("markdown"); -1 when unsupported. */
+ * ("markdown"); -EINVAL when unsupported. */
 int doc_type_parse(const char *content_type);
 /* "text", "markdown", "html", "pdf": the metrics label. */
 const char *doc_type_name(doc_type_t t);
@@ -37,9 +37,9 @@ const char *doc_type_name(doc_type_t t);
 const char *doc_type_mime(doc_type_t t);
 
 typedef struct parse_opts {
-    const char *helper;   /* the ragd binary for `parse-pdf`; NULL: /proc/self/exe */
-    double timeout_s;     /* wall clock for one PDF */
-    size_t max_memory;    /* address space of the PDF child, bytes */
+    const char *helper; /* the ragd binary for `parse-pdf`; NULL: /proc/self/exe */
+    double timeout_s;   /* wall clock for one PDF */
+    size_t max_memory;  /* address space of the PDF child, bytes */
     size_t max_pages;
 } parse_opts_t;
 

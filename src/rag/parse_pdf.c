@@ -28,8 +28,8 @@
 #include "util/utf8.h"
 
 #define PDF_EXIT_INVALID 3
-#define PDF_OUTPUT_MAX ((size_t)256 << 20) /* text out of one PDF */
-#define PDF_INPUT_MAX ((size_t)1 << 30)
+#define PDF_OUTPUT_MAX   ((size_t)256 << 20) /* text out of one PDF */
+#define PDF_INPUT_MAX    ((size_t)1 << 30)
 
 extern char **environ;
 
@@ -42,10 +42,18 @@ int parse_pdf_main(int argc, char **argv)
 {
     unsigned long max_pages = 5000, max_mem = 0, cpu = 0;
     for (int i = 0; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--max-pages")) max_pages = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--max-memory")) max_mem = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--max-cpu")) cpu = strtoul(argv[i + 1], NULL, 10);
+        if (!strcmp(argv[i], "--max-pages"))
+            max_pages = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--max-memory"))
+            max_mem = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--max-cpu"))
+            cpu = strtoul(argv[i + 1], NULL, 10);
     }
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* Not under Address- or ThreadSanitizer, whose shadow memory alone is terabytes of
+     * address space: the test build keeps the CPU and time limits. */
+    max_mem = 0;
+#endif
     if (max_mem) setrlimit(RLIMIT_AS, &(struct rlimit){max_mem, max_mem});
     if (cpu) setrlimit(RLIMIT_CPU, &(struct rlimit){cpu, cpu + 1});
     buf_t in;
@@ -132,8 +140,15 @@ int parse_pdf_child(const char *data, size_t n, const parse_opts_t *o, doc_block
     snprintf(mem, sizeof mem, "%zu", o && o->max_memory ? o->max_memory : ((size_t)2 << 30));
     snprintf(cpu, sizeof cpu, "%.0f", timeout + 1);
     const char *helper = o && o->helper ? o->helper : "/proc/self/exe";
-    char *argv[] = {(char *)"ragd", (char *)"parse-pdf", (char *)"--max-pages", pages,
-                    (char *)"--max-memory", mem, (char *)"--max-cpu", cpu, NULL};
+    char *argv[] = {(char *)"ragd",
+                    (char *)"parse-pdf",
+                    (char *)"--max-pages",
+                    pages,
+                    (char *)"--max-memory",
+                    mem,
+                    (char *)"--max-cpu",
+                    cpu,
+                    NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
@@ -165,19 +180,24 @@ int parse_pdf_child(const char *data, size_t n, const parse_opts_t *o, doc_block
         if (in[1] >= 0 && (pf[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t w = write(in[1], data + written, n - written);
             if (w > 0) written += (size_t)w;
-            if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == n) close(in[1]), in[1] = -1;
+            if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == n)
+                close(in[1]), in[1] = -1;
         }
         char tmp[65536];
         if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t r = read(outp[0], tmp, sizeof tmp);
-            if (r > 0) buf_append(&text, tmp, (size_t)r);
-            else if (r == 0 || errno != EINTR) out_open = false;
+            if (r > 0)
+                buf_append(&text, tmp, (size_t)r);
+            else if (r == 0 || errno != EINTR)
+                out_open = false;
             if (buf_error(&text)) break; /* too much text: stop it */
         }
         if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t r = read(errp[0], tmp, sizeof tmp);
-            if (r > 0) buf_append(&emsg, tmp, (size_t)r);
-            else if (r == 0 || errno != EINTR) err_open = false;
+            if (r > 0)
+                buf_append(&emsg, tmp, (size_t)r);
+            else if (r == 0 || errno != EINTR)
+                err_open = false;
         }
         if (!out_open) pf[0].fd = -1;
     }
@@ -198,7 +218,8 @@ int parse_pdf_child(const char *data, size_t n, const parse_opts_t *o, doc_block
         if (WIFEXITED(status) && WEXITSTATUS(status) == PDF_EXIT_INVALID && emsg.len)
             snprintf(err, errlen, "%.*s", (int)emsg.len, emsg.data);
         else if (WIFSIGNALED(status))
-            snprintf(err, errlen, "the PDF parser stopped on signal %d (a malformed file or a limit)",
+            snprintf(err, errlen,
+                     "the PDF parser stopped on signal %d (a malformed file or a limit)",
                      WTERMSIG(status));
         else
             snprintf(err, errlen, "the PDF parser failed (exit %d)", WEXITSTATUS(status));

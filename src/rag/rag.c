@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -16,12 +15,13 @@
 #include "rag/vindex.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/random.h"
 
 /* Texts per embedder call: remote embedders take batches, and the
  * histogram sees one observation per call. */
 #define EMBED_BATCH 64
 /* Candidates each side brings to a hybrid fusion. */
-#define HYBRID_DEPTH(k) ((k) * 4 < 50 ? 50 : (k) * 4)
+#define HYBRID_DEPTH(k) ((k)*4 < 50 ? 50 : (k)*4)
 #define MAX_QUERY_TERMS 64
 
 struct rag {
@@ -31,10 +31,9 @@ struct rag {
     cache_t *cache;
     chunk_opts_t chunk;
     parse_opts_t parse;
-    pthread_mutex_t wmu; /* store commit + index update, in one order */
-    atomic_bool embedder_failed;
-    char embedder_error[256];
-    health_t *health; /* set by rag_add_health; failures are reported at once */
+    pthread_mutex_t wmu;         /* store commit + index update, in one order */
+    atomic_bool embedder_failed; /* the last call failed; the health check probes */
+    health_t *health;            /* set by rag_add_health; failures are reported at once */
     metrics_family_t *doc_duration;
     metrics_child_t *doc_dur[DOC_TYPE_COUNT];
     metrics_child_t *embed_dur, *search_dur, *hits, *misses, *cache_entries, *docs, *embeddings;
@@ -45,7 +44,7 @@ int rag_mode_parse(const char *s)
     if (!s || !strcmp(s, "hybrid")) return RAG_HYBRID;
     if (!strcmp(s, "vector")) return RAG_VECTOR;
     if (!strcmp(s, "keyword")) return RAG_KEYWORD;
-    return -1;
+    return -EINVAL;
 }
 
 /* ---- metrics ------------------------------------------------------------- */
@@ -67,26 +66,33 @@ static int register_metrics(rag_t *r, const rag_opts_t *o)
                                                      .nbuckets = nb_},                             \
                             out_)
 #define SIMPLE(type_, name_, help_, out_)                                                          \
-    (rc = metrics_register_one(reg, &(metrics_family_opts_t){.type = type_, .name = name_, .help = help_}, out_))
+    (rc = metrics_register_one(                                                                    \
+         reg, &(metrics_family_opts_t){.type = type_, .name = name_, .help = help_}, out_))
     if ((rc = HIST("document_processing_duration_seconds",
                    "Time to ingest one document, parse to commit, in seconds.", type_l, 1,
                    o->buckets_document, o->nbuckets_document, &r->doc_duration)))
         return rc;
     for (int t = 0; t < DOC_TYPE_COUNT; t++)
-        r->doc_dur[t] = metrics_family_child(r->doc_duration, (const char *[]){doc_type_name((doc_type_t)t)});
-    if ((rc = HIST("embedding_generation_duration_seconds", "Time of one embedder call, in seconds.",
-                   NULL, 0, o->buckets_embedding, o->nbuckets_embedding, &f)))
+        r->doc_dur[t] =
+            metrics_family_child(r->doc_duration, (const char *[]){doc_type_name((doc_type_t)t)});
+    if ((rc =
+             HIST("embedding_generation_duration_seconds", "Time of one embedder call, in seconds.",
+                  NULL, 0, o->buckets_embedding, o->nbuckets_embedding, &f)))
         return rc;
     r->embed_dur = metrics_family_child(f, NULL);
     if ((rc = HIST("vector_search_duration_seconds", "Time of one vector index search, in seconds.",
                    NULL, 0, o->buckets_search, o->nbuckets_search, &f)))
         return rc;
     r->search_dur = metrics_family_child(f, NULL);
-    if (SIMPLE(METRICS_COUNTER, "query_cache_hits_total", "Queries answered from the query cache.", &r->hits) ||
-        SIMPLE(METRICS_COUNTER, "query_cache_misses_total", "Queries the query cache could not answer.", &r->misses) ||
-        SIMPLE(METRICS_GAUGE, "ragd_query_cache_entries", "Entries in the query cache.", &r->cache_entries) ||
+    if (SIMPLE(METRICS_COUNTER, "query_cache_hits_total", "Queries answered from the query cache.",
+               &r->hits) ||
+        SIMPLE(METRICS_COUNTER, "query_cache_misses_total",
+               "Queries the query cache could not answer.", &r->misses) ||
+        SIMPLE(METRICS_GAUGE, "ragd_query_cache_entries", "Entries in the query cache.",
+               &r->cache_entries) ||
         SIMPLE(METRICS_GAUGE, "active_documents_count", "Documents stored now.", &r->docs) ||
-        SIMPLE(METRICS_GAUGE, "total_embeddings_count", "Embedding vectors stored now.", &r->embeddings))
+        SIMPLE(METRICS_GAUGE, "total_embeddings_count", "Embedding vectors stored now.",
+               &r->embeddings))
         return rc;
 #undef HIST
 #undef SIMPLE
@@ -114,14 +120,19 @@ int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen)
     r->chunk = o->chunk;
     r->parse = o->parse;
     int rc = store_open(&r->store, o->data_dir, emb->name, emb->dim, err, errlen);
-    if (!rc && (rc = vindex_new(&r->index, emb->dim)) != 0) snprintf(err, errlen, "index: out of memory");
-    if (!rc && (rc = cache_new(&r->cache, o->cache_entries, o->cache_ttl_s)) != 0) snprintf(err, errlen, "cache: out of memory");
-    if (!rc && (rc = register_metrics(r, o)) != 0) snprintf(err, errlen, "metrics: %s", metrics_registry_error(o->reg));
+    if (!rc && (rc = vindex_new(&r->index, emb->dim)) != 0)
+        snprintf(err, errlen, "index: out of memory");
+    if (!rc && (rc = cache_new(&r->cache, o->cache_entries, o->cache_ttl_s)) != 0)
+        snprintf(err, errlen, "cache: out of memory");
+    if (!rc && (rc = register_metrics(r, o)) != 0)
+        snprintf(err, errlen, "metrics: %s", metrics_registry_error(o->reg));
     double t0 = clock_now();
     if (!rc && (rc = store_each_vector(r->store, load_vector, r->index)) != 0)
-        snprintf(err, errlen, "loading the vectors: %s", rc == -EINVAL ? "a vector of the wrong size" : strerror(-rc));
+        snprintf(err, errlen, "loading the vectors: %s",
+                 rc == -EINVAL ? "a vector of the wrong size" : strerror(-rc));
     int64_t docs = 0, chunks = 0;
-    if (!rc && (rc = store_counts(r->store, &docs, &chunks)) != 0) snprintf(err, errlen, "counting documents failed");
+    if (!rc && (rc = store_counts(r->store, &docs, &chunks)) != 0)
+        snprintf(err, errlen, "counting documents failed");
     if (rc) {
         rag_close(&r);
         return rc;
@@ -129,7 +140,8 @@ int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen)
     metrics_gauge_set(r->docs, (double)docs);
     metrics_gauge_set(r->embeddings, (double)chunks);
     metrics_gauge_set(r->cache_entries, 0);
-    log_info("rag: %lld documents, %lld chunks loaded into the index in %.3f s (embedder %s, %u dimensions)",
+    log_info("rag: %lld documents, %lld chunks loaded into the index in %.3f s (embedder %s, %u "
+             "dimensions)",
              (long long)docs, (long long)chunks, clock_now() - t0, emb->name, emb->dim);
     *out = r;
     return 0;
@@ -162,8 +174,8 @@ static int embed_all(rag_t *r, const char *const *texts, const size_t *lens, siz
         int rc = embed_texts(r->emb, texts + i, lens + i, m, out + i * r->emb->dim, e, sizeof e);
         metrics_histogram_observe(r->embed_dur, clock_now() - t0);
         if (rc) {
-            snprintf(r->embedder_error, sizeof r->embedder_error, "%s", e);
-            if (!atomic_exchange(&r->embedder_failed, true)) log_warn("embedder %s failed: %s", r->emb->name, e);
+            if (!atomic_exchange(&r->embedder_failed, true))
+                log_warn("embedder %s failed: %s", r->emb->name, e);
             if (r->health) health_set(r->health, "embedder", HEALTH_UNHEALTHY, e);
             snprintf(err, errlen, "the embedder is unavailable: %s", e);
             return -ENETDOWN;
@@ -181,11 +193,7 @@ static int embed_all(rag_t *r, const char *const *texts, const size_t *lens, siz
 static void random_id(char *out)
 {
     unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        memcpy(b, &ts, sizeof b < sizeof ts ? sizeof b : sizeof ts);
-    }
+    random_bytes(b, sizeof b);
     for (int i = 0; i < 16; i++) sprintf(out + 2 * i, "%02x", b[i]);
 }
 
@@ -205,7 +213,8 @@ int rag_ingest(rag_t *r, const rag_doc_in_t *in, json_t **out, char *err, size_t
     if (rc) goto out;
     if ((rc = chunk_blocks(&blocks, &r->chunk, &chunks)) != 0) {
         if (rc == -E2BIG)
-            snprintf(err, errlen, "the document makes more than %zu chunks (the limit per document)",
+            snprintf(err, errlen,
+                     "the document makes more than %zu chunks (the limit per document)",
                      r->chunk.max_chunks);
         goto out;
     }
@@ -256,19 +265,30 @@ int rag_ingest(rag_t *r, const rag_doc_in_t *in, json_t **out, char *err, size_t
         random_id(idbuf);
         id = idbuf;
     }
-    meta = json_dumps(in->metadata ? in->metadata : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+    meta = in->metadata ? json_dumps(in->metadata, JSON_COMPACT | JSON_SORT_KEYS)
+                        : NULL; /* NULL: "{}" */
     for (size_t i = 0; i < chunks.n; i++)
-        sc[i] = (store_chunk_t){chunks.v[i].text, chunks.v[i].len, chunks.v[i].section,
-                                terms.data + toffs[i], toffs[i + 1] - toffs[i] - 1,
+        sc[i] = (store_chunk_t){chunks.v[i].text,
+                                chunks.v[i].len,
+                                chunks.v[i].section,
+                                terms.data + toffs[i],
+                                toffs[i + 1] - toffs[i] - 1,
                                 vecs + i * r->emb->dim};
-    store_doc_t d = {id, in->title ? in->title : "", doc_type_mime(in->type), meta ? meta : "{}",
-                     in->data, in->len, text.data ? text.data : "", text.len};
+    store_doc_t d = {id,
+                     in->title ? in->title : "",
+                     doc_type_mime(in->type),
+                     meta ? meta : "{}",
+                     in->data,
+                     in->len,
+                     text.data ? text.data : "",
+                     text.len};
     pthread_mutex_lock(&r->wmu);
     rc = store_put(r->store, &d, sc, chunks.n, &res, err, errlen);
     if (rc == 0) {
         vindex_remove(r->index, res.old_ids, res.n_old);
         if (vindex_add(r->index, res.new_ids, vecs, res.n_new) != 0)
-            log_error("index: cannot add %zu vectors of %s (out of memory): restart to reload", res.n_new, id);
+            log_error("index: cannot add %zu vectors of %s (out of memory): restart to reload",
+                      res.n_new, id);
         cache_clear(r->cache);
         metrics_gauge_set(r->cache_entries, 0);
         if (!res.replaced) metrics_gauge_inc(r->docs);
@@ -277,7 +297,8 @@ int rag_ingest(rag_t *r, const rag_doc_in_t *in, json_t **out, char *err, size_t
     pthread_mutex_unlock(&r->wmu);
     if (rc) goto out;
     metrics_histogram_observe(r->doc_dur[in->type], clock_now() - t0);
-    *out = json_pack("{s:s,s:I,s:b}", "id", id, "chunks", (json_int_t)res.n_new, "replaced", res.replaced);
+    *out = json_pack("{s:s,s:I,s:b}", "id", id, "chunks", (json_int_t)res.n_new, "replaced",
+                     res.replaced);
 out:
     store_put_result_free(&res);
     free(meta);
@@ -368,7 +389,8 @@ static void match_expr(rag_t *r, const char *text, buf_t *out)
     size_t n = 0;
     text_terms(text, strlen(text), &terms);
     buf_putc(&terms, '\0');
-    for (char *t = terms.data, *save = NULL, *w; terms.data && n < MAX_QUERY_TERMS && (w = strtok_r(t, " ", &save)); t = NULL) {
+    for (char *t = terms.data, *save = NULL, *w;
+         terms.data && n < MAX_QUERY_TERMS && (w = strtok_r(t, " ", &save)); t = NULL) {
         bool dup = false;
         for (size_t i = 0; i < n && !dup; i++) dup = strcmp(tok[i], w) == 0;
         if (!dup) tok[n++] = w;
@@ -403,26 +425,29 @@ static int cmp_fused(const void *a, const void *b)
     return x->score < y->score ? 1 : x->score > y->score ? -1 : (x->id > y->id) - (x->id < y->id);
 }
 
-/* Reciprocal rank fusion of two ranked lists into out (at most k). */
-static size_t fuse(const vindex_hit_t *a, size_t na, const vindex_hit_t *b, size_t nb, size_t k,
-                   vindex_hit_t *out)
+/* Reciprocal rank fusion of two ranked lists into out (at most k): the
+ * number of hits, or -ENOMEM. */
+static long fuse(const vindex_hit_t *a, size_t na, const vindex_hit_t *b, size_t nb, size_t k,
+                 vindex_hit_t *out)
 {
     struct fused *f = malloc((na + nb + 1) * sizeof *f);
     size_t n = 0;
-    if (!f) return 0;
+    if (!f) return -ENOMEM;
     for (size_t i = 0; i < na; i++) f[n++] = (struct fused){a[i].id, 1.0 / (RAG_RRF_K + i + 1)};
     for (size_t i = 0; i < nb; i++) {
         size_t j = 0;
         while (j < n && f[j].id != b[i].id) j++;
         double s = 1.0 / (RAG_RRF_K + i + 1);
-        if (j < n) f[j].score += s;
-        else f[n++] = (struct fused){b[i].id, s};
+        if (j < n)
+            f[j].score += s;
+        else
+            f[n++] = (struct fused){b[i].id, s};
     }
     qsort(f, n, sizeof *f, cmp_fused);
     size_t m = n < k ? n : k;
     for (size_t i = 0; i < m; i++) out[i] = (vindex_hit_t){f[i].id, (float)f[i].score};
     free(f);
-    return m;
+    return (long)m;
 }
 
 static bool allow_in_set(void *ctx, int64_t id)
@@ -444,8 +469,9 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
         if (results) {
             metrics_counter_inc(r->hits);
             free(key);
-            *out = json_pack("{s:o,s:b,s:{s:f,s:f,s:f}}", "results", results, "cached", 1, "timings_ms",
-                             "embedding", 0.0, "search", 0.0, "total", (clock_now() - t0) * 1000);
+            *out = json_pack("{s:o,s:b,s:{s:f,s:f,s:f}}", "results", results, "cached", 1,
+                             "timings_ms", "embedding", 0.0, "search", 0.0, "total",
+                             (clock_now() - t0) * 1000);
             return 0;
         }
     }
@@ -463,7 +489,8 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
         rc = -ENOMEM;
         goto done;
     }
-    if (q->filter && json_object_size(q->filter) && (rc = store_filter_ids(r->store, q->filter, &allowed)) != 0) {
+    if (q->filter && json_object_size(q->filter) &&
+        (rc = store_filter_ids(r->store, q->filter, &allowed)) != 0) {
         snprintf(err, errlen, "applying the filter failed");
         goto done;
     }
@@ -480,9 +507,14 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
         t_embed = clock_now() - te;
         if (rc == 0) {
             double ts = clock_now();
-            nv = filtered && allowed.n == 0 ? 0
-                                            : vindex_search(r->index, qv, depth, filtered ? allow_in_set : NULL,
-                                                            &allowed, vh);
+            long got = filtered && allowed.n == 0
+                           ? 0
+                           : vindex_search(r->index, qv, depth, filtered ? allow_in_set : NULL,
+                                           &allowed, vh);
+            if (got < 0)
+                rc = (int)got;
+            else
+                nv = (size_t)got;
             double dt = clock_now() - ts;
             metrics_histogram_observe(r->search_dur, dt);
             t_search += dt;
@@ -508,9 +540,18 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
             nk = (size_t)n;
         }
     }
-    if (q->mode == RAG_VECTOR) memcpy(final, vh, (nf = nv < q->top_k ? nv : q->top_k) * sizeof *final);
-    else if (q->mode == RAG_KEYWORD) memcpy(final, kh, (nf = nk < q->top_k ? nk : q->top_k) * sizeof *final);
-    else nf = fuse(vh, nv, kh, nk, q->top_k, final);
+    if (q->mode == RAG_VECTOR)
+        memcpy(final, vh, (nf = nv < q->top_k ? nv : q->top_k) * sizeof *final);
+    else if (q->mode == RAG_KEYWORD)
+        memcpy(final, kh, (nf = nk < q->top_k ? nk : q->top_k) * sizeof *final);
+    else {
+        long m = fuse(vh, nv, kh, nk, q->top_k, final);
+        if (m < 0) {
+            rc = (int)m;
+            goto done;
+        }
+        nf = (size_t)m;
+    }
     if ((rc = store_results(r->store, final, nf, results)) != 0) {
         snprintf(err, errlen, "reading the results failed");
         goto done;
@@ -521,8 +562,9 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
         metrics_gauge_set(r->cache_entries, (double)cache_size(r->cache));
         free(text);
     }
-    *out = json_pack("{s:O,s:b,s:{s:f,s:f,s:f}}", "results", results, "cached", 0, "timings_ms", "embedding",
-                     t_embed * 1000, "search", t_search * 1000, "total", (clock_now() - t0) * 1000);
+    *out = json_pack("{s:O,s:b,s:{s:f,s:f,s:f}}", "results", results, "cached", 0, "timings_ms",
+                     "embedding", t_embed * 1000, "search", t_search * 1000, "total",
+                     (clock_now() - t0) * 1000);
     if (!*out) rc = -ENOMEM;
 done:
     json_decref(results);
@@ -556,7 +598,7 @@ static health_state_t check_embedder(void *ctx, char *detail, size_t n)
     int rc = v ? embed_all(r, probe, plen, 1, v, err, sizeof err) : -ENOMEM;
     free(v);
     if (rc == 0) return HEALTH_HEALTHY;
-    snprintf(detail, n, "last call failed: %s", r->embedder_error);
+    snprintf(detail, n, "%s", err); /* the probe's own failure: no state shared with ingests */
     return HEALTH_UNHEALTHY;
 }
 

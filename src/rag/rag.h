@@ -45,7 +45,7 @@ typedef struct rag_doc_in {
     const char *id;    /* NULL: a random id is made */
     const char *title; /* NULL: "" */
     doc_type_t type;
-    json_t *metadata;  /* an object of strings, or NULL */
+    json_t *metadata; /* an object of strings, or NULL */
     const char *data;
     size_t len;
 } rag_doc_in_t;
@@ -76,7 +76,7 @@ int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t er
 /* Registers the components store, embedder, index (required) and cache. */
 int rag_add_health(rag_t *r, health_t *h);
 
-/* "hybrid", "vector", "keyword" -> mode; -1 if unknown. */
+/* "hybrid" (or NULL), "vector", "keyword" -> mode; -EINVAL if unknown. */
 int rag_mode_parse(const char *s);
 
 #endif

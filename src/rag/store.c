@@ -81,9 +81,11 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 
 static int open_conn(const char *path, sqlite3 **db, bool readonly, char *err, size_t errlen)
 {
-    int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(path, db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open %s: %s", path, *db ? sqlite3_errmsg(*db) : "out of memory");
+        snprintf(err, errlen, "cannot open %s: %s", path,
+                 *db ? sqlite3_errmsg(*db) : "out of memory");
         return -EIO;
     }
     sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
@@ -95,7 +97,8 @@ static int meta_get(sqlite3 *db, const char *key, char *out, size_t n)
 {
     sqlite3_stmt *st;
     int rc = -ENOENT;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK) return -EIO;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+        return -EIO;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -108,7 +111,8 @@ static int meta_get(sqlite3 *db, const char *key, char *out, size_t n)
 static int meta_set(sqlite3 *db, const char *key, const char *value)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st,
+                           NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
@@ -185,7 +189,8 @@ int store_open(store_t **out, const char *dir, const char *embedder, unsigned di
     if (!rc) rc = exec(s->w, "PRAGMA journal_mode=WAL", err, errlen);
     if (!rc) rc = exec(s->w, "PRAGMA synchronous=FULL", err, errlen);
     if (!rc) rc = migrate(s->w, embedder, dim, err, errlen);
-    for (int i = 0; i < STORE_READERS && !rc; i++) rc = open_conn(path, &s->r[i].db, true, err, errlen);
+    for (int i = 0; i < STORE_READERS && !rc; i++)
+        rc = open_conn(path, &s->r[i].db, true, err, errlen);
     if (rc) {
         store_close(&s);
         return rc;
@@ -213,7 +218,8 @@ static struct reader *reader_get(store_t *s)
 {
     for (int i = 0; i < STORE_READERS; i++)
         if (pthread_mutex_trylock(&s->r[i].mu) == 0) return &s->r[i];
-    struct reader *r = &s->r[__atomic_fetch_add(&s->next_reader, 1, __ATOMIC_RELAXED) % STORE_READERS];
+    struct reader *r =
+        &s->r[__atomic_fetch_add(&s->next_reader, 1, __ATOMIC_RELAXED) % STORE_READERS];
     pthread_mutex_lock(&r->mu);
     return r;
 }
@@ -230,7 +236,8 @@ static int ids_of_doc(sqlite3 *db, const char *id, int64_t **out, size_t *n)
     sqlite3_stmt *st;
     *out = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(db, "SELECT id FROM chunks WHERE doc_id = ? ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT id FROM chunks WHERE doc_id = ? ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK)
         return -EIO;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     size_t cap = 0;
@@ -291,7 +298,8 @@ int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n
     if ((rc = ids_of_doc(db, d->id, &res->old_ids, &res->n_old)) != 0) goto fail;
     {
         sqlite3_stmt *st; /* keep created_at across replacements */
-        if (sqlite3_prepare_v2(db, "SELECT created_at FROM documents WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(db, "SELECT created_at FROM documents WHERE id = ?", -1, &st,
+                               NULL) == SQLITE_OK) {
             sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
             if (sqlite3_step(st) == SQLITE_ROW) {
                 res->replaced = true;
@@ -309,7 +317,8 @@ int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n
                            "INSERT INTO chunks(doc_id, position, section, text, embedding) "
                            "VALUES(?,?,?,?,?)",
                            -1, &chunk, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO chunks_fts(rowid, terms) VALUES(?, ?)", -1, &fts, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, "INSERT INTO chunks_fts(rowid, terms) VALUES(?, ?)", -1, &fts,
+                           NULL) != SQLITE_OK) {
         rc = sql_err(db, err, errlen, "preparing the insert");
         goto fail;
     }
@@ -337,7 +346,8 @@ int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n
         sqlite3_bind_int64(chunk, 2, (sqlite3_int64)i);
         sqlite3_bind_text(chunk, 3, c[i].section ? c[i].section : "", -1, SQLITE_STATIC);
         sqlite3_bind_text64(chunk, 4, c[i].text, c[i].len, SQLITE_STATIC, SQLITE_UTF8);
-        sqlite3_bind_blob64(chunk, 5, c[i].vec, (sqlite3_uint64)s->dim * sizeof(float), SQLITE_STATIC);
+        sqlite3_bind_blob64(chunk, 5, c[i].vec, (sqlite3_uint64)s->dim * sizeof(float),
+                            SQLITE_STATIC);
         if (sqlite3_step(chunk) != SQLITE_DONE) {
             rc = sql_err(db, err, errlen, "storing a chunk");
             goto fail;
@@ -384,7 +394,8 @@ int store_delete(store_t *s, const char *id, int64_t **ids, size_t *n)
     if (rc) goto out;
     sqlite3_stmt *st;
     bool exists = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM documents WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM documents WHERE id = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         exists = sqlite3_step(st) == SQLITE_ROW;
         sqlite3_finalize(st);
@@ -417,14 +428,16 @@ static json_t *metadata_json(const char *text)
 
 static json_t *doc_row(sqlite3_stmt *st, bool with_text)
 {
-    json_t *d = json_pack("{s:s,s:s,s:s,s:o,s:I,s:f,s:f}", "id", sqlite3_column_text(st, 0), "title",
-                          sqlite3_column_text(st, 1), "content_type", sqlite3_column_text(st, 2),
-                          "metadata", metadata_json((const char *)sqlite3_column_text(st, 3)), "chunks",
-                          (json_int_t)sqlite3_column_int64(st, 4), "created_at",
-                          sqlite3_column_double(st, 5), "updated_at", sqlite3_column_double(st, 6));
+    json_t *d =
+        json_pack("{s:s,s:s,s:s,s:o,s:I,s:f,s:f}", "id", sqlite3_column_text(st, 0), "title",
+                  sqlite3_column_text(st, 1), "content_type", sqlite3_column_text(st, 2),
+                  "metadata", metadata_json((const char *)sqlite3_column_text(st, 3)), "chunks",
+                  (json_int_t)sqlite3_column_int64(st, 4), "created_at",
+                  sqlite3_column_double(st, 5), "updated_at", sqlite3_column_double(st, 6));
     if (d && with_text)
-        json_object_set_new(d, "text", json_stringn((const char *)sqlite3_column_text(st, 7),
-                                                    (size_t)sqlite3_column_bytes(st, 7)));
+        json_object_set_new(d, "text",
+                            json_stringn((const char *)sqlite3_column_text(st, 7),
+                                         (size_t)sqlite3_column_bytes(st, 7)));
     return d;
 }
 
@@ -465,7 +478,8 @@ int store_list(store_t *s, size_t limit, const char *after, json_t **out)
         sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
         int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) json_array_append_new(*out, doc_row(st, false));
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            json_array_append_new(*out, doc_row(st, false));
         rc = step == SQLITE_DONE ? 0 : -EIO;
         sqlite3_finalize(st);
     }
@@ -547,12 +561,14 @@ long store_keyword(store_t *s, const char *match, size_t k, json_t *filter, vind
 {
     /* Without a filter, FTS5 alone: its rank is bm25, and ORDER BY rank with
      * a LIMIT keeps only the best k while scanning. */
-    char sql[4096] = "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?";
+    char sql[4096] =
+        "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?";
     bool filtered = filter && json_object_size(filter);
     if (filtered) {
-        snprintf(sql, sizeof sql, "SELECT f.rowid, f.rank FROM chunks_fts f "
-                                  "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
-                                  "WHERE chunks_fts MATCH ?");
+        snprintf(sql, sizeof sql,
+                 "SELECT f.rowid, f.rank FROM chunks_fts f "
+                 "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
+                 "WHERE chunks_fts MATCH ?");
         filter_sql(filter, sql, sizeof sql - 64);
         strcat(sql, " ORDER BY f.rank LIMIT ?");
     }
@@ -566,7 +582,8 @@ long store_keyword(store_t *s, const char *match, size_t k, json_t *filter, vind
         n = 0;
         int step;
         while ((step = sqlite3_step(st)) == SQLITE_ROW && (size_t)n < k)
-            out[n++] = (vindex_hit_t){sqlite3_column_int64(st, 0), (float)-sqlite3_column_double(st, 1)};
+            out[n++] =
+                (vindex_hit_t){sqlite3_column_int64(st, 0), (float)-sqlite3_column_double(st, 1)};
         if (step != SQLITE_DONE && step != SQLITE_ROW) n = -EIO;
         sqlite3_finalize(st);
     }
@@ -579,7 +596,8 @@ int store_term_dfs(store_t *s, const char *const *terms, size_t n, int64_t *dfs)
     struct reader *r = reader_get(s);
     sqlite3_stmt *st;
     int rc = -EIO;
-    if (sqlite3_prepare_v2(r->db, "SELECT doc FROM chunks_vocab WHERE term = ?", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(r->db, "SELECT doc FROM chunks_vocab WHERE term = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
         rc = 0;
         for (size_t i = 0; i < n; i++) {
             sqlite3_reset(st);
@@ -644,7 +662,8 @@ int store_filter_ids(store_t *s, json_t *filter, store_idset_t *out)
         filter_bind(st, filter, 1);
         int step;
         rc = 0;
-        while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) rc = idset_add(out, sqlite3_column_int64(st, 0));
+        while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+            rc = idset_add(out, sqlite3_column_int64(st, 0));
         if (rc == 0 && step != SQLITE_DONE) rc = -EIO;
         sqlite3_finalize(st);
     }
@@ -667,12 +686,13 @@ int store_results(store_t *s, const vindex_hit_t *hits, size_t n, json_t *result
             sqlite3_reset(st);
             sqlite3_bind_int64(st, 1, hits[i].id);
             if (sqlite3_step(st) != SQLITE_ROW) continue; /* deleted meanwhile */
-            json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:s%,s:f,s:o}", "document_id", sqlite3_column_text(st, 0),
-                                  "chunk_index", (json_int_t)sqlite3_column_int64(st, 1), "title",
-                                  sqlite3_column_text(st, 2), "section", sqlite3_column_text(st, 3), "text",
-                                  sqlite3_column_text(st, 4), (size_t)sqlite3_column_bytes(st, 4), "score",
-                                  (double)hits[i].score, "metadata",
-                                  metadata_json((const char *)sqlite3_column_text(st, 5)));
+            json_t *o = json_pack(
+                "{s:s,s:I,s:s,s:s,s:s%,s:f,s:o}", "document_id", sqlite3_column_text(st, 0),
+                "chunk_index", (json_int_t)sqlite3_column_int64(st, 1), "title",
+                sqlite3_column_text(st, 2), "section", sqlite3_column_text(st, 3), "text",
+                sqlite3_column_text(st, 4), (size_t)sqlite3_column_bytes(st, 4), "score",
+                (double)hits[i].score, "metadata",
+                metadata_json((const char *)sqlite3_column_text(st, 5)));
             if (!o) {
                 rc = -ENOMEM;
                 break;

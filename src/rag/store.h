@@ -23,8 +23,8 @@
 #include "rag/vindex.h"
 
 #define STORE_SCHEMA_VERSION 2
-#define STORE_READERS 4
-#define STORE_FILE "ragd.db"
+#define STORE_READERS        4
+#define STORE_FILE           "ragd.db"
 
 typedef struct store store_t;
 
@@ -35,7 +35,7 @@ typedef struct store_doc {
     const char *metadata; /* a JSON object of strings, as text */
     const void *source;   /* the uploaded bytes */
     size_t source_len;
-    const char *text;     /* extracted text */
+    const char *text; /* extracted text */
     size_t text_len;
 } store_doc_t;
 
@@ -45,7 +45,7 @@ typedef struct store_chunk {
     const char *section;
     const char *terms; /* FTS terms */
     size_t terms_len;
-    const float *vec;  /* dim floats */
+    const float *vec; /* dim floats */
 } store_chunk_t;
 
 typedef struct store_put_result {

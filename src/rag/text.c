@@ -22,15 +22,15 @@ uint32_t text_decode(const char *str, size_t n, size_t *len)
 
 bool text_is_cjk(uint32_t cp)
 {
-    return (cp >= 0x3040 && cp <= 0x30FF) ||   /* Hiragana, Katakana */
-           (cp >= 0x31F0 && cp <= 0x31FF) ||   /* Katakana extensions */
-           (cp >= 0x3400 && cp <= 0x4DBF) ||   /* CJK extension A */
-           (cp >= 0x4E00 && cp <= 0x9FFF) ||   /* CJK unified ideographs */
-           (cp >= 0xF900 && cp <= 0xFAFF) ||   /* compatibility ideographs */
-           (cp >= 0xFF66 && cp <= 0xFF9F) ||   /* half-width Katakana */
-           (cp >= 0xAC00 && cp <= 0xD7AF) ||   /* Hangul syllables */
-           (cp >= 0x1100 && cp <= 0x11FF) ||   /* Hangul Jamo */
-           (cp >= 0x20000 && cp <= 0x2FA1F);   /* CJK extensions B.. */
+    return (cp >= 0x3040 && cp <= 0x30FF) || /* Hiragana, Katakana */
+           (cp >= 0x31F0 && cp <= 0x31FF) || /* Katakana extensions */
+           (cp >= 0x3400 && cp <= 0x4DBF) || /* CJK extension A */
+           (cp >= 0x4E00 && cp <= 0x9FFF) || /* CJK unified ideographs */
+           (cp >= 0xF900 && cp <= 0xFAFF) || /* compatibility ideographs */
+           (cp >= 0xFF66 && cp <= 0xFF9F) || /* half-width Katakana */
+           (cp >= 0xAC00 && cp <= 0xD7AF) || /* Hangul syllables */
+           (cp >= 0x1100 && cp <= 0x11FF) || /* Hangul Jamo */
+           (cp >= 0x20000 && cp <= 0x2FA1F); /* CJK extensions B.. */
 }
 
 /* Letters and digits of spaced scripts: ASCII alnum, and any other code
@@ -40,7 +40,7 @@ static bool is_word_char(uint32_t cp)
     if (cp < 0x80)
         return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
     if (cp < 0xC0) return cp == 0xAA || cp == 0xB5 || cp == 0xBA; /* Latin-1 punctuation */
-    if (cp == 0xD7 || cp == 0xF7) return false;                     /* x and division signs */
+    if (cp == 0xD7 || cp == 0xF7) return false;                   /* x and division signs */
     if (cp >= 0x2000 && cp <= 0x2BFF) return false; /* punctuation, symbols, arrows, math */
     if (cp >= 0x3000 && cp <= 0x303F) return false; /* CJK punctuation */
     if (cp >= 0xFE30 && cp <= 0xFE4F) return false; /* CJK compatibility forms */
@@ -48,7 +48,7 @@ static bool is_word_char(uint32_t cp)
     if (cp >= 0xFF1A && cp <= 0xFF20) return false;
     if (cp >= 0xFF3B && cp <= 0xFF40) return false;
     if (cp >= 0xFF5B && cp <= 0xFF65) return false;
-    if (cp >= 0x1F000) return false;                 /* emoji and pictographs */
+    if (cp >= 0x1F000) return false; /* emoji and pictographs */
     return !text_is_cjk(cp);
 }
 
@@ -89,8 +89,8 @@ struct terms {
     buf_t *out;
     const char *prev_cjk; /* the previous CJK character, if adjacent */
     size_t prev_len;
-    const char *run_end;  /* where the previous CJK character ended */
-    bool run_emitted;     /* the current run produced a bigram */
+    const char *run_end; /* where the previous CJK character ended */
+    bool run_emitted;    /* the current run produced a bigram */
 };
 
 static void put_sep(buf_t *b)

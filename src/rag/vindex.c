@@ -12,7 +12,7 @@ struct vindex {
     unsigned dim, stride; /* stride: dim rounded up to 16 floats */
     float **blocks;       /* each VINDEX_BLOCK_ROWS * stride floats, 64-byte aligned */
     size_t nblocks, blocks_cap;
-    int64_t *ids;         /* row -> id */
+    int64_t *ids; /* row -> id */
     size_t n, ids_cap;
     /* id -> row: open addressing, linear probing, backward-shift deletion */
     int64_t *keys;
@@ -214,9 +214,16 @@ size_t vindex_remove(vindex_t *ix, const int64_t *ids, size_t n)
 }
 
 /* Scores of nrows consecutive rows against q. The hot loop of every
- * search: one pass over the rows' memory. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
-score_rows(const float *rows, size_t nrows, unsigned stride, const float *q, float *out)
+ * search: one pass over the rows' memory. The widest SIMD the CPU has is
+ * picked at load time (an ifunc); not under ThreadSanitizer, whose
+ * instrumented resolver would run before its runtime is up and crash. */
+#if defined(__SANITIZE_THREAD__)
+#define VINDEX_CLONES
+#else
+#define VINDEX_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+VINDEX_CLONES static void score_rows(const float *rows, size_t nrows, unsigned stride,
+                                     const float *q, float *out)
 {
     for (size_t r = 0; r < nrows; r++) {
         const float *row = rows + r * stride;
@@ -277,15 +284,19 @@ static int cmp_best(const void *a, const void *b)
     return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
 }
 
-size_t vindex_search(vindex_t *ix, const float *q, size_t k, vindex_allow_fn allow, void *ctx,
-                     vindex_hit_t *out)
+long vindex_search(vindex_t *ix, const float *q, size_t k, vindex_allow_fn allow, void *ctx,
+                   vindex_hit_t *out)
 {
     if (k > VINDEX_MAX_K) k = VINDEX_MAX_K;
     if (k == 0) return 0;
     float *qq = aligned_alloc(64, ix->stride * sizeof(float));
     float *scores = aligned_alloc(64, VINDEX_BLOCK_ROWS * sizeof(float));
-    size_t n = 0;
-    if (!qq || !scores) goto out;
+    long n = 0;
+    size_t got = 0;
+    if (!qq || !scores) {
+        n = -ENOMEM;
+        goto out;
+    }
     memcpy(qq, q, ix->dim * sizeof(float));
     memset(qq + ix->dim, 0, (ix->stride - ix->dim) * sizeof(float));
     pthread_rwlock_rdlock(&ix->lock);
@@ -295,13 +306,14 @@ size_t vindex_search(vindex_t *ix, const float *q, size_t k, vindex_allow_fn all
         score_rows(ix->blocks[b], rows, ix->stride, qq, scores);
         for (size_t r = 0; r < rows; r++) {
             vindex_hit_t c = {ix->ids[first + r], scores[r]};
-            if (n == k && !worse(&out[0], &c)) continue; /* cheap reject first */
+            if (got == k && !worse(&out[0], &c)) continue; /* cheap reject first */
             if (allow && !allow(ctx, c.id)) continue;
-            heap_offer(out, &n, k, c);
+            heap_offer(out, &got, k, c);
         }
     }
     pthread_rwlock_unlock(&ix->lock);
-    qsort(out, n, sizeof *out, cmp_best);
+    qsort(out, got, sizeof *out, cmp_best);
+    n = (long)got;
 out:
     free(qq);
     free(scores);

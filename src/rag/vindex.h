@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define VINDEX_BLOCK_ROWS 4096
-#define VINDEX_MAX_K 1000
+#define VINDEX_MAX_K      1000
 
 typedef struct vindex vindex_t;
 
@@ -39,9 +39,10 @@ size_t vindex_remove(vindex_t *ix, const int64_t *ids, size_t n);
 size_t vindex_size(vindex_t *ix);
 unsigned vindex_dim(const vindex_t *ix);
 /* Top k (<= VINDEX_MAX_K) rows by dot product with q, best first (ties by
- * smaller id). allow may be NULL. Returns the number of hits written. */
-size_t vindex_search(vindex_t *ix, const float *q, size_t k, vindex_allow_fn allow, void *ctx,
-                     vindex_hit_t *out);
+ * smaller id). allow may be NULL. Returns the number of hits written, or
+ * -ENOMEM (never an empty answer in its place). */
+long vindex_search(vindex_t *ix, const float *q, size_t k, vindex_allow_fn allow, void *ctx,
+                   vindex_hit_t *out);
 /* The same by brute force over a plain loop, for tests. */
 size_t vindex_search_reference(vindex_t *ix, const float *q, size_t k, vindex_hit_t *out);
 

@@ -20,8 +20,8 @@ int config_parse_size(const char *s, size_t *out)
     static const struct {
         const char *suffix;
         unsigned shift;
-    } units[] = {{"", 0},    {"b", 0},   {"k", 10},   {"kb", 10}, {"kib", 10}, {"m", 20},
-                 {"mb", 20}, {"mib", 20}, {"g", 30},  {"gb", 30}, {"gib", 30}};
+    } units[] = {{"", 0},    {"b", 0},    {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20},
+                 {"mb", 20}, {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcasecmp(end, units[i].suffix) != 0) continue;
         if (v > (~0ULL >> units[i].shift)) return -EINVAL;
@@ -43,8 +43,10 @@ int config_parse_buckets(const char *s, config_buckets_t *out)
         if (b.n && !(v > b.v[b.n - 1])) return -EINVAL;
         b.v[b.n++] = v;
         while (*end == ' ') end++;
-        if (*end == ',') end++;
-        else if (*end) return -EINVAL;
+        if (*end == ',')
+            end++;
+        else if (*end)
+            return -EINVAL;
         p = end;
     }
     if (b.n == 0) return -EINVAL;
@@ -54,7 +56,8 @@ int config_parse_buckets(const char *s, config_buckets_t *out)
 
 static int parse_bool(const char *s, bool *out)
 {
-    static const char *const yes[] = {"on", "true", "yes", "1"}, *const no[] = {"off", "false", "no", "0"};
+    static const char *const yes[] = {"on", "true", "yes", "1"}, *const no[] = {"off", "false",
+                                                                                "no", "0"};
     for (size_t i = 0; i < 4; i++) {
         if (strcasecmp(s, yes[i]) == 0) return *out = true, 0;
         if (strcasecmp(s, no[i]) == 0) return *out = false, 0;
@@ -78,15 +81,16 @@ static int parse_seconds(const char *s, double *out)
  * walks the table, so a default always parses and lies in its range; --help
  * and the README's table come from these rows. Ranges are for numbers
  * (sizes in bytes); strings are capped by their field. */
-#define F(field) offsetof(config_t, field), sizeof(((config_t *)0)->field)
+#define F(field)     offsetof(config_t, field), sizeof(((config_t *)0)->field)
 #define HTTP_BUCKETS "0.0005,0.001,0.0025,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10"
 /* The guide's bounds, plus finer ones below them, where a C service does most
  * of its work. */
 #define DOCUMENT_BUCKETS "0.001,0.0025,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,5,10,30,60,120,300"
-#define FAST_BUCKETS "0.0001,0.00025,0.0005,0.001,0.0025,0.005,0.01,0.05,0.1,0.25,0.5,1"
+#define FAST_BUCKETS     "0.0001,0.00025,0.0005,0.001,0.0025,0.005,0.01,0.05,0.1,0.25,0.5,1"
 static const config_option_t options[] = {
     {"listen", "RAGD_LISTEN", CONFIG_STRING, F(listen), "HOST:PORT", "127.0.0.1:8050", 0, 0,
-     "address to serve on: 0.0.0.0:8050 for every interface, [::1]:8050 for IPv6, port 0 for any free port"},
+     "address to serve on: 0.0.0.0:8050 for every interface, [::1]:8050 for IPv6, port 0 for any "
+     "free port"},
     {"data-dir", "RAGD_DATA_DIR", CONFIG_STRING, F(data_dir), "DIR", "./data", 0, 0,
      "data directory (created if missing)"},
     {"threads", "RAGD_THREADS", CONFIG_UINT, F(threads), "N", "0", 0, 1024,
@@ -99,49 +103,52 @@ static const config_option_t options[] = {
      "log lines on stderr"},
     {"access-log", "RAGD_ACCESS_LOG", CONFIG_BOOL, F(access_log), "on|off", "on", 0, 0,
      "one log line per request"},
-    {"request-metrics", "RAGD_REQUEST_METRICS", CONFIG_BOOL, F(request_metrics), "on|off", "on", 0, 0,
-     "HTTP request metrics (off only to measure their cost)"},
+    {"request-metrics", "RAGD_REQUEST_METRICS", CONFIG_BOOL, F(request_metrics), "on|off", "on", 0,
+     0, "HTTP request metrics (off only to measure their cost)"},
     {"timeout", "RAGD_TIMEOUT", CONFIG_SECONDS, F(timeout_s), "SECONDS", "30", 1, 86400,
      "close connections idle this long, stalled clients included"},
-    {"shutdown-timeout", "RAGD_SHUTDOWN_TIMEOUT", CONFIG_SECONDS, F(shutdown_timeout_s), "SECONDS", "10", 0, 3600,
-     "on SIGTERM or SIGINT, wait this long for requests in flight"},
-    {"health-interval", "RAGD_HEALTH_INTERVAL", CONFIG_SECONDS, F(health_interval_s), "SECONDS", "5", 0.1, 3600,
-     "time between background health checks"},
-    {"nvml-library", "RAGD_NVML_LIBRARY", CONFIG_STRING, F(nvml_library), "PATH", "libnvidia-ml.so.1", 0, 0,
-     "NVML library to load for GPU metrics"},
-    {"buckets-http", "RAGD_BUCKETS_HTTP", CONFIG_BUCKETS, F(buckets_http), "LIST", HTTP_BUCKETS, 0, 0,
-     "http_request_duration_seconds bounds, increasing, comma-separated"},
+    {"shutdown-timeout", "RAGD_SHUTDOWN_TIMEOUT", CONFIG_SECONDS, F(shutdown_timeout_s), "SECONDS",
+     "10", 0, 3600, "on SIGTERM or SIGINT, wait this long for requests in flight"},
+    {"health-interval", "RAGD_HEALTH_INTERVAL", CONFIG_SECONDS, F(health_interval_s), "SECONDS",
+     "5", 0.1, 3600, "time between background health checks"},
+    {"nvml-library", "RAGD_NVML_LIBRARY", CONFIG_STRING, F(nvml_library), "PATH",
+     "libnvidia-ml.so.1", 0, 0, "NVML library to load for GPU metrics"},
+    {"buckets-http", "RAGD_BUCKETS_HTTP", CONFIG_BUCKETS, F(buckets_http), "LIST", HTTP_BUCKETS, 0,
+     0, "http_request_duration_seconds bounds, increasing, comma-separated"},
     {"embedder", "RAGD_EMBEDDER", CONFIG_CHOICE, F(embedder), "hash|openai", "hash", 0, 0,
      "embedding backend; openai: any OpenAI-compatible /v1/embeddings server"},
-    {"embedding-dim", "RAGD_EMBEDDING_DIM", CONFIG_UINT, F(embedding_dim), "N", "384", 1, EMBED_MAX_DIM,
-     "vector dimensions (hash: at least 16; openai: the model's)"},
+    {"embedding-dim", "RAGD_EMBEDDING_DIM", CONFIG_UINT, F(embedding_dim), "N", "384", 1,
+     EMBED_MAX_DIM, "vector dimensions (hash: at least 16; openai: the model's)"},
     {"embedder-url", "RAGD_EMBEDDER_URL", CONFIG_STRING, F(embedder_url), "URL", NULL, 0, 0,
      "openai: the server's base URL; the key comes from RAGD_EMBEDDER_API_KEY only"},
     {"embedder-model", "RAGD_EMBEDDER_MODEL", CONFIG_STRING, F(embedder_model), "NAME", NULL, 0, 0,
      "openai: the model"},
-    {"embedder-timeout", "RAGD_EMBEDDER_TIMEOUT", CONFIG_SECONDS, F(embedder_timeout_s), "SECONDS", "30", 0.1, 3600,
-     "openai: time one request may take"},
+    {"embedder-timeout", "RAGD_EMBEDDER_TIMEOUT", CONFIG_SECONDS, F(embedder_timeout_s), "SECONDS",
+     "30", 0.1, 3600, "openai: time one request may take"},
     {"embedder-retries", "RAGD_EMBEDDER_RETRIES", CONFIG_UINT, F(embedder_retries), "N", "3", 0, 10,
      "openai: retries with backoff on 429, 5xx and network errors"},
-    {"chunk-tokens", "RAGD_CHUNK_TOKENS", CONFIG_UINT, F(chunk_tokens), "N", "256", 8, 8192, "tokens per chunk"},
+    {"chunk-tokens", "RAGD_CHUNK_TOKENS", CONFIG_UINT, F(chunk_tokens), "N", "256", 8, 8192,
+     "tokens per chunk"},
     {"chunk-overlap", "RAGD_CHUNK_OVERLAP", CONFIG_UINT, F(chunk_overlap), "N", "32", 0, 4095,
      "tokens shared by neighbouring chunks (under half of --chunk-tokens)"},
     {"max-chunks", "RAGD_MAX_CHUNKS", CONFIG_UINT, F(max_chunks), "N", "10000", 1, 1000000,
      "most chunks one document may make (more: 422)"},
-    {"max-query", "RAGD_MAX_QUERY", CONFIG_SIZE, F(max_query), "SIZE", "4096", 1, 1u << 20, "longest query text"},
-    {"max-top-k", "RAGD_MAX_TOP_K", CONFIG_UINT, F(max_top_k), "N", "100", 1, VINDEX_MAX_K, "largest top_k a query may ask"},
+    {"max-query", "RAGD_MAX_QUERY", CONFIG_SIZE, F(max_query), "SIZE", "4096", 1, 1u << 20,
+     "longest query text"},
+    {"max-top-k", "RAGD_MAX_TOP_K", CONFIG_UINT, F(max_top_k), "N", "100", 1, VINDEX_MAX_K,
+     "largest top_k a query may ask"},
     {"cache-entries", "RAGD_CACHE_ENTRIES", CONFIG_UINT, F(cache_entries), "N", "1000", 0, 1000000,
      "query cache size; 0 turns it off"},
     {"cache-ttl", "RAGD_CACHE_TTL", CONFIG_SECONDS, F(cache_ttl_s), "SECONDS", "300", 1, 604800,
      "query cache entry lifetime"},
-    {"pdf-timeout", "RAGD_PDF_TIMEOUT", CONFIG_SECONDS, F(pdf_timeout_s), "SECONDS", "30", 0.1, 3600,
-     "time one PDF may take to parse"},
-    {"buckets-document", "RAGD_BUCKETS_DOCUMENT", CONFIG_BUCKETS, F(buckets_document), "LIST", DOCUMENT_BUCKETS, 0,
-     0, "document_processing_duration_seconds bounds"},
-    {"buckets-embedding", "RAGD_BUCKETS_EMBEDDING", CONFIG_BUCKETS, F(buckets_embedding), "LIST", FAST_BUCKETS, 0, 0,
-     "embedding_generation_duration_seconds bounds"},
-    {"buckets-search", "RAGD_BUCKETS_SEARCH", CONFIG_BUCKETS, F(buckets_search), "LIST", FAST_BUCKETS, 0, 0,
-     "vector_search_duration_seconds bounds"},
+    {"pdf-timeout", "RAGD_PDF_TIMEOUT", CONFIG_SECONDS, F(pdf_timeout_s), "SECONDS", "30", 0.1,
+     3600, "time one PDF may take to parse"},
+    {"buckets-document", "RAGD_BUCKETS_DOCUMENT", CONFIG_BUCKETS, F(buckets_document), "LIST",
+     DOCUMENT_BUCKETS, 0, 0, "document_processing_duration_seconds bounds"},
+    {"buckets-embedding", "RAGD_BUCKETS_EMBEDDING", CONFIG_BUCKETS, F(buckets_embedding), "LIST",
+     FAST_BUCKETS, 0, 0, "embedding_generation_duration_seconds bounds"},
+    {"buckets-search", "RAGD_BUCKETS_SEARCH", CONFIG_BUCKETS, F(buckets_search), "LIST",
+     FAST_BUCKETS, 0, 0, "vector_search_duration_seconds bounds"},
 };
 #undef F
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -172,7 +179,7 @@ void config_option_range(const config_option_t *o, char *out, size_t outlen)
     snprintf(out, outlen, "%s-%s", lo, hi);
 }
 
-/* The index of v among the '|'-separated choices, or -1. */
+/* The index of v among the '|'-separated choices, or -EINVAL. */
 static int choice_index(const char *choices, const char *v)
 {
     size_t n = strlen(v);
@@ -183,14 +190,14 @@ static int choice_index(const char *choices, const char *v)
         if (!bar) break;
         choices = bar + 1;
     }
-    return -1;
+    return -EINVAL;
 }
 
 /* Parses v for option o into c. On failure writes to err a message that
  * names the option as the user gave it (source: "--flag" or "RAGD_VAR") and
  * what it takes, and leaves c as it was. 0 or -EINVAL. */
-static int apply(config_t *c, const config_option_t *o, const char *v, const char *source, char *err,
-                 size_t errlen)
+static int apply(config_t *c, const config_option_t *o, const char *v, const char *source,
+                 char *err, size_t errlen)
 {
     void *field = (char *)c + o->off;
     double num = 0;
@@ -241,9 +248,12 @@ static int apply(config_t *c, const config_option_t *o, const char *v, const cha
         snprintf(err, errlen, "%s %s is out of range (%s)", source, v, range);
         return -EINVAL;
     }
-    if (o->kind == CONFIG_SIZE) *(size_t *)field = size;
-    else if (o->kind == CONFIG_UINT) *(unsigned *)field = (unsigned)num;
-    else *(double *)field = num;
+    if (o->kind == CONFIG_SIZE)
+        *(size_t *)field = size;
+    else if (o->kind == CONFIG_UINT)
+        *(unsigned *)field = (unsigned)num;
+    else
+        *(double *)field = num;
     return 0;
 }
 
@@ -252,7 +262,8 @@ void config_defaults(config_t *c)
     char err[128];
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < NOPTIONS; i++) /* cannot fail: unit test config_table */
-        if (options[i].def) (void)apply(c, &options[i], options[i].def, options[i].flag, err, sizeof err);
+        if (options[i].def)
+            (void)apply(c, &options[i], options[i].def, options[i].flag, err, sizeof err);
 }
 
 static void print_help(FILE *out)
@@ -295,9 +306,11 @@ int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FI
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         const config_option_t *o = NULL;
         for (size_t i = 0; i < NOPTIONS; i++)
-            if (strlen(options[i].flag) == nlen && strncmp(options[i].flag, name, nlen) == 0) o = &options[i];
+            if (strlen(options[i].flag) == nlen && strncmp(options[i].flag, name, nlen) == 0)
+                o = &options[i];
         if (!o) {
-            snprintf(err, errlen, "unknown option '%.*s' (see ragd serve --help)", (int)nlen + 2, arg);
+            snprintf(err, errlen, "unknown option '%.*s' (see ragd serve --help)", (int)nlen + 2,
+                     arg);
             return -EINVAL;
         }
         const char *v = eq ? eq + 1 : (a + 1 < argc ? argv[++a] : NULL);
@@ -315,13 +328,13 @@ int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FI
         return -EINVAL;
     }
     if (c->embedder == CONFIG_EMBEDDER_HASH && c->embedding_dim < 16) {
-        snprintf(err, errlen, "--embedding-dim %u is too small for the hash embedder (16-%d)", c->embedding_dim,
-                 EMBED_MAX_DIM);
+        snprintf(err, errlen, "--embedding-dim %u is too small for the hash embedder (16-%d)",
+                 c->embedding_dim, EMBED_MAX_DIM);
         return -EINVAL;
     }
     if (c->chunk_overlap * 2 >= c->chunk_tokens) {
-        snprintf(err, errlen, "--chunk-overlap %u must be under half of --chunk-tokens %u", c->chunk_overlap,
-                 c->chunk_tokens);
+        snprintf(err, errlen, "--chunk-overlap %u must be under half of --chunk-tokens %u",
+                 c->chunk_overlap, c->chunk_tokens);
         return -EINVAL;
     }
     return 0;

@@ -27,14 +27,14 @@ typedef enum config_embedder { CONFIG_EMBEDDER_HASH, CONFIG_EMBEDDER_OPENAI } co
 typedef struct config {
     char listen[256];
     char data_dir[1024];
-    unsigned threads;           /* 0: one per CPU */
-    size_t max_body;            /* bytes */
-    char api_key[256];          /* "" : write routes open */
+    unsigned threads;  /* 0: one per CPU */
+    size_t max_body;   /* bytes */
+    char api_key[256]; /* "" : write routes open */
     log_format_t log_format;
     bool access_log;
     bool request_metrics;
-    double timeout_s;           /* idle connection timeout */
-    double shutdown_timeout_s;  /* bounded wait for in-flight requests */
+    double timeout_s;          /* idle connection timeout */
+    double shutdown_timeout_s; /* bounded wait for in-flight requests */
     double health_interval_s;
     char nvml_library[1024];
     config_buckets_t buckets_http;
@@ -48,7 +48,7 @@ typedef struct config {
     unsigned chunk_tokens, chunk_overlap, max_chunks;
     unsigned cache_entries;
     double cache_ttl_s;
-    size_t max_query;           /* bytes of query text */
+    size_t max_query; /* bytes of query text */
     unsigned max_top_k;
     double pdf_timeout_s;
     config_buckets_t buckets_document, buckets_embedding, buckets_search;

@@ -12,14 +12,14 @@
 #include "http/server.h"
 #include "util/utf8.h"
 
-#define ID_MAX 128
-#define TITLE_MAX 1024
-#define META_KEYS_MAX 32
-#define META_KEY_MAX 64
+#define ID_MAX         128
+#define TITLE_MAX      1024
+#define META_KEYS_MAX  32
+#define META_KEY_MAX   64
 #define META_VALUE_MAX 1024
-#define LIST_DEFAULT 50
-#define LIST_MAX 1000
-#define TOP_K_DEFAULT 5
+#define LIST_DEFAULT   50
+#define LIST_MAX       1000
+#define TOP_K_DEFAULT  5
 
 /* 1..max characters of ASCII letters, digits and the punctuation in `also`. */
 static bool valid_name(const char *s, size_t max, const char *also)
@@ -28,7 +28,8 @@ static bool valid_name(const char *s, size_t max, const char *also)
     if (n == 0 || n > max) return false;
     for (; *s; s++) {
         char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr(also, c)))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr(also, c)))
             return false;
     }
     return true;
@@ -52,7 +53,8 @@ static bool check_string_map(http_request_t *req, json_t *m, const char *what)
         return false;
     }
     if (json_object_size(m) > META_KEYS_MAX) {
-        http_respond_error(req, 400, "invalid_field", "%s has more than %d keys", what, META_KEYS_MAX);
+        http_respond_error(req, 400, "invalid_field", "%s has more than %d keys", what,
+                           META_KEYS_MAX);
         return false;
     }
     const char *k;
@@ -61,12 +63,13 @@ static bool check_string_map(http_request_t *req, json_t *m, const char *what)
     {
         if (!valid_meta_key(k)) {
             http_respond_error(req, 400, "invalid_field",
-                               "%s keys are 1-%d characters of letters, digits, '-', '_' and '.'", what,
-                               META_KEY_MAX);
+                               "%s keys are 1-%d characters of letters, digits, '-', '_' and '.'",
+                               what, META_KEY_MAX);
             return false;
         }
         if (!json_is_string(v) || json_string_length(v) > META_VALUE_MAX) {
-            http_respond_error(req, 400, "invalid_field", "%s.%s must be a string of at most %d bytes", what, k,
+            http_respond_error(req, 400, "invalid_field",
+                               "%s.%s must be a string of at most %d bytes", what, k,
                                META_VALUE_MAX);
             return false;
         }
@@ -77,14 +80,26 @@ static bool check_string_map(http_request_t *req, json_t *m, const char *what)
 static void answer_error(http_request_t *req, int rc, const char *err)
 {
     switch (rc) {
-    case -EILSEQ: http_respond_error(req, 400, "invalid_encoding", "%s", err); break;
+    case -EILSEQ:
+        http_respond_error(req, 400, "invalid_encoding", "%s", err);
+        break;
     case -EINVAL:
     case -E2BIG:
-    case -ETIMEDOUT: http_respond_error(req, 422, "unprocessable_document", "%s", err); break;
-    case -ENETDOWN: http_respond_error(req, 503, "embedder_unavailable", "%s", err); break;
-    case -ENOENT: http_respond_error(req, 404, "not_found", "%s", err); break;
-    case -ENOSPC: http_respond_error(req, 507, "insufficient_storage", "the disk is full: %s", err); break;
-    default: http_respond_error(req, 500, "internal", "%s", err[0] ? err : strerror(-rc)); break;
+    case -ETIMEDOUT:
+        http_respond_error(req, 422, "unprocessable_document", "%s", err);
+        break;
+    case -ENETDOWN:
+        http_respond_error(req, 503, "embedder_unavailable", "%s", err);
+        break;
+    case -ENOENT:
+        http_respond_error(req, 404, "not_found", "%s", err);
+        break;
+    case -ENOSPC:
+        http_respond_error(req, 507, "insufficient_storage", "the disk is full: %s", err);
+        break;
+    default:
+        http_respond_error(req, 500, "internal", "%s", err[0] ? err : strerror(-rc));
+        break;
     }
 }
 
@@ -111,9 +126,10 @@ static void h_post_document(http_request_t *req, void *ctx)
         const char *tname = t ? json_string_value(t) : "text/plain";
         int type = tname ? doc_type_parse(tname) : -1;
         if (type < 0 || type == DOC_PDF) {
-            http_respond_error(req, 415, "unsupported_media_type",
-                               "content_type must be text/plain, text/markdown or text/html in JSON; "
-                               "send a PDF as the raw body with Content-Type: application/pdf");
+            http_respond_error(
+                req, 415, "unsupported_media_type",
+                "content_type must be text/plain, text/markdown or text/html in JSON; "
+                "send a PDF as the raw body with Content-Type: application/pdf");
             goto out;
         }
         in.type = (doc_type_t)type;
@@ -133,10 +149,11 @@ static void h_post_document(http_request_t *req, void *ctx)
     } else {
         int type = doc_type_parse(ct);
         if (type < 0) {
-            http_respond_error(req, 415, "unsupported_media_type",
-                               "Content-Type %s is not supported: use application/json, text/plain, "
-                               "text/markdown, text/html or application/pdf",
-                               ct ? ct : "(none)");
+            http_respond_error(
+                req, 415, "unsupported_media_type",
+                "Content-Type %s is not supported: use application/json, text/plain, "
+                "text/markdown, text/html or application/pdf",
+                ct ? ct : "(none)");
             return;
         }
         in.type = (doc_type_t)type;
@@ -147,11 +164,13 @@ static void h_post_document(http_request_t *req, void *ctx)
     }
     if (in.id && !valid_id(in.id)) {
         http_respond_error(req, 400, "invalid_field",
-                           "'id' must be 1-%d characters of letters, digits, '-', '_', '.' and ':'", ID_MAX);
+                           "'id' must be 1-%d characters of letters, digits, '-', '_', '.' and ':'",
+                           ID_MAX);
         goto out;
     }
     if (in.title && (strlen(in.title) > TITLE_MAX || !utf8_valid(in.title, strlen(in.title)))) {
-        http_respond_error(req, 400, "invalid_field", "'title' must be UTF-8 of at most %d bytes", TITLE_MAX);
+        http_respond_error(req, 400, "invalid_field", "'title' must be UTF-8 of at most %d bytes",
+                           TITLE_MAX);
         goto out;
     }
     if (in.len == 0) {
@@ -194,7 +213,8 @@ static void h_list_documents(http_request_t *req, void *ctx)
     }
     size_t n = json_array_size(docs);
     json_t *next = (long)n == limit ? json_object_get(json_array_get(docs, n - 1), "id") : NULL;
-    http_respond_json(req, 200, json_pack("{s:o,s:O}", "documents", docs, "next", next ? next : json_null()));
+    http_respond_json(req, 200,
+                      json_pack("{s:o,s:O}", "documents", docs, "next", next ? next : json_null()));
 }
 
 static void h_get_document(http_request_t *req, void *ctx)
@@ -203,9 +223,12 @@ static void h_get_document(http_request_t *req, void *ctx)
     const char *id = http_request_param(req, "id");
     json_t *doc;
     int rc = rag_get(o->rag, id, &doc);
-    if (rc == -ENOENT) http_respond_error(req, 404, "not_found", "no document with id '%s'", id);
-    else if (rc) http_respond_error(req, 500, "internal", "reading the document failed");
-    else http_respond_json(req, 200, doc);
+    if (rc == -ENOENT)
+        http_respond_error(req, 404, "not_found", "no document with id '%s'", id);
+    else if (rc)
+        http_respond_error(req, 500, "internal", "reading the document failed");
+    else
+        http_respond_json(req, 200, doc);
 }
 
 static void h_delete_document(http_request_t *req, void *ctx)
@@ -214,9 +237,13 @@ static void h_delete_document(http_request_t *req, void *ctx)
     const char *id = http_request_param(req, "id");
     size_t n;
     int rc = rag_delete(o->rag, id, &n);
-    if (rc == -ENOENT) http_respond_error(req, 404, "not_found", "no document with id '%s'", id);
-    else if (rc) http_respond_error(req, 500, "internal", "deleting the document failed");
-    else http_respond_json(req, 200, json_pack("{s:s,s:b,s:I}", "id", id, "deleted", 1, "chunks", (json_int_t)n));
+    if (rc == -ENOENT)
+        http_respond_error(req, 404, "not_found", "no document with id '%s'", id);
+    else if (rc)
+        http_respond_error(req, 500, "internal", "deleting the document failed");
+    else
+        http_respond_json(
+            req, 200, json_pack("{s:s,s:b,s:I}", "id", id, "deleted", 1, "chunks", (json_int_t)n));
 }
 
 /* ---- POST /v1/query ------------------------------------------------------------ */
@@ -234,20 +261,24 @@ static void h_query(http_request_t *req, void *ctx)
         goto out;
     }
     if (json_string_length(text) > o->max_query_bytes) {
-        http_respond_error(req, 400, "invalid_field", "'query' is longer than %zu bytes", o->max_query_bytes);
+        http_respond_error(req, 400, "invalid_field", "'query' is longer than %zu bytes",
+                           o->max_query_bytes);
         goto out;
     }
     q.text = json_string_value(text);
     if (k) {
-        if (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > (json_int_t)o->max_top_k) {
-            http_respond_error(req, 400, "invalid_field", "'top_k' must be an integer from 1 to %zu", o->max_top_k);
+        if (!json_is_integer(k) || json_integer_value(k) < 1 ||
+            json_integer_value(k) > (json_int_t)o->max_top_k) {
+            http_respond_error(req, 400, "invalid_field",
+                               "'top_k' must be an integer from 1 to %zu", o->max_top_k);
             goto out;
         }
         q.top_k = (size_t)json_integer_value(k);
     }
     int m = mode ? rag_mode_parse(json_string_value(mode)) : RAG_HYBRID;
     if (m < 0 || (mode && !json_is_string(mode))) {
-        http_respond_error(req, 400, "invalid_field", "'mode' must be \"vector\", \"keyword\" or \"hybrid\"");
+        http_respond_error(req, 400, "invalid_field",
+                           "'mode' must be \"vector\", \"keyword\" or \"hybrid\"");
         goto out;
     }
     q.mode = (rag_mode_t)m;
@@ -256,18 +287,23 @@ static void h_query(http_request_t *req, void *ctx)
     json_t *res;
     char err[512] = "";
     int rc = rag_query(o->rag, &q, &res, err, sizeof err);
-    if (rc) answer_error(req, rc, err);
-    else http_respond_json(req, 200, res);
+    if (rc)
+        answer_error(req, rc, err);
+    else
+        http_respond_json(req, 200, res);
 out:
     json_decref(body);
 }
 
 int routes_rag_add(http_router_t *r, routes_rag_opts_t *o)
 {
-    int rc = http_router_add(r, HTTP_POST, "/v1/documents", h_post_document, o, HTTP_ROUTE_WRITE, 201);
+    int rc =
+        http_router_add(r, HTTP_POST, "/v1/documents", h_post_document, o, HTTP_ROUTE_WRITE, 201);
     if (!rc) rc = http_router_add(r, HTTP_GET, "/v1/documents", h_list_documents, o, 0, 200);
     if (!rc) rc = http_router_add(r, HTTP_GET, "/v1/documents/{id}", h_get_document, o, 0, 200);
-    if (!rc) rc = http_router_add(r, HTTP_DELETE, "/v1/documents/{id}", h_delete_document, o, HTTP_ROUTE_WRITE, 200);
+    if (!rc)
+        rc = http_router_add(r, HTTP_DELETE, "/v1/documents/{id}", h_delete_document, o,
+                             HTTP_ROUTE_WRITE, 200);
     if (!rc) rc = http_router_add(r, HTTP_POST, "/v1/query", h_query, o, 0, 200);
     return rc;
 }

@@ -82,7 +82,8 @@ static void h_metrics(http_request_t *req, void *ctx)
     }
     http_response_header(req, "Vary", "Accept-Encoding");
     const buf_t *send = &body;
-    if (body.len >= METRICS_GZIP_MIN && metrics_accepts_gzip(http_request_header(req, "Accept-Encoding")) &&
+    if (body.len >= METRICS_GZIP_MIN &&
+        metrics_accepts_gzip(http_request_header(req, "Accept-Encoding")) &&
         metrics_gzip(body.data, body.len, &z) == 0) {
         http_response_header(req, "Content-Encoding", "gzip");
         send = &z;
@@ -141,15 +142,18 @@ static int add_build_info(metrics_registry_t *reg)
 {
     static const char *const labels[] = {"version", "compiler", "libmicrohttpd", "jansson", "zlib"};
     metrics_family_t *f;
-    int rc = metrics_family_register(reg,
-                                     &(metrics_family_opts_t){.type = METRICS_INFO,
-                                                              .name = "ragd_build_info",
-                                                              .help = "ragd's version and the libraries it runs with; the value is always 1.",
-                                                              .labels = labels,
-                                                              .nlabels = 5},
-                                     &f);
+    int rc = metrics_family_register(
+        reg,
+        &(metrics_family_opts_t){
+            .type = METRICS_INFO,
+            .name = "ragd_build_info",
+            .help = "ragd's version and the libraries it runs with; the value is always 1.",
+            .labels = labels,
+            .nlabels = 5},
+        &f);
     if (rc) return rc;
-    const char *v[] = {RAGD_VERSION, "gcc " __VERSION__, MHD_get_version(), JANSSON_VERSION, zlibVersion()};
+    const char *v[] = {RAGD_VERSION, "gcc " __VERSION__, MHD_get_version(), JANSSON_VERSION,
+                       zlibVersion()};
     metrics_child_t *c;
     return metrics_family_get(f, v, &c);
 }
@@ -172,30 +176,33 @@ static int start(app_t *a, char *err, size_t errlen)
 {
     int rc;
     if ((rc = mkdir_p(a->cfg.data_dir)) != 0) {
-        snprintf(err, errlen, "cannot create data directory %s: %s", a->cfg.data_dir, strerror(-rc));
+        snprintf(err, errlen, "cannot create data directory %s: %s", a->cfg.data_dir,
+                 strerror(-rc));
         return rc;
     }
     if ((rc = metrics_registry_new(&a->reg, NULL)) != 0 ||
         (rc = metrics_process_register(a->reg, NULL, &a->proc)) != 0 ||
-        (rc = collector_system_register(a->reg,
-                                        &(collector_system_opts_t){.data_dir = a->cfg.data_dir,
-                                                                   .version = RAGD_VERSION},
-                                        &a->sys)) != 0 ||
+        (rc = collector_system_register(
+             a->reg,
+             &(collector_system_opts_t){.data_dir = a->cfg.data_dir, .version = RAGD_VERSION},
+             &a->sys)) != 0 ||
         (rc = collector_gpu_register(a->reg, a->cfg.nvml_library[0] ? a->cfg.nvml_library : NULL,
                                      &a->gpu)) != 0 ||
         (rc = add_build_info(a->reg)) != 0) {
-        snprintf(err, errlen, "metrics: %s", a->reg ? metrics_registry_error(a->reg) : strerror(-rc));
+        snprintf(err, errlen, "metrics: %s",
+                 a->reg ? metrics_registry_error(a->reg) : strerror(-rc));
         return rc;
     }
     embedder_t *emb;
     config_t *c = &a->cfg;
     if (c->embedder == CONFIG_EMBEDDER_OPENAI)
-        rc = embed_openai_new(&emb, &(embed_openai_opts_t){.url = c->embedder_url,
-                                                          .model = c->embedder_model,
-                                                          .api_key = getenv("RAGD_EMBEDDER_API_KEY"),
-                                                          .dim = c->embedding_dim,
-                                                          .timeout_s = c->embedder_timeout_s,
-                                                          .retries = c->embedder_retries});
+        rc = embed_openai_new(&emb,
+                              &(embed_openai_opts_t){.url = c->embedder_url,
+                                                     .model = c->embedder_model,
+                                                     .api_key = getenv("RAGD_EMBEDDER_API_KEY"),
+                                                     .dim = c->embedding_dim,
+                                                     .timeout_s = c->embedder_timeout_s,
+                                                     .retries = c->embedder_retries});
     else
         rc = embed_hash_new(&emb, c->embedding_dim);
     if (rc) {
@@ -259,8 +266,9 @@ static void stop(app_t *a)
     if (a->http) {
         http_server_quiesce(a->http);
         long left = http_server_drain(a->http, a->cfg.shutdown_timeout_s);
-        if (left > 0) log_warn("shutdown: %ld request(s) still in flight after %.1fs, closing", left,
-                               a->cfg.shutdown_timeout_s);
+        if (left > 0)
+            log_warn("shutdown: %ld request(s) still in flight after %.1fs, closing", left,
+                     a->cfg.shutdown_timeout_s);
     }
     health_free(&a->health); /* its checks read the server */
     http_server_stop(&a->http);

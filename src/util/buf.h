@@ -16,14 +16,17 @@
 #define BUF_DEFAULT_MAX ((size_t)1 << 30)
 
 typedef struct buf {
-    char *data;  /* owned; NULL until the first append */
-    size_t len;  /* bytes used */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* hard cap on len; 0 means BUF_DEFAULT_MAX */
-    int err;     /* 0, or -ENOMEM / -E2BIG, sticky */
+    char *data; /* owned; NULL until the first append */
+    size_t len; /* bytes used */
+    size_t cap; /* bytes allocated */
+    size_t max; /* hard cap on len; 0 means BUF_DEFAULT_MAX */
+    int err;    /* 0, or -ENOMEM / -E2BIG, sticky */
 } buf_t;
 
-#define BUF_INIT {NULL, 0, 0, 0, 0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
+    }
 
 void buf_init(buf_t *b, size_t max);
 /* Releases the memory; the buffer is empty and usable again. */

@@ -21,11 +21,11 @@ typedef struct {
     unsigned int gpu, memory;
 } nvmlUtilization_t;
 
-#define NVML_SUCCESS 0
-#define NVML_ERROR_INVALID_ARGUMENT 2
+#define NVML_SUCCESS                 0
+#define NVML_ERROR_INVALID_ARGUMENT  2
 #define NVML_ERROR_DRIVER_NOT_LOADED 9
-#define NVML_ERROR_GPU_IS_LOST 15
-#define GIB (1024ULL * 1024 * 1024)
+#define NVML_ERROR_GPU_IS_LOST       15
+#define GIB                          (1024ULL * 1024 * 1024)
 
 /* Exported with the names NVML uses; prototypes keep -Wmissing-prototypes happy. */
 nvmlReturn_t nvmlInit_v2(void);
@@ -103,9 +103,13 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_
 const char *nvmlErrorString(nvmlReturn_t result)
 {
     switch (result) {
-    case NVML_SUCCESS: return "Success";
-    case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
-    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
-    default: return "Invalid Argument";
+    case NVML_SUCCESS:
+        return "Success";
+    case NVML_ERROR_DRIVER_NOT_LOADED:
+        return "Driver Not Loaded";
+    case NVML_ERROR_GPU_IS_LOST:
+        return "GPU is lost";
+    default:
+        return "Invalid Argument";
     }
 }

@@ -58,9 +58,9 @@ check "documents stored: only the successful ones" eq "$(metric_value "$m" activ
 check "every embedder call timed" test "$(metric_value "$m" embedding_generation_duration_seconds_count)" -ge 6
 stop_pid "$PID_o"
 
-build/ragd serve --data-dir "$TEST_TMP/o-data" --listen 127.0.0.1:0 2>"$TEST_TMP/hash.log"
+"$RAGD_BIN" serve --data-dir "$TEST_TMP/o-data" --listen 127.0.0.1:0 2>"$TEST_TMP/hash.log"
 check "the store refuses another embedder" eq "$?" 1
 check "and says which" grep -q "embedder 'openai:mini-test'" "$TEST_TMP/hash.log"
-build/ragd serve --embedder openai --data-dir "$TEST_TMP/x" 2>"$TEST_TMP/err"
+"$RAGD_BIN" serve --embedder openai --data-dir "$TEST_TMP/x" 2>"$TEST_TMP/err"
 check "openai without a URL: exit 2" eq "$?" 2
 finish

@@ -152,7 +152,7 @@ check "restart: vectors reloaded, search works" eq "$(jget 'd["results"][0]["doc
 stop_pid "$PID_r2"
 
 # --- another embedder is refused ------------------------------------------------
-build/ragd serve --listen 127.0.0.1:0 --data-dir "$TEST_TMP/r-data" --embedding-dim 128 2>"$TEST_TMP/mismatch.log"
+"$RAGD_BIN" serve --listen 127.0.0.1:0 --data-dir "$TEST_TMP/r-data" --embedding-dim 128 2>"$TEST_TMP/mismatch.log"
 check "a different dimension is refused at start-up" eq "$?" 1
 check "with a clear message" grep -q "must not mix" "$TEST_TMP/mismatch.log"
 

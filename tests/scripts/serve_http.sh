@@ -5,22 +5,22 @@
 source "$(dirname "$0")/lib/common.sh"
 
 # --- command line ------------------------------------------------------------
-out=$(build/ragd --version)
+out=$("$RAGD_BIN" --version)
 check "--version" contains "$out" "ragd $(cat VERSION)"
-build/ragd serve --help >"$TEST_TMP/help" 2>&1
+"$RAGD_BIN" serve --help >"$TEST_TMP/help" 2>&1
 check "serve --help exits 0" eq "$?" 0
 check "serve --help lists flags and variables" grep -q -- '--max-body SIZE.*' "$TEST_TMP/help"
-build/ragd serve --bogus 2>"$TEST_TMP/err"
+"$RAGD_BIN" serve --bogus 2>"$TEST_TMP/err"
 check "unknown flag exits 2" eq "$?" 2
 check "unknown flag message" grep -q "ragd serve: unknown option '--bogus'" "$TEST_TMP/err"
-build/ragd serve --max-body lots 2>"$TEST_TMP/err"
+"$RAGD_BIN" serve --max-body lots 2>"$TEST_TMP/err"
 check "bad value exits 2" eq "$?" 2
-RAGD_LOG_FORMAT=xml build/ragd serve 2>"$TEST_TMP/err"
+RAGD_LOG_FORMAT=xml "$RAGD_BIN" serve 2>"$TEST_TMP/err"
 check "bad environment value exits 2" eq "$?" 2
 check "bad environment value names the variable" grep -q "RAGD_LOG_FORMAT" "$TEST_TMP/err"
-build/ragd frobnicate 2>/dev/null
+"$RAGD_BIN" frobnicate 2>/dev/null
 check "unknown command exits 2" eq "$?" 2
-build/ragd serve --listen 127.0.0.1:99999 --data-dir "$TEST_TMP/x" 2>"$TEST_TMP/err"
+"$RAGD_BIN" serve --listen 127.0.0.1:99999 --data-dir "$TEST_TMP/x" 2>"$TEST_TMP/err"
 check "unusable listen address exits 1" eq "$?" 1
 
 # --- exact request metrics on a fresh server ---------------------------------

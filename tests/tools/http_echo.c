@@ -40,9 +40,14 @@ int main(int argc, char **argv)
     metrics_registry_t *reg;
     metrics_registry_new(&reg, NULL);
     static const double b[] = {0.001, 0.01, 0.1, 1};
-    http_server_opts_t o = {.listen = argv[1], .threads = 2, .max_body = (size_t)atol(argv[2]),
-                            .timeout_s = 5, .api_key = argc > 3 ? argv[3] : NULL,
-                            .metrics = reg, .buckets = b, .nbuckets = 4};
+    http_server_opts_t o = {.listen = argv[1],
+                            .threads = 2,
+                            .max_body = (size_t)atol(argv[2]),
+                            .timeout_s = 5,
+                            .api_key = argc > 3 ? argv[3] : NULL,
+                            .metrics = reg,
+                            .buckets = b,
+                            .nbuckets = 4};
     http_server_t *s;
     char err[256];
     if (http_server_start(&s, &r, &o, err, sizeof err) != 0) {

@@ -2,6 +2,7 @@
  * NVML library, health components. */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -60,12 +61,13 @@ TEST(system_collector_fixture)
     metrics_registry_t *reg;
     collector_system_t *c;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
-    ASSERT_OK(collector_system_register(reg,
-                                        &(collector_system_opts_t){.proc_root = dir,
-                                                                   .os_release = "tests/fixtures/host/os-release",
-                                                                   .data_dir = ".",
-                                                                   .version = "9.9.9"},
-                                        &c));
+    ASSERT_OK(collector_system_register(
+        reg,
+        &(collector_system_opts_t){.proc_root = dir,
+                                   .os_release = "tests/fixtures/host/os-release",
+                                   .data_dir = ".",
+                                   .version = "9.9.9"},
+        &c));
     /* 1000 more ticks, 250 of them idle: 75 % busy */
     write_file(path, "cpu  1500 0 750 8200 550 0 0 0 0 0\n");
     char *e = test_expose(reg, METRICS_FMT_TEXT);
@@ -159,24 +161,26 @@ TEST(gpu_collector_without_nvml)
     log_init(LOG_TEXT, 2);
 }
 
+/* A check whose state the test sets while the health thread reads it. */
 static health_state_t toggled(void *ctx, char *detail, size_t n)
 {
-    int *state = ctx;
-    if (*state != HEALTH_HEALTHY) snprintf(detail, n, "state %d", *state);
-    return (health_state_t)*state;
+    int state = atomic_load((atomic_int *)ctx);
+    if (state != HEALTH_HEALTHY) snprintf(detail, n, "state %d", state);
+    return (health_state_t)state;
 }
 
 TEST(health_components)
 {
     metrics_registry_t *reg;
     health_t *h;
-    int a = HEALTH_HEALTHY, b = HEALTH_HEALTHY;
+    atomic_int a = HEALTH_HEALTHY, b = HEALTH_HEALTHY;
     log_init(LOG_TEXT, open("/dev/null", O_WRONLY));
     ASSERT_OK(metrics_registry_new(&reg, NULL));
     ASSERT_OK(health_new(&h, reg, 0.02));
     ASSERT_OK(health_add(h, "store", toggled, &a, true));
     ASSERT_OK(health_add(h, "cache", toggled, &b, false));
-    ASSERT_EQ(health_add(h, "a-name-that-is-far-too-long-for-a-component", toggled, &b, false), -EINVAL);
+    ASSERT_EQ(health_add(h, "a-name-that-is-far-too-long-for-a-component", toggled, &b, false),
+              -EINVAL);
     ASSERT_OK(health_start(h));
     char *e = test_expose(reg, METRICS_FMT_TEXT);
     ASSERT_DBL_EQ(test_sample(e, "component_health_status{component=\"store\"}"), 1);

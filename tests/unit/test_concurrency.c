@@ -12,7 +12,7 @@
 #include "test.h"
 
 #define WRITERS 4
-#define ITERS 200000
+#define ITERS   200000
 
 /* Exact binary fractions: sums stay exact in a double. */
 static const double obs_values[] = {0.0009765625 /* 2^-10 */, 0.25, 0.5, 2, 8};
@@ -52,7 +52,8 @@ static double check_scrape(struct conc *c, const char *e)
 {
     double prev = -1;
     int nb = 0;
-    for (const char *p = strstr(e, "conc_seconds_bucket{"); p && strncmp(p, "conc_seconds_bucket{", 20) == 0;) {
+    for (const char *p = strstr(e, "conc_seconds_bucket{");
+         p && strncmp(p, "conc_seconds_bucket{", 20) == 0;) {
         const char *sp = strchr(p, ' ');
         double v = strtod(sp + 1, NULL);
         if (v < prev) {
@@ -151,7 +152,7 @@ TEST(concurrent_writes_and_scrapes)
 }
 
 /* More threads alive at once than exclusive shards: the rest share shard 0. */
-#define CROWD (METRICS_MAX_SHARDS + 16)
+#define CROWD       (METRICS_MAX_SHARDS + 16)
 #define CROWD_ITERS 2000
 
 struct crowd {
@@ -236,13 +237,11 @@ TEST(lookup_races_removal)
     metrics_registry_t *reg;
     struct churn c;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
-    ASSERT_OK(metrics_family_register(reg,
-                                      &(metrics_family_opts_t){.type = METRICS_COUNTER,
-                                                               .name = "churn_total",
-                                                               .help = "h",
-                                                               .labels = l,
-                                                               .nlabels = 1},
-                                      &c.f));
+    ASSERT_OK(metrics_family_register(
+        reg,
+        &(metrics_family_opts_t){
+            .type = METRICS_COUNTER, .name = "churn_total", .help = "h", .labels = l, .nlabels = 1},
+        &c.f));
     atomic_init(&c.stop, 0);
     pthread_t r[2];
     for (int i = 0; i < 2; i++) pthread_create(&r[i], NULL, churn_reader, &c);

@@ -137,18 +137,22 @@ TEST(format_rules)
     /* label value escaping: backslash, quote, newline */
     ASSERT_CONTAINS(t, "escape_test{path=\"C:\\\\dir\\\\\\\"file\\\"\\nline2\"} 1.5\n");
     /* HELP: text escapes backslash and newline only; OpenMetrics also quotes */
-    ASSERT_CONTAINS(t, "# HELP escape_test Help with a backslash \\\\ a \"quote\"\\nand a newline.\n");
-    ASSERT_CONTAINS(o, "# HELP escape_test Help with a backslash \\\\ a \\\"quote\\\"\\nand a newline.\n");
+    ASSERT_CONTAINS(t,
+                    "# HELP escape_test Help with a backslash \\\\ a \"quote\"\\nand a newline.\n");
+    ASSERT_CONTAINS(
+        o, "# HELP escape_test Help with a backslash \\\\ a \\\"quote\\\"\\nand a newline.\n");
     ASSERT_CONTAINS(t, "escape_test{path=\"nan\"} NaN\n");
     ASSERT_CONTAINS(t, "escape_test{path=\"pinf\"} +Inf\n");
     ASSERT_CONTAINS(t, "escape_test{path=\"ninf\"} -Inf\n");
     ASSERT_NOT_CONTAINS(t, "absent");
     /* histogram: buckets in order ending in +Inf, then _sum and _count */
-    ASSERT_CONTAINS(t, "http_request_duration_seconds_bucket{endpoint=\"/v1/query\",le=\"10\"} 3\n"
-                       "http_request_duration_seconds_bucket{endpoint=\"/v1/query\",le=\"+Inf\"} 4\n"
-                       "http_request_duration_seconds_sum{endpoint=\"/v1/query\"} 21.003\n"
-                       "http_request_duration_seconds_count{endpoint=\"/v1/query\"} 4\n");
-    ASSERT_CONTAINS(o, "http_request_duration_seconds_bucket{endpoint=\"/v1/query\",le=\"1.0\"} 3\n");
+    ASSERT_CONTAINS(t,
+                    "http_request_duration_seconds_bucket{endpoint=\"/v1/query\",le=\"10\"} 3\n"
+                    "http_request_duration_seconds_bucket{endpoint=\"/v1/query\",le=\"+Inf\"} 4\n"
+                    "http_request_duration_seconds_sum{endpoint=\"/v1/query\"} 21.003\n"
+                    "http_request_duration_seconds_count{endpoint=\"/v1/query\"} 4\n");
+    ASSERT_CONTAINS(o,
+                    "http_request_duration_seconds_bucket{endpoint=\"/v1/query\",le=\"1.0\"} 3\n");
     /* one HELP and TYPE per family */
     const char *first = strstr(t, "# TYPE http_requests_total");
     ASSERT(first && !strstr(first + 1, "# TYPE http_requests_total"));
@@ -168,7 +172,8 @@ TEST(format_rules)
     /* empty labelled family left out */
     ASSERT_NOT_CONTAINS(t, "# TYPE labelled_but_empty");
     /* an unobserved histogram still shows zeroes */
-    ASSERT_CONTAINS(t, "empty_seconds_bucket{le=\"+Inf\"} 0\nempty_seconds_sum 0\nempty_seconds_count 0\n");
+    ASSERT_CONTAINS(
+        t, "empty_seconds_bucket{le=\"+Inf\"} 0\nempty_seconds_sum 0\nempty_seconds_count 0\n");
     free(t);
     free(o);
     metrics_registry_free(&reg);
@@ -242,7 +247,8 @@ TEST(negotiate_table)
             fprintf(stderr, "    row %zu: %s\n", i, rows[i].accept ? rows[i].accept : "(null)");
         ASSERT_EQ(metrics_negotiate(rows[i].accept), rows[i].fmt);
     }
-    ASSERT_STR_EQ(metrics_content_type(METRICS_FMT_TEXT), "text/plain; version=0.0.4; charset=utf-8");
+    ASSERT_STR_EQ(metrics_content_type(METRICS_FMT_TEXT),
+                  "text/plain; version=0.0.4; charset=utf-8");
     ASSERT_STR_EQ(metrics_content_type(METRICS_FMT_OPENMETRICS),
                   "application/openmetrics-text; version=1.0.0; charset=utf-8");
 }

@@ -24,7 +24,8 @@ TEST(router_matches_templates)
     ASSERT_OK(http_router_add(&r, HTTP_GET, "/v1/documents", dummy, NULL, 0, 200));
     ASSERT_OK(http_router_add(&r, HTTP_POST, "/v1/documents", dummy, NULL, HTTP_ROUTE_WRITE, 201));
     ASSERT_OK(http_router_add(&r, HTTP_GET, "/v1/documents/{id}", dummy, NULL, 0, 200));
-    ASSERT_OK(http_router_add(&r, HTTP_DELETE, "/v1/documents/{id}", dummy, NULL, HTTP_ROUTE_WRITE, 200));
+    ASSERT_OK(
+        http_router_add(&r, HTTP_DELETE, "/v1/documents/{id}", dummy, NULL, HTTP_ROUTE_WRITE, 200));
     ASSERT_OK(http_router_add(&r, HTTP_GET, "/", dummy, NULL, 0, 200));
     /* bad templates and duplicates */
     ASSERT_EQ(http_router_add(&r, HTTP_GET, "/health", dummy, NULL, 0, 200), -EINVAL);
@@ -98,9 +99,17 @@ TEST(config_sizes_and_buckets)
         size_t want;
         int rc;
     } sizes[] = {
-        {"1024", 1024, 0},      {"32MiB", 32u << 20, 0}, {"32m", 32u << 20, 0}, {"64k", 65536, 0},
-        {"1G", 1u << 30, 0},    {"10KB", 10240, 0},      {"", 0, -EINVAL},      {"-1", 0, -EINVAL},
-        {"12x", 0, -EINVAL},    {"MiB", 0, -EINVAL},     {"99999999999999999999", 0, -EINVAL},
+        {"1024", 1024, 0},
+        {"32MiB", 32u << 20, 0},
+        {"32m", 32u << 20, 0},
+        {"64k", 65536, 0},
+        {"1G", 1u << 30, 0},
+        {"10KB", 10240, 0},
+        {"", 0, -EINVAL},
+        {"-1", 0, -EINVAL},
+        {"12x", 0, -EINVAL},
+        {"MiB", 0, -EINVAL},
+        {"99999999999999999999", 0, -EINVAL},
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         size_t v = 0;
@@ -129,10 +138,11 @@ TEST(config_flags_env_and_errors)
     ASSERT_EQ(c.buckets_http.n, 14);
     ASSERT_DBL_EQ(c.buckets_http.v[4], 0.01); /* the guide's first bound is kept */
 
-    char *env[] = {"RAGD_LISTEN=0.0.0.0:9000", "RAGD_API_KEY=from-env", "RAGD_THREADS=3",
-                   "OTHER=1", NULL};
-    char *argv[] = {"--listen", "127.0.0.1:9100", "--max-body=1MiB", "--log-format", "json",
-                    "--access-log", "off", "--buckets-http", "0.1,1"};
+    char *env[] = {"RAGD_LISTEN=0.0.0.0:9000", "RAGD_API_KEY=from-env", "RAGD_THREADS=3", "OTHER=1",
+                   NULL};
+    char *argv[] = {"--listen",     "127.0.0.1:9100", "--max-body=1MiB",
+                    "--log-format", "json",           "--access-log",
+                    "off",          "--buckets-http", "0.1,1"};
     ASSERT_OK(config_parse(&c, 9, argv, env, stdout, err, sizeof err));
     ASSERT_STR_EQ(c.listen, "127.0.0.1:9100"); /* the flag wins */
     ASSERT_STR_EQ(c.api_key, "from-env");
@@ -158,8 +168,12 @@ TEST(config_flags_env_and_errors)
         {2, {"--max-top-k", "1001"}, "--max-top-k 1001 is out of range (1-1000)"},
         {2, {"--embedding-dim", "8193"}, "--embedding-dim 8193 is out of range (1-8192)"},
         {2, {"--embedding-dim", "8"}, "too small for the hash embedder"},
-        {2, {"--chunk-overlap", "128"}, "--chunk-overlap 128 must be under half of --chunk-tokens 256"},
-        {2, {"--embedder", "word2vec"}, "invalid value 'word2vec' for --embedder (want hash|openai)"},
+        {2,
+         {"--chunk-overlap", "128"},
+         "--chunk-overlap 128 must be under half of --chunk-tokens 256"},
+        {2,
+         {"--embedder", "word2vec"},
+         "invalid value 'word2vec' for --embedder (want hash|openai)"},
         {2, {"--embedder", "openai"}, "needs --embedder-url and --embedder-model"},
         {2, {"--timeout", "0.5"}, "--timeout 0.5 is out of range (1-86400)"},
         {2, {"--threads", "99999999999999999999999"}, "invalid value"},
@@ -168,11 +182,13 @@ TEST(config_flags_env_and_errors)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         config_defaults(&c);
         err[0] = '\0';
-        ASSERT_EQ(config_parse(&c, bad[i].argc, bad[i].argv, NULL, stdout, err, sizeof err), -EINVAL);
+        ASSERT_EQ(config_parse(&c, bad[i].argc, bad[i].argv, NULL, stdout, err, sizeof err),
+                  -EINVAL);
         ASSERT_CONTAINS(err, bad[i].msg);
     }
     /* Values the old parser refused above 4096, each in its range. */
-    char *big[] = {"--max-chunks", "10000", "--cache-entries", "5000", "--embedding-dim", "8192", "--max-query", "64k"};
+    char *big[] = {"--max-chunks",    "10000", "--cache-entries", "5000",
+                   "--embedding-dim", "8192",  "--max-query",     "64k"};
     config_defaults(&c);
     ASSERT_OK(config_parse(&c, 8, big, NULL, stdout, err, sizeof err));
     ASSERT_EQ(c.max_chunks, 10000);
@@ -251,7 +267,8 @@ TEST(config_table)
             int rc = config_parse(&c, 1, argv, NULL, stdout, err, sizeof err);
             if (e < 2) {
                 /* one end may clash with another option (overlap vs tokens) */
-                bool clash = rc && (strstr(err, "must be under half") || strstr(err, "too small for"));
+                bool clash =
+                    rc && (strstr(err, "must be under half") || strstr(err, "too small for"));
                 if (rc && !clash) fprintf(stderr, "  %s: %s\n", arg, err);
                 ASSERT(rc == 0 || clash);
             } else {
@@ -269,8 +286,13 @@ TEST(log_json_lines_parse)
     int p[2];
     ASSERT_OK(pipe(p));
     log_init(LOG_JSON, p[1]);
-    log_request(&(log_request_t){.method = "GET", .path = "/a\"b\n\x01", .route = "unmatched",
-                                 .status = 404, .duration_s = 0.0015, .bytes_in = 3, .bytes_out = 65});
+    log_request(&(log_request_t){.method = "GET",
+                                 .path = "/a\"b\n\x01",
+                                 .route = "unmatched",
+                                 .status = 404,
+                                 .duration_s = 0.0015,
+                                 .bytes_in = 3,
+                                 .bytes_out = 65});
     log_warn("disk %d%% full", 97);
     log_init(LOG_TEXT, 2);
     close(p[1]);

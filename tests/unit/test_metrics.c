@@ -85,7 +85,8 @@ TEST(counter_values)
     metrics_family_t *f;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
     ASSERT_OK(metrics_family_register(
-        reg, &(metrics_family_opts_t){.type = METRICS_COUNTER, .name = "c_total", .help = "h"}, &f));
+        reg, &(metrics_family_opts_t){.type = METRICS_COUNTER, .name = "c_total", .help = "h"},
+        &f));
     metrics_child_t *c = metrics_family_child(f, NULL);
     ASSERT_DBL_EQ(metrics_counter_value(c), 0);
     metrics_counter_inc(c);
@@ -191,13 +192,11 @@ TEST(labels_lookup)
     metrics_registry_t *reg;
     metrics_family_t *f;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
-    ASSERT_OK(metrics_family_register(reg,
-                                      &(metrics_family_opts_t){.type = METRICS_COUNTER,
-                                                               .name = "req_total",
-                                                               .help = "h",
-                                                               .labels = L2,
-                                                               .nlabels = 2},
-                                      &f));
+    ASSERT_OK(metrics_family_register(
+        reg,
+        &(metrics_family_opts_t){
+            .type = METRICS_COUNTER, .name = "req_total", .help = "h", .labels = L2, .nlabels = 2},
+        &f));
     metrics_child_t *a, *b, *a2, *s;
     ASSERT_OK(metrics_family_get(f, (const char *[]){"GET", "/a"}, &a));
     ASSERT_OK(metrics_family_get(f, (const char *[]){"GET", "/b"}, &b));
@@ -282,13 +281,11 @@ TEST(remove_and_clear)
     metrics_registry_t *reg;
     metrics_family_t *f, *h;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
-    ASSERT_OK(metrics_family_register(reg,
-                                      &(metrics_family_opts_t){.type = METRICS_COUNTER,
-                                                               .name = "r_total",
-                                                               .help = "h",
-                                                               .labels = L1,
-                                                               .nlabels = 1},
-                                      &f));
+    ASSERT_OK(metrics_family_register(
+        reg,
+        &(metrics_family_opts_t){
+            .type = METRICS_COUNTER, .name = "r_total", .help = "h", .labels = L1, .nlabels = 1},
+        &f));
     ASSERT_OK(metrics_family_register(reg,
                                       &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
                                                                .name = "rh",
@@ -374,13 +371,11 @@ TEST(info_and_mirror)
     metrics_registry_t *reg;
     metrics_family_t *i, *m;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
-    ASSERT_OK(metrics_family_register(reg,
-                                      &(metrics_family_opts_t){.type = METRICS_INFO,
-                                                               .name = "app_info",
-                                                               .help = "h",
-                                                               .labels = il,
-                                                               .nlabels = 2},
-                                      &i));
+    ASSERT_OK(metrics_family_register(
+        reg,
+        &(metrics_family_opts_t){
+            .type = METRICS_INFO, .name = "app_info", .help = "h", .labels = il, .nlabels = 2},
+        &i));
     metrics_child_t *c = metrics_family_child(i, (const char *[]){"1.0", "linux"});
     metrics_gauge_set(c, 5); /* info stays 1 */
     ASSERT_OK(metrics_family_register(reg,
@@ -414,13 +409,11 @@ TEST(value_region_full)
      * family's sink 2 and its dropped-series child 2; one child of 2 fits
      * (8 used) and a second does not. */
     ASSERT_OK(metrics_registry_new(&reg, &(metrics_registry_opts_t){.max_slots = 9}));
-    ASSERT_OK(metrics_family_register(reg,
-                                      &(metrics_family_opts_t){.type = METRICS_COUNTER,
-                                                               .name = "f_total",
-                                                               .help = "h",
-                                                               .labels = L1,
-                                                               .nlabels = 1},
-                                      &f));
+    ASSERT_OK(metrics_family_register(
+        reg,
+        &(metrics_family_opts_t){
+            .type = METRICS_COUNTER, .name = "f_total", .help = "h", .labels = L1, .nlabels = 1},
+        &f));
     metrics_child_t *c;
     ASSERT_OK(metrics_family_get(f, (const char *[]){"a"}, &c));
     ASSERT_EQ(metrics_family_get(f, (const char *[]){"b"}, &c), -ENOSPC);
@@ -436,14 +429,24 @@ TEST(register_one)
     metrics_registry_t *reg;
     metrics_child_t *c = (metrics_child_t *)1;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
-    ASSERT_OK(metrics_register_one(reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "one", .help = "h"}, &c));
+    ASSERT_OK(metrics_register_one(
+        reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "one", .help = "h"}, &c));
     metrics_gauge_set(c, 7);
     char *e = test_expose(reg, METRICS_FMT_TEXT);
     ASSERT_DBL_EQ(test_sample(e, "one"), 7);
     free(e);
-    ASSERT_EQ(metrics_register_one(reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "one", .help = "h"}, &c), -EEXIST);
+    ASSERT_EQ(
+        metrics_register_one(
+            reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "one", .help = "h"}, &c),
+        -EEXIST);
     ASSERT(c == NULL);
-    ASSERT_EQ(metrics_register_one(reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "two", .help = "h", .labels = L1, .nlabels = 1}, &c), -EINVAL);
+    ASSERT_EQ(
+        metrics_register_one(
+            reg,
+            &(metrics_family_opts_t){
+                .type = METRICS_GAUGE, .name = "two", .help = "h", .labels = L1, .nlabels = 1},
+            &c),
+        -EINVAL);
     ASSERT_CONTAINS(metrics_registry_error(reg), "without labels");
     metrics_registry_free(&reg);
 }

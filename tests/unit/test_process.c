@@ -24,7 +24,10 @@ TEST(proc_parse_stat_odd_comm)
     ASSERT_EQ(st.rss, 2048);
     free(s);
     static const char *const bad[] = {
-        "", "4242 (no closing paren S 1 2", "1 (x) S 1 2 3", "1 (x) S 1 2 3 4 5 6 7 8 9 10 11 abc 13 14 15 16 17 18 19 20 21 22",
+        "",
+        "4242 (no closing paren S 1 2",
+        "1 (x) S 1 2 3",
+        "1 (x) S 1 2 3 4 5 6 7 8 9 10 11 abc 13 14 15 16 17 18 19 20 21 22",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ASSERT_EQ(metrics_proc_parse_stat(bad[i], strlen(bad[i]), &st), -EINVAL);
@@ -38,7 +41,8 @@ TEST(proc_parse_btime_and_limits)
     ASSERT_EQ(bt, 1700000000ULL);
     ASSERT_EQ(metrics_proc_parse_btime("cpu 1\n", 6, &bt), -EINVAL);
     double m;
-    const char *lim = "Limit Soft Hard Units\nMax open files            4096                 8192                 files\n";
+    const char *lim = "Limit Soft Hard Units\nMax open files            4096                 8192  "
+                      "               files\n";
     ASSERT_OK(metrics_proc_parse_max_fds(lim, strlen(lim), &m));
     ASSERT_DBL_EQ(m, 4096);
     const char *unl = "Max open files            unlimited            unlimited            files\n";
@@ -52,14 +56,14 @@ TEST(process_collector_fixture)
     metrics_registry_t *reg;
     metrics_process_t *p;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
-    ASSERT_OK(metrics_process_register(reg,
-                                       &(metrics_process_opts_t){.proc_root = "tests/fixtures/proc",
-                                                                 .pid = "4242",
-                                                                 .clk_tck = 100,
-                                                                 .page_size = 4096},
-                                       &p));
+    ASSERT_OK(metrics_process_register(
+        reg,
+        &(metrics_process_opts_t){
+            .proc_root = "tests/fixtures/proc", .pid = "4242", .clk_tck = 100, .page_size = 4096},
+        &p));
     char *e = test_expose(reg, METRICS_FMT_TEXT);
-    ASSERT_CONTAINS(e, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 3.75\n");
+    ASSERT_CONTAINS(e,
+                    "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 3.75\n");
     ASSERT_DBL_EQ(test_sample(e, "process_resident_memory_bytes"), 2048.0 * 4096);
     ASSERT_DBL_EQ(test_sample(e, "process_virtual_memory_bytes"), 123456789);
     ASSERT_DBL_EQ(test_sample(e, "process_start_time_seconds"), 1700000000 + 43.21);
@@ -79,7 +83,8 @@ TEST(process_collector_unlimited_fds)
     ASSERT_OK(metrics_registry_new(&reg, NULL));
     ASSERT_OK(metrics_process_register(
         reg,
-        &(metrics_process_opts_t){.proc_root = "tests/fixtures/proc-unlimited", .pid = "77", .clk_tck = 100},
+        &(metrics_process_opts_t){
+            .proc_root = "tests/fixtures/proc-unlimited", .pid = "77", .clk_tck = 100},
         &p));
     char *e = test_expose(reg, METRICS_FMT_TEXT);
     ASSERT_CONTAINS(e, "process_max_fds +Inf\n");
@@ -116,7 +121,8 @@ TEST(process_collector_live)
     double now = (double)time(NULL);
     ASSERT(test_sample(e, "process_cpu_seconds_total") > 0);
     ASSERT(test_sample(e, "process_resident_memory_bytes") > 1e5);
-    ASSERT(test_sample(e, "process_virtual_memory_bytes") >= test_sample(e, "process_resident_memory_bytes"));
+    ASSERT(test_sample(e, "process_virtual_memory_bytes") >=
+           test_sample(e, "process_resident_memory_bytes"));
     double start = test_sample(e, "process_start_time_seconds");
     ASSERT(start > now - 3600 && start <= now + 1);
     ASSERT(test_sample(e, "process_open_fds") >= 3);

@@ -52,7 +52,8 @@ TEST(text_terms_and_tokens)
     }
 }
 
-static int chunk_text(const char *text, size_t max, size_t overlap, size_t max_chunks, chunk_list_t *out)
+static int chunk_text(const char *text, size_t max, size_t overlap, size_t max_chunks,
+                      chunk_list_t *out)
 {
     doc_blocks_t b = {0};
     doc_blocks_add(&b, NULL, text, strlen(text));
@@ -66,7 +67,8 @@ TEST(chunker_cuts_at_boundaries)
     /* 12 sentences of 10 tokens each, 3 paragraphs */
     buf_t t = BUF_INIT;
     for (int p = 0; p < 3; p++) {
-        for (int s = 0; s < 4; s++) buf_printf(&t, "Sentence %d %d has exactly ten small tokens in it. ", p, s);
+        for (int s = 0; s < 4; s++)
+            buf_printf(&t, "Sentence %d %d has exactly ten small tokens in it. ", p, s);
         buf_puts(&t, "\n\n");
     }
     buf_putc(&t, '\0');
@@ -77,7 +79,7 @@ TEST(chunker_cuts_at_boundaries)
         ASSERT(l.v[i].tokens <= 35);
         ASSERT_EQ(text_count_tokens(l.v[i].text, l.v[i].len), l.v[i].tokens);
         ASSERT(strncmp(l.v[i].text, "Sentence", 8) == 0); /* starts at a sentence */
-        ASSERT(l.v[i].text[l.v[i].len - 1] == '.');      /* ends at one */
+        ASSERT(l.v[i].text[l.v[i].len - 1] == '.');       /* ends at one */
     }
     /* overlap: each chunk after the first starts with the previous one's last sentence */
     for (size_t i = 1; i < l.n; i++) {
@@ -102,7 +104,8 @@ TEST(chunker_japanese_and_long_units)
     buf_t t = BUF_INIT;
     for (int i = 0; i < 30; i++) buf_puts(&t, "東京のデータセンターで監視を続けています。");
     buf_putc(&t, '\0');
-    size_t per = text_count_tokens("東京のデータセンターで監視を続けています。", strlen("東京のデータセンターで監視を続けています。"));
+    size_t per = text_count_tokens("東京のデータセンターで監視を続けています。",
+                                   strlen("東京のデータセンターで監視を続けています。"));
     ASSERT_EQ(per, 20);
     chunk_list_t l;
     ASSERT_OK(chunk_text(t.data, 64, 8, 100, &l));
@@ -158,18 +161,21 @@ TEST(hash_embedder)
     embedder_t *e;
     ASSERT_EQ(embed_hash_new(&e, 8), -EINVAL);
     ASSERT_OK(embed_hash_new(&e, 384));
-    const char *texts[] = {"The cat sat on the mat.", "The cat sat on the mat.", "A cat sits on a mat.",
-                           "Quarterly revenue grew by ten percent.", "東京の天気は晴れです", "東京の天候は晴れ",
-                           "大阪のラーメンが好き", ""};
+    const char *texts[] = {"The cat sat on the mat.", "The cat sat on the mat.",
+                           "A cat sits on a mat.",    "Quarterly revenue grew by ten percent.",
+                           "東京の天気は晴れです",    "東京の天候は晴れ",
+                           "大阪のラーメンが好き",    ""};
     size_t n = sizeof texts / sizeof texts[0], lens[8];
     for (size_t i = 0; i < n; i++) lens[i] = strlen(texts[i]);
     float *v = malloc(n * 384 * sizeof(float));
     char err[64];
     ASSERT_OK(embed_texts(e, texts, lens, n, v, err, sizeof err));
-    for (size_t i = 0; i + 1 < n; i++) ASSERT(fabs(dot(v + i * 384, v + i * 384, 384) - 1.0) < 1e-5);
-    ASSERT(memcmp(v, v + 384, 384 * sizeof(float)) == 0);                       /* deterministic */
-    ASSERT(dot(v, v + 2 * 384, 384) > dot(v, v + 3 * 384, 384));                /* similar beats unrelated */
-    ASSERT(dot(v + 4 * 384, v + 5 * 384, 384) > dot(v + 4 * 384, v + 6 * 384, 384) + 0.2); /* Japanese too */
+    for (size_t i = 0; i + 1 < n; i++)
+        ASSERT(fabs(dot(v + i * 384, v + i * 384, 384) - 1.0) < 1e-5);
+    ASSERT(memcmp(v, v + 384, 384 * sizeof(float)) == 0);        /* deterministic */
+    ASSERT(dot(v, v + 2 * 384, 384) > dot(v, v + 3 * 384, 384)); /* similar beats unrelated */
+    ASSERT(dot(v + 4 * 384, v + 5 * 384, 384) >
+           dot(v + 4 * 384, v + 6 * 384, 384) + 0.2);     /* Japanese too */
     ASSERT_DBL_EQ(dot(v + 7 * 384, v + 7 * 384, 384), 0); /* no text: a zero vector */
     /* the same text alone gives the same vector (no batch effects) */
     float one[384];
@@ -213,7 +219,8 @@ TEST(vindex_matches_brute_force)
             float q[D];
             for (size_t k = 0; k < D; k++) q[k] = frand(&seed);
             embed_normalize(q, D);
-            size_t a = vindex_search(ix, q, K, NULL, NULL, got), b = vindex_search_reference(ix, q, K, want);
+            size_t a = (size_t)vindex_search(ix, q, K, NULL, NULL, got),
+                   b = vindex_search_reference(ix, q, K, want);
             ASSERT_EQ(a, b);
             for (size_t i = 0; i < a; i++) {
                 ASSERT(fabsf(got[i].score - want[i].score) < 1e-5f);
@@ -235,7 +242,7 @@ TEST(vindex_matches_brute_force)
     ASSERT_EQ(got[0].id, 2);
     ASSERT(fabsf(got[0].score - 1.0f) < 1e-5f);
     /* filter */
-    size_t n = vindex_search(ix, vecs + 4 * D, K, even_only, NULL, got);
+    size_t n = (size_t)vindex_search(ix, vecs + 4 * D, K, even_only, NULL, got);
     ASSERT_EQ(n, K);
     for (size_t i = 0; i < n; i++) ASSERT(got[i].id % 2 == 0);
     free(vecs);
@@ -283,7 +290,8 @@ TEST(query_cache_lru_ttl_clear)
     cache_free(&c);
 }
 
-static int parse_file(const char *name, doc_type_t t, const parse_opts_t *o, doc_blocks_t *b, char *err, size_t n)
+static int parse_file(const char *name, doc_type_t t, const parse_opts_t *o, doc_blocks_t *b,
+                      char *err, size_t n)
 {
     size_t len;
     char path[256];
@@ -318,7 +326,8 @@ TEST(parse_markdown_and_html)
     ASSERT_OK(parse_file("sample.html", DOC_HTML, &popts, &b, err, sizeof err));
     ASSERT_EQ(b.n, 2);
     ASSERT_STR_EQ(b.v[0].section, "Latency");
-    ASSERT_CONTAINS(b.v[0].text, "P95 latency is computed with histogram_quantile over summed buckets.");
+    ASSERT_CONTAINS(b.v[0].text,
+                    "P95 latency is computed with histogram_quantile over summed buckets.");
     ASSERT_CONTAINS(b.v[0].text, "Second block & entity.");
     ASSERT_STR_EQ(b.v[1].section, "Cache");
     for (size_t i = 0; i < b.n; i++) {
@@ -385,7 +394,8 @@ TEST(store_roundtrip)
     char err[512];
     ASSERT_OK(store_open(&s, dir, "hash", 16, err, sizeof err));
     float v[3][16] = {{1}, {0, 1}, {0, 0, 1}};
-    store_chunk_t c[2] = {{"alpha text", 10, "", "alpha text", 10, v[0]}, {"beta", 4, "S", "beta", 4, v[1]}};
+    store_chunk_t c[2] = {{"alpha text", 10, "", "alpha text", 10, v[0]},
+                          {"beta", 4, "S", "beta", 4, v[1]}};
     store_doc_t d = {"d1", "T", "text/plain", "{\"k\":\"v\"}", "src", 3, "alpha text\n\nbeta", 16};
     store_put_result_t r;
     ASSERT_OK(store_put(s, &d, c, 2, &r, err, sizeof err));
@@ -450,20 +460,27 @@ TEST(store_roundtrip)
     char path[128];
     snprintf(path, sizeof path, "%s/ragd.db", dir);
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE chunks_vocab; UPDATE meta SET value = '1' WHERE key = 'schema_version'",
-                           NULL, NULL, NULL), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(
+            db, "DROP TABLE chunks_vocab; UPDATE meta SET value = '1' WHERE key = 'schema_version'",
+            NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     ASSERT_OK(store_open(&s, dir, "hash", 16, err, sizeof err));
     ASSERT_OK(store_term_dfs(s, terms, 1, dfs));
     store_close(&s);
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st,
+                                 NULL),
+              SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
     ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "2");
     sqlite3_finalize(st);
     /* a store from a newer ragd is refused */
-    ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", NULL, NULL, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", NULL,
+                           NULL, NULL),
+              SQLITE_OK);
     sqlite3_close(db);
     ASSERT_EQ(store_open(&s, dir, "hash", 16, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "schema version 99");

@@ -1,17 +1,26 @@
 # Shared helpers of the black-box script tests (sourced, not run).
 # Every server a test starts listens on 127.0.0.1 with a port the kernel
-# picks, and is stopped by the EXIT trap.
+# picks, and is stopped by the EXIT trap. RAGD_BIN is the ragd under test
+# (tests/run sets it to the sanitizer build for the second pass).
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
+RAGD_BIN=${RAGD_BIN:-build/ragd}
 TEST_TMP=$(mktemp -d /tmp/ragd-test.XXXXXX)
 FAILS=0
 CHECKS=0
 PIDS=()
 
 cleanup() {
+    # SIGTERM first, and time to exit: a sanitizer build checks for leaks on
+    # a clean exit. What is still running after 5 s gets SIGKILL.
     {
         for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p"; done
-        sleep 0.2
+        for _ in $(seq 50); do
+            local alive=0
+            for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -0 "$p" && alive=1; done
+            [ $alive = 0 ] && break
+            sleep 0.1
+        done
         for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" && wait "$p"; done
     } 2>/dev/null
     rm -rf "$TEST_TMP"
@@ -45,17 +54,17 @@ contains() {
     return 1
 }
 
-# start_ragd NAME [serve options...]: starts build/ragd serve on a free
+# start_ragd NAME [serve options...]: starts $RAGD_BIN serve on a free
 # loopback port; sets PORT_<NAME>, PID_<NAME>, LOG_<NAME>.
 start_ragd() {
     local name=$1
     shift
     local log=$TEST_TMP/$name.log
-    build/ragd serve --listen 127.0.0.1:0 --data-dir "$TEST_TMP/$name-data" "$@" 2>"$log" &
+    "$RAGD_BIN" serve --listen 127.0.0.1:0 --data-dir "$TEST_TMP/$name-data" "$@" 2>"$log" &
     local pid=$!
     PIDS+=("$pid")
     local port=""
-    for _ in $(seq 100); do
+    for _ in $(seq 200); do
         port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$log" | head -1)
         [ -n "$port" ] && break
         kill -0 "$pid" 2>/dev/null || break
