@@ -133,7 +133,7 @@ static void run_queries(rag_t *rag, size_t chunks, unsigned *seed)
             snprintf(q, sizeof q, "%s %s %s", pick_word(seed, t1), pick_word(seed, t2),
                      pick_word(seed, t3));
             rag_query_t rq = {.text = q, .top_k = 10, .mode = (rag_mode_t)rag_mode_parse(modes[m])};
-            json_t *out;
+            rag_answer_t out;
             char err[256];
             double t0 = now_s();
             if (rag_query(rag, &rq, &out, err, sizeof err) != 0) {
@@ -141,7 +141,7 @@ static void run_queries(rag_t *rag, size_t chunks, unsigned *seed)
                 exit(1);
             }
             lat[i] = (now_s() - t0) * 1000;
-            json_decref(out);
+            rag_answer_release(&out);
         }
         double p50 = pct(lat, QUERIES, 0.5), p99 = pct(lat, QUERIES, 0.99);
         printf("  query %-8s at %6zu chunks: p50 %7.3f ms  p99 %7.3f ms\n", modes[m], chunks, p50,
@@ -234,15 +234,14 @@ int main(void)
             char id[32];
             snprintf(id, sizeof id, "d%zu", docs);
             rag_doc_in_t in = {.id = id, .type = DOC_MARKDOWN, .data = doc.data, .len = doc.len};
-            json_t *res;
+            rag_ingested_t res;
             double t0 = now_s();
             if (rag_ingest(rag, &in, &res, err, sizeof err) != 0) {
                 fprintf(stderr, "ingest: %s\n", err);
                 return 1;
             }
             ingest_time += now_s() - t0;
-            chunks += (size_t)json_integer_value(json_object_get(res, "chunks"));
-            json_decref(res);
+            chunks += res.chunks;
             docs++;
             bytes += doc.len;
         }

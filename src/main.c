@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "rag/parse.h"
+#include "rag/parse_pdf.h"
 #include "server/serve.h"
 
 extern char **environ;

@@ -17,6 +17,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/hash.h"
+#include "util/vec.h"
 
 #define DEFAULT_SERVER "http://127.0.0.1:8050"
 #define FILE_MAX       ((size_t)1 << 30) /* the server refuses far less; this bounds our memory */
@@ -131,13 +132,8 @@ static struct {
 
 static int add_file(const char *path, const char *rel, off_t size)
 {
-    if (files.n == files.cap) {
-        size_t cap = files.cap ? files.cap * 2 : 64;
-        void *p = realloc(files.v, cap * sizeof *files.v);
-        if (!p) return -ENOMEM;
-        files.v = p;
-        files.cap = cap;
-    }
+    if (vec_reserve((void **)&files.v, &files.cap, files.n + 1, 64, sizeof *files.v))
+        return -ENOMEM;
     files.v[files.n++] = (struct file){strdup(path), strdup(rel), size};
     return 0;
 }

@@ -10,12 +10,12 @@
 #include "core/log.h"
 
 struct component {
-    char name[32];
+    char name[HEALTH_NAME_MAX];
     health_check_fn fn;
     void *ctx;
     bool required;
     health_state_t state;
-    char detail[160];
+    char detail[HEALTH_DETAIL_MAX];
     metrics_child_t *gauge;
 };
 
@@ -162,22 +162,23 @@ int health_start(health_t *h)
     return 0;
 }
 
-json_t *health_report(health_t *h, bool *ready)
+size_t health_snapshot(health_t *h, health_status_t *out, size_t max, bool *ready)
 {
-    json_t *comps = json_object();
     bool ok = true;
+    size_t n = 0;
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->n; i++) {
-        struct component *c = &h->c[i];
+        const struct component *c = &h->c[i];
         if (c->required && c->state == HEALTH_UNHEALTHY) ok = false;
-        json_t *o =
-            json_pack("{s:s,s:b}", "status", health_state_name(c->state), "required", c->required);
-        if (c->detail[0]) json_object_set_new(o, "detail", json_string(c->detail));
-        json_object_set_new(comps, c->name, o);
+        if (n == max) continue;
+        out[n] = (health_status_t){.state = c->state, .required = c->required};
+        snprintf(out[n].name, sizeof out[n].name, "%s", c->name);
+        snprintf(out[n].detail, sizeof out[n].detail, "%s", c->detail);
+        n++;
     }
     pthread_mutex_unlock(&h->mu);
     *ready = ok;
-    return json_pack("{s:s,s:o}", "status", ok ? "ready" : "not_ready", "components", comps);
+    return n;
 }
 
 void health_free(health_t **hp)

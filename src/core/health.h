@@ -8,13 +8,14 @@
 #ifndef RAGD_HEALTH_H
 #define RAGD_HEALTH_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "metrics/metrics.h"
 
 #define HEALTH_MAX_COMPONENTS 16
+#define HEALTH_NAME_MAX       32  /* bytes of a component name, with its NUL */
+#define HEALTH_DETAIL_MAX     160 /* bytes of a detail, with its NUL */
 
 typedef enum health_state { HEALTH_UNHEALTHY, HEALTH_DEGRADED, HEALTH_HEALTHY } health_state_t;
 
@@ -34,9 +35,18 @@ int health_start(health_t *h);
 int health_set(health_t *h, const char *component, health_state_t s, const char *detail);
 /* Runs every check now (tests, and right after a state change). */
 void health_check_now(health_t *h);
-/* {"status":"ready"|"not_ready","components":{name:{"status":...,"detail":...}}};
- * *ready says whether every required component is usable. */
-json_t *health_report(health_t *h, bool *ready);
+/* One component's state, as of the last check or health_set. */
+typedef struct health_status {
+    char name[HEALTH_NAME_MAX];
+    health_state_t state;
+    bool required;
+    char detail[HEALTH_DETAIL_MAX]; /* "" when there is nothing to say */
+} health_status_t;
+
+/* Copies every component's state into out[0..max) in the order added and
+ * returns how many; *ready says whether every required one is usable (not
+ * unhealthy). */
+size_t health_snapshot(health_t *h, health_status_t *out, size_t max, bool *ready);
 const char *health_state_name(health_state_t s);
 /* Stops the thread and frees; clears *h. */
 void health_free(health_t **h);

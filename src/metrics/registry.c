@@ -15,6 +15,7 @@
 
 #include "util/hash.h"
 #include "util/utf8.h"
+#include "util/vec.h"
 
 #define DROPPED_NAME "ragd_metrics_dropped_series_total"
 #define TABLE_MIN    16
@@ -526,16 +527,9 @@ int metrics_family_register(metrics_registry_t *reg, const metrics_family_opts_t
         }
         if (strcmp(reg->fams[i]->name, f->name) < 0) pos = i + 1;
     }
-    if (reg->nfams == reg->fcap) {
-        size_t cap = reg->fcap ? reg->fcap * 2 : 32;
-        void *p = realloc(reg->fams, cap * sizeof *reg->fams);
-        if (!p) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        reg->fams = p;
-        reg->fcap = cap;
-    }
+    if ((rc = vec_reserve((void **)&reg->fams, &reg->fcap, reg->nfams + 1, 32,
+                          sizeof *reg->fams)) != 0)
+        goto out;
     /* child0 for unlabelled families; a sink for labelled ones. */
     rc = child_new(f, NULL, 0, f->nlabels ? &f->sink : &f->child0);
     if (rc) {
@@ -593,13 +587,8 @@ static int family_get_locked(metrics_family_t *fam, const char *const *values, u
         if (fam->dropped) metrics_counter_inc(fam->dropped);
         return -ENOSPC;
     }
-    if (fam->nchildren == fam->cap) {
-        size_t cap = fam->cap ? fam->cap * 2 : 16;
-        void *p = realloc(fam->sorted, cap * sizeof *fam->sorted);
-        if (!p) return -ENOMEM;
-        fam->sorted = p;
-        fam->cap = cap;
-    }
+    if (vec_reserve((void **)&fam->sorted, &fam->cap, fam->nchildren + 1, 16, sizeof *fam->sorted))
+        return -ENOMEM;
     int rc = table_reserve(fam);
     if (rc) return rc;
     if ((rc = child_new(fam, values, h, &c)) != 0) {

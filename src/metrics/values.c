@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
+
 #define RELAXED memory_order_relaxed
 
 static inline double bits_to_double(uint64_t b)
@@ -113,9 +115,7 @@ void metrics_gauge_add(metrics_child_t *c, double v)
 
 void metrics_gauge_set_to_current_time(metrics_child_t *c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    metrics_gauge_set(c, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    metrics_gauge_set(c, clock_epoch());
 }
 
 void metrics_gauge_unset(metrics_child_t *c)

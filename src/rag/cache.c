@@ -1,5 +1,6 @@
 #include "rag/cache.h"
 
+#include "util/clock.h"
 #include "util/hash.h"
 
 #include <errno.h>
@@ -7,11 +8,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct entry {
-    char *key, *value;
-    size_t vlen;
+    char *key;
+    result_t *value; /* one reference */
     uint64_t hash;
     double expires;
     struct entry *prev, *next; /* LRU list: head most recent */
@@ -26,13 +26,6 @@ struct cache {
     struct entry *head, *tail;
     double (*now)(void);
 };
-
-static double real_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint64_t hash_str(const char *s)
 {
@@ -50,7 +43,7 @@ int cache_new(cache_t **out, size_t max_entries, double ttl_s)
     c->nbuckets = 64;
     while (c->nbuckets < max_entries) c->nbuckets *= 2;
     c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
-    c->now = real_now;
+    c->now = clock_now;
     if (!c->buckets) {
         cache_free(&c);
         return -ENOMEM;
@@ -88,7 +81,7 @@ static void remove_entry(cache_t *c, struct entry *e)
     *pp = e->chain;
     unlink_lru(c, e);
     free(e->key);
-    free(e->value);
+    result_unref(&e->value);
     free(e);
     c->n--;
 }
@@ -100,40 +93,36 @@ static struct entry *find(cache_t *c, const char *key, uint64_t h)
     return NULL;
 }
 
-char *cache_get(cache_t *c, const char *key, size_t *len)
+result_t *cache_get(cache_t *c, const char *key)
 {
     if (c->max == 0) return NULL;
     uint64_t h = hash_str(key);
-    char *copy = NULL;
+    result_t *r = NULL;
     pthread_mutex_lock(&c->mu);
     struct entry *e = find(c, key, h);
     if (e && e->expires <= c->now()) {
         remove_entry(c, e);
         e = NULL;
     }
-    if (e && (copy = malloc(e->vlen + 1)) != NULL) {
-        memcpy(copy, e->value, e->vlen + 1);
-        if (len) *len = e->vlen;
+    if (e) {
+        r = result_ref(e->value);
         unlink_lru(c, e);
         push_front(c, e);
     }
     pthread_mutex_unlock(&c->mu);
-    return copy;
+    return r;
 }
 
-void cache_put(cache_t *c, const char *key, const char *value, size_t len)
+void cache_put(cache_t *c, const char *key, result_t *value)
 {
     if (c->max == 0) return;
     uint64_t h = hash_str(key);
     struct entry *e = calloc(1, sizeof *e);
-    if (!e || !(e->key = strdup(key)) || !(e->value = malloc(len + 1))) {
-        if (e) free(e->key);
+    if (!e || !(e->key = strdup(key))) {
         free(e);
-        return;
+        return; /* a cache that cannot grow only misses */
     }
-    memcpy(e->value, value, len);
-    e->value[len] = '\0';
-    e->vlen = len;
+    e->value = result_ref(value);
     e->hash = h;
     pthread_mutex_lock(&c->mu);
     e->expires = c->now() + c->ttl;
@@ -164,7 +153,7 @@ size_t cache_size(cache_t *c)
 
 void cache_set_clock(cache_t *c, double (*now)(void))
 {
-    c->now = now ? now : real_now;
+    c->now = now ? now : clock_now;
 }
 
 void cache_free(cache_t **cp)

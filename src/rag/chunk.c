@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rag/text.h"
+#include "util/vec.h"
 
 typedef struct unit {
     size_t start, end; /* byte span in the section text, trimmed */
@@ -24,13 +25,7 @@ static int push_chunk(chunk_list_t *l, const chunk_opts_t *o, const char *text, 
     while (len && is_space(*text)) text++, len--;
     if (len == 0) return 0;
     if (l->n == o->max_chunks) return -E2BIG;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        void *p = realloc(l->v, cap * sizeof *l->v);
-        if (!p) return -ENOMEM;
-        l->v = p;
-        l->cap = cap;
-    }
+    if (vec_reserve((void **)&l->v, &l->cap, l->n + 1, 16, sizeof *l->v)) return -ENOMEM;
     char *copy = malloc(len + 1);
     if (!copy) return -ENOMEM;
     memcpy(copy, text, len);

@@ -14,78 +14,6 @@
 
 #define SECTION_MAX 512 /* heading paths are cut to this many bytes */
 
-int doc_blocks_add(doc_blocks_t *b, const char *section, const char *text, size_t len)
-{
-    while (len && (text[len - 1] == ' ' || text[len - 1] == '\n' || text[len - 1] == '\t')) len--;
-    while (len && (*text == ' ' || *text == '\n' || *text == '\t')) text++, len--;
-    if (len == 0) return 0;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        void *p = realloc(b->v, cap * sizeof *b->v);
-        if (!p) return -ENOMEM;
-        b->v = p;
-        b->cap = cap;
-    }
-    doc_block_t *d = &b->v[b->n];
-    d->section = section && *section ? strdup(section) : NULL;
-    d->text = malloc(len + 1);
-    if (!d->text || (section && *section && !d->section)) {
-        free(d->section);
-        free(d->text);
-        return -ENOMEM;
-    }
-    memcpy(d->text, text, len);
-    d->text[len] = '\0';
-    d->len = len;
-    b->n++;
-    b->bytes += len;
-    return 0;
-}
-
-void doc_blocks_free(doc_blocks_t *b)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        free(b->v[i].section);
-        free(b->v[i].text);
-    }
-    free(b->v);
-    memset(b, 0, sizeof *b);
-}
-
-static const struct {
-    const char *mime, *alias, *name;
-} types[DOC_TYPE_COUNT] = {
-    [DOC_TEXT] = {"text/plain", "text", "text"},
-    [DOC_MARKDOWN] = {"text/markdown", "markdown", "markdown"},
-    [DOC_HTML] = {"text/html", "html", "html"},
-    [DOC_PDF] = {"application/pdf", "pdf", "pdf"},
-};
-
-int doc_type_parse(const char *ct)
-{
-    if (!ct) return -EINVAL;
-    while (*ct == ' ') ct++;
-    size_t n = strcspn(ct, ";");
-    while (n && ct[n - 1] == ' ') n--;
-    for (int t = 0; t < DOC_TYPE_COUNT; t++) {
-        if ((strlen(types[t].mime) == n && strncasecmp(ct, types[t].mime, n) == 0) ||
-            (strlen(types[t].alias) == n && strncasecmp(ct, types[t].alias, n) == 0))
-            return t;
-    }
-    if (n == 15 && strncasecmp(ct, "text/x-markdown", n) == 0) return DOC_MARKDOWN;
-    return -EINVAL;
-}
-
-const char *doc_type_name(doc_type_t t)
-{
-    return t < DOC_TYPE_COUNT ? types[t].name : "unknown";
-}
-
-const char *doc_type_mime(doc_type_t t)
-{
-    return t < DOC_TYPE_COUNT ? types[t].mime : "application/octet-stream";
-}
-
 /* ---- Markdown (cmark) ---------------------------------------------------- */
 
 struct md {
@@ -287,9 +215,6 @@ static int parse_html(const char *data, size_t n, doc_blocks_t *out, char *err, 
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
-
-int parse_pdf_child(const char *data, size_t n, const parse_opts_t *o, doc_blocks_t *out, char *err,
-                    size_t errlen);
 
 int parse_document(doc_type_t type, const char *data, size_t n, const parse_opts_t *o,
                    doc_blocks_t *out, char *err, size_t errlen)

@@ -8,24 +8,35 @@
  *   active_documents_count, total_embeddings_count        exact, always
  *
  * Writes: the slow part (parsing, embedding) runs unlocked; the store commit
- * and the index update run under one mutex, so the index always follows the
- * store's order of commits. Errors are negative codes the HTTP layer maps:
+ * and the index update run under rag's write mutex, so the index always
+ * follows the store's order of commits. Lock order: rag's write mutex, then
+ * the store's (store_put and store_delete take it inside); never the other
+ * way. Document and chunk counts are rag's own, changed under the write
+ * mutex and published to the gauges when /metrics is scraped.
+ *
+ * Plain C types in and out: what a request carries is borrowed for the
+ * call, what comes back is the caller's to release. Errors are negative
+ * codes the HTTP layer maps:
  *   -EILSEQ (400, not UTF-8), -EINVAL / -E2BIG / -ETIMEDOUT (422, cannot
  *   use the document), -ENETDOWN (503, embedder down), -ENOENT (404),
- *   -ENOSPC (507, disk full), others (500). */
+ *   -ENOSPC (507, disk full), others (500: -ENOMEM, -EIO).
+ *
+ * Files: rag.c (open, ingest, delete, reads), rag_query.c (queries),
+ * rag_metrics.c (the families and their scrape-time values), rag_health.c
+ * (component checks); fuse.c and match.c are the query's pure parts. */
 #ifndef RAGD_RAG_H
 #define RAGD_RAG_H
 
-#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/health.h"
 #include "metrics/metrics.h"
 #include "rag/chunk.h"
 #include "rag/embed.h"
+#include "rag/doc.h"
 #include "rag/parse.h"
-
-#define RAG_RRF_K 60 /* reciprocal rank fusion constant (Cormack et al.) */
+#include "rag/result.h"
 
 typedef struct rag rag_t;
 
@@ -45,10 +56,17 @@ typedef struct rag_doc_in {
     const char *id;    /* NULL: a random id is made */
     const char *title; /* NULL: "" */
     doc_type_t type;
-    json_t *metadata; /* an object of strings, or NULL */
+    const doc_kv_t *meta; /* at most DOC_META_MAX pairs, distinct keys */
+    size_t nmeta;
     const char *data;
     size_t len;
 } rag_doc_in_t;
+
+typedef struct rag_ingested {
+    char id[DOC_ID_MAX + 1]; /* the given id, or the one made */
+    size_t chunks;
+    bool replaced; /* a document with this id existed and was replaced */
+} rag_ingested_t;
 
 typedef enum rag_mode { RAG_HYBRID, RAG_VECTOR, RAG_KEYWORD } rag_mode_t;
 
@@ -56,22 +74,33 @@ typedef struct rag_query {
     const char *text;
     size_t top_k;
     rag_mode_t mode;
-    json_t *filter; /* an object of strings, or NULL */
+    const doc_kv_t *filter; /* every key = value must hold; at most DOC_META_MAX */
+    size_t nfilter;
 } rag_query_t;
+
+typedef struct rag_answer {
+    result_t *results; /* a reference: release with rag_answer_release */
+    bool cached;
+    double embed_ms, search_ms, total_ms;
+} rag_answer_t;
 
 /* Opens the store in data_dir, loads its vectors into the index and sets the
  * gauges. On error, err says why. */
 int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen);
 void rag_close(rag_t **r);
 
-/* Ingests a document; *out = {"id", "chunks", "replaced"}. */
-int rag_ingest(rag_t *r, const rag_doc_in_t *in, json_t **out, char *err, size_t errlen);
-/* Deletes a document; *chunks = how many chunks went. */
+/* Ingests a document (parse, chunk, embed, commit, index). */
+int rag_ingest(rag_t *r, const rag_doc_in_t *in, rag_ingested_t *out, char *err, size_t errlen);
+/* Deletes a document; *chunks = how many chunks went. 0 or -ENOENT, -EIO. */
 int rag_delete(rag_t *r, const char *id, size_t *chunks);
-int rag_get(rag_t *r, const char *id, json_t **out);
-int rag_list(rag_t *r, size_t limit, const char *after, json_t **out);
-/* *out = {"results": [...], "cached": bool, "timings_ms": {...}}. */
-int rag_query(rag_t *r, const rag_query_t *q, json_t **out, char *err, size_t errlen);
+/* The document with its text (free with doc_record_free). 0, -ENOENT. */
+int rag_get(rag_t *r, const char *id, doc_record_t *out);
+/* Documents by id after `after`, at most limit, without text (see
+ * store_list for freeing). */
+int rag_list(rag_t *r, size_t limit, const char *after, doc_record_t **out, size_t *n);
+/* Answers a query, from the cache when it can. */
+int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size_t errlen);
+void rag_answer_release(rag_answer_t *a);
 
 /* Registers the components store, embedder, index (required) and cache. */
 int rag_add_health(rag_t *r, health_t *h);

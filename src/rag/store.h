@@ -10,19 +10,27 @@
  *   and refuses to open with another: vectors of two models never mix.
  * - Keyword search: FTS5 (unicode61) over each chunk's search terms
  *   (rag/text: words, and bigrams of CJK runs), ranked by bm25.
+ * - Metadata is a table of (document, key, value) rows: filters are SQL on
+ *   bound values, whatever the key holds.
  * - One write connection (writes are serialised by a mutex) and a small
- *   pool of read connections: readers never wait for a writer (WAL). */
+ *   pool of read connections: readers never wait for a writer (WAL).
+ * - Plain C types in and out (doc.h, result.h); no JSON crosses this API.
+ *
+ * Files: store.c (connections, schema, writes), store_read.c (documents and
+ * result rows), store_search.c (keyword search, filters). */
 #ifndef RAGD_STORE_H
 #define RAGD_STORE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rag/doc.h"
+#include "rag/idset.h"
+#include "rag/result.h"
 #include "rag/vindex.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_READERS        4
 #define STORE_FILE           "ragd.db"
 
@@ -32,8 +40,9 @@ typedef struct store_doc {
     const char *id;
     const char *title;
     const char *content_type;
-    const char *metadata; /* a JSON object of strings, as text */
-    const void *source;   /* the uploaded bytes */
+    const doc_kv_t *meta; /* at most DOC_META_MAX pairs, distinct keys */
+    size_t nmeta;
+    const void *source; /* the uploaded bytes */
     size_t source_len;
     const char *text; /* extracted text */
     size_t text_len;
@@ -56,12 +65,6 @@ typedef struct store_put_result {
     size_t n_new;
 } store_put_result_t;
 
-/* A set of chunk ids (for metadata filters). */
-typedef struct store_idset {
-    int64_t *keys; /* open addressing; 0 marks an empty slot (ids start at 1) */
-    size_t mask, n;
-} store_idset_t;
-
 /* Opens (creating) DIR/ragd.db. 0, or -EINVAL with a message when the store
  * was made with another embedder or dimension, or another error. */
 int store_open(store_t **out, const char *dir, const char *embedder, unsigned dim, char *err,
@@ -69,17 +72,20 @@ int store_open(store_t **out, const char *dir, const char *embedder, unsigned di
 void store_close(store_t **s);
 
 /* Stores a document and its chunks, replacing any document with the same
- * id, in one transaction. */
+ * id, in one transaction. -EINVAL (too many or repeated metadata keys),
+ * -ENOSPC (disk full), -EIO, -ENOMEM; err says why. */
 int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n,
               store_put_result_t *res, char *err, size_t errlen);
 void store_put_result_free(store_put_result_t *r);
 /* Deletes a document; gives the ids of its chunks (caller frees). -ENOENT. */
 int store_delete(store_t *s, const char *id, int64_t **ids, size_t *n);
-/* The document as JSON (with its text). -ENOENT. */
-int store_get(store_t *s, const char *id, json_t **out);
+/* The document, with its text when with_text. 0, -ENOENT, -EIO, -ENOMEM.
+ * Free *out with doc_record_free. */
+int store_get(store_t *s, const char *id, bool with_text, doc_record_t *out);
 /* Documents ordered by id, after `after` (NULL: from the start), at most
- * limit, without their text. */
-int store_list(store_t *s, size_t limit, const char *after, json_t **out);
+ * limit, without their text: *out holds *n records (free each with
+ * doc_record_free, then the array). */
+int store_list(store_t *s, size_t limit, const char *after, doc_record_t **out, size_t *n);
 int store_counts(store_t *s, int64_t *docs, int64_t *chunks);
 
 /* Calls fn for every stored vector (start-up load). */
@@ -87,19 +93,19 @@ typedef int (*store_vector_fn)(void *ctx, int64_t id, const float *vec);
 int store_each_vector(store_t *s, store_vector_fn fn, void *ctx);
 
 /* bm25 top k for an FTS5 MATCH expression, optionally only chunks whose
- * document metadata matches every key/value of filter. Scores are -bm25
- * (higher is better). Returns the number of hits, or a negative code. */
-long store_keyword(store_t *s, const char *match, size_t k, json_t *filter, vindex_hit_t *out);
+ * document has every key = value of filter (nfilter <= DOC_META_MAX).
+ * Scores are -bm25 (higher is better). The number of hits, or -EINVAL,
+ * -EIO. */
+long store_keyword(store_t *s, const char *match, size_t k, const doc_kv_t *filter, size_t nfilter,
+                   vindex_hit_t *out);
 /* How many chunks contain each term (FTS5's vocabulary): dfs[i] for
  * terms[i]. 0 or a negative code. */
 int store_term_dfs(store_t *s, const char *const *terms, size_t n, int64_t *dfs);
-/* The chunk ids whose document matches the filter. */
-int store_filter_ids(store_t *s, json_t *filter, store_idset_t *out);
-bool store_idset_has(const store_idset_t *set, int64_t id);
-void store_idset_free(store_idset_t *set);
-/* Appends one result object per hit to results (an array), in order:
- * document_id, chunk_index, title, section, text, score, metadata. */
-int store_results(store_t *s, const vindex_hit_t *hits, size_t n, json_t *results);
+/* The chunk ids whose document has every key = value of filter. */
+int store_filter_ids(store_t *s, const doc_kv_t *filter, size_t nfilter, idset_t *out);
+/* Appends one hit per id to out, in order, with its chunk's and document's
+ * fields (a chunk deleted meanwhile is skipped). 0, -EIO, -ENOMEM. */
+int store_results(store_t *s, const vindex_hit_t *hits, size_t n, result_t *out);
 
 /* Health: a trivial read through the pool; 0 or -errno with a message. */
 int store_check(store_t *s, char *detail, size_t n);

@@ -1,4 +1,5 @@
 #include "rag/vindex.h"
+#include "util/vec.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -146,13 +147,9 @@ static int reserve(vindex_t *ix, size_t more)
 {
     size_t need = ix->n + more;
     while (ix->nblocks * VINDEX_BLOCK_ROWS < need) {
-        if (ix->nblocks == ix->blocks_cap) {
-            size_t cap = ix->blocks_cap ? ix->blocks_cap * 2 : 16;
-            void *p = realloc(ix->blocks, cap * sizeof *ix->blocks);
-            if (!p) return -ENOMEM;
-            ix->blocks = p;
-            ix->blocks_cap = cap;
-        }
+        if (vec_reserve((void **)&ix->blocks, &ix->blocks_cap, ix->nblocks + 1, 16,
+                        sizeof *ix->blocks))
+            return -ENOMEM;
         float *b = aligned_alloc(64, (size_t)VINDEX_BLOCK_ROWS * ix->stride * sizeof(float));
         if (!b) return -ENOMEM;
         memset(b, 0, (size_t)VINDEX_BLOCK_ROWS * ix->stride * sizeof(float));

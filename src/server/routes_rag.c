@@ -1,6 +1,7 @@
-/* routes_rag: HTTP in, rag calls, HTTP out. Validation of everything a
- * client sends happens here, before any heavy work; rag's error codes map to
- * statuses in one place (answer_error). */
+/* routes_rag: HTTP in, rag calls, HTTP out. What a client sends is checked
+ * here against the API's rules before any heavy work (rag_json for the
+ * wire format); rag's error codes map to statuses in one place
+ * (answer_error), and only the handlers answer. */
 #include "server/routes_rag.h"
 
 #include <errno.h>
@@ -10,72 +11,13 @@
 #include <strings.h>
 
 #include "http/server.h"
+#include "server/rag_json.h"
 #include "util/utf8.h"
 
-#define ID_MAX         128
-#define TITLE_MAX      1024
-#define META_KEYS_MAX  32
-#define META_KEY_MAX   64
-#define META_VALUE_MAX 1024
-#define LIST_DEFAULT   50
-#define LIST_MAX       1000
-#define TOP_K_DEFAULT  5
-
-/* 1..max characters of ASCII letters, digits and the punctuation in `also`. */
-static bool valid_name(const char *s, size_t max, const char *also)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max) return false;
-    for (; *s; s++) {
-        char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              strchr(also, c)))
-            return false;
-    }
-    return true;
-}
-
-static bool valid_id(const char *s)
-{
-    return valid_name(s, ID_MAX, "-_.:");
-}
-
-static bool valid_meta_key(const char *s)
-{
-    return valid_name(s, META_KEY_MAX, "-_.");
-}
-
-/* An object of string values with valid keys; answers 400 itself when not. */
-static bool check_string_map(http_request_t *req, json_t *m, const char *what)
-{
-    if (!json_is_object(m)) {
-        http_respond_error(req, 400, "invalid_field", "%s must be an object of strings", what);
-        return false;
-    }
-    if (json_object_size(m) > META_KEYS_MAX) {
-        http_respond_error(req, 400, "invalid_field", "%s has more than %d keys", what,
-                           META_KEYS_MAX);
-        return false;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(m, k, v)
-    {
-        if (!valid_meta_key(k)) {
-            http_respond_error(req, 400, "invalid_field",
-                               "%s keys are 1-%d characters of letters, digits, '-', '_' and '.'",
-                               what, META_KEY_MAX);
-            return false;
-        }
-        if (!json_is_string(v) || json_string_length(v) > META_VALUE_MAX) {
-            http_respond_error(req, 400, "invalid_field",
-                               "%s.%s must be a string of at most %d bytes", what, k,
-                               META_VALUE_MAX);
-            return false;
-        }
-    }
-    return true;
-}
+#define TITLE_MAX     1024
+#define LIST_DEFAULT  50
+#define LIST_MAX      1000
+#define TOP_K_DEFAULT 5
 
 static void answer_error(http_request_t *req, int rc, const char *err)
 {
@@ -109,6 +51,7 @@ static void h_post_document(http_request_t *req, void *ctx)
 {
     routes_rag_opts_t *o = ctx;
     rag_doc_in_t in = {0};
+    doc_kv_t kv[DOC_META_MAX];
     json_t *body = NULL;
     const char *ct = http_request_header(req, "Content-Type");
     size_t blen;
@@ -144,8 +87,13 @@ static void h_post_document(http_request_t *req, void *ctx)
         }
         in.id = id ? json_string_value(id) : NULL;
         in.title = title ? json_string_value(title) : NULL;
-        in.metadata = json_object_get(body, "metadata");
-        if (in.metadata && !check_string_map(req, in.metadata, "metadata")) goto out;
+        json_t *meta = json_object_get(body, "metadata");
+        char why[256];
+        if (meta && rag_json_kv(meta, "metadata", kv, &in.nmeta, why, sizeof why)) {
+            http_respond_error(req, 400, "invalid_field", "%s", why);
+            goto out;
+        }
+        in.meta = kv;
     } else {
         int type = doc_type_parse(ct);
         if (type < 0) {
@@ -162,10 +110,10 @@ static void h_post_document(http_request_t *req, void *ctx)
         in.id = http_request_query(req, "id");
         in.title = http_request_query(req, "title");
     }
-    if (in.id && !valid_id(in.id)) {
+    if (in.id && !rag_json_valid_id(in.id)) {
         http_respond_error(req, 400, "invalid_field",
                            "'id' must be 1-%d characters of letters, digits, '-', '_', '.' and ':'",
-                           ID_MAX);
+                           DOC_ID_MAX);
         goto out;
     }
     if (in.title && (strlen(in.title) > TITLE_MAX || !utf8_valid(in.title, strlen(in.title)))) {
@@ -177,15 +125,16 @@ static void h_post_document(http_request_t *req, void *ctx)
         http_respond_error(req, 400, "invalid_field", "the document is empty");
         goto out;
     }
-    json_t *res = NULL;
+    rag_ingested_t res;
     char err[512] = "";
     int rc = rag_ingest(o->rag, &in, &res, err, sizeof err);
     if (rc) {
         answer_error(req, rc, err);
         goto out;
     }
-    bool replaced = json_is_true(json_object_get(res, "replaced"));
-    http_respond_json(req, replaced ? 200 : 201, res);
+    http_respond_json(req, res.replaced ? 200 : 201,
+                      json_pack("{s:s,s:I,s:b}", "id", res.id, "chunks", (json_int_t)res.chunks,
+                                "replaced", res.replaced));
 out:
     json_decref(body);
 }
@@ -205,30 +154,34 @@ static void h_list_documents(http_request_t *req, void *ctx)
             return;
         }
     }
-    json_t *docs;
-    if (rag_list(o->rag, (size_t)limit, after, &docs) != 0) {
-        json_decref(docs);
-        http_respond_error(req, 500, "internal", "listing the documents failed");
+    doc_record_t *docs;
+    size_t n;
+    int rc = rag_list(o->rag, (size_t)limit, after, &docs, &n);
+    if (rc) {
+        answer_error(req, rc, "listing the documents failed");
         return;
     }
-    size_t n = json_array_size(docs);
-    json_t *next = (long)n == limit ? json_object_get(json_array_get(docs, n - 1), "id") : NULL;
-    http_respond_json(req, 200,
-                      json_pack("{s:o,s:O}", "documents", docs, "next", next ? next : json_null()));
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(list, rag_json_document(&docs[i]));
+    json_t *next = (long)n == limit ? json_string(docs[n - 1].id) : json_null();
+    for (size_t i = 0; i < n; i++) doc_record_free(&docs[i]);
+    free(docs);
+    http_respond_json(req, 200, json_pack("{s:o,s:o}", "documents", list, "next", next));
 }
 
 static void h_get_document(http_request_t *req, void *ctx)
 {
     routes_rag_opts_t *o = ctx;
     const char *id = http_request_param(req, "id");
-    json_t *doc;
+    doc_record_t doc;
     int rc = rag_get(o->rag, id, &doc);
     if (rc == -ENOENT)
         http_respond_error(req, 404, "not_found", "no document with id '%s'", id);
     else if (rc)
-        http_respond_error(req, 500, "internal", "reading the document failed");
+        answer_error(req, rc, "reading the document failed");
     else
-        http_respond_json(req, 200, doc);
+        http_respond_json(req, 200, rag_json_document(&doc));
+    doc_record_free(&doc);
 }
 
 static void h_delete_document(http_request_t *req, void *ctx)
@@ -240,7 +193,7 @@ static void h_delete_document(http_request_t *req, void *ctx)
     if (rc == -ENOENT)
         http_respond_error(req, 404, "not_found", "no document with id '%s'", id);
     else if (rc)
-        http_respond_error(req, 500, "internal", "deleting the document failed");
+        answer_error(req, rc, "deleting the document failed");
     else
         http_respond_json(
             req, 200, json_pack("{s:s,s:b,s:I}", "id", id, "deleted", 1, "chunks", (json_int_t)n));
@@ -282,15 +235,21 @@ static void h_query(http_request_t *req, void *ctx)
         goto out;
     }
     q.mode = (rag_mode_t)m;
-    q.filter = json_object_get(body, "filter");
-    if (q.filter && !check_string_map(req, q.filter, "filter")) goto out;
-    json_t *res;
+    json_t *filter = json_object_get(body, "filter");
+    doc_kv_t kv[DOC_META_MAX];
     char err[512] = "";
-    int rc = rag_query(o->rag, &q, &res, err, sizeof err);
+    if (filter && rag_json_kv(filter, "filter", kv, &q.nfilter, err, sizeof err)) {
+        http_respond_error(req, 400, "invalid_field", "%s", err);
+        goto out;
+    }
+    q.filter = kv;
+    rag_answer_t answer;
+    int rc = rag_query(o->rag, &q, &answer, err, sizeof err);
     if (rc)
         answer_error(req, rc, err);
     else
-        http_respond_json(req, 200, res);
+        http_respond_json(req, 200, rag_json_answer(&answer));
+    rag_answer_release(&answer);
 out:
     json_decref(body);
 }

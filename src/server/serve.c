@@ -66,8 +66,18 @@ static void h_ready(http_request_t *req, void *ctx)
 {
     app_t *a = ctx;
     bool ready;
-    json_t *r = health_report(a->health, &ready);
-    http_respond_json(req, ready ? 200 : 503, r);
+    health_status_t st[HEALTH_MAX_COMPONENTS];
+    size_t n = health_snapshot(a->health, st, HEALTH_MAX_COMPONENTS, &ready);
+    json_t *comps = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_pack("{s:s,s:b}", "status", health_state_name(st[i].state), "required",
+                              st[i].required);
+        if (st[i].detail[0]) json_object_set_new(o, "detail", json_string(st[i].detail));
+        json_object_set_new(comps, st[i].name, o);
+    }
+    http_respond_json(
+        req, ready ? 200 : 503,
+        json_pack("{s:s,s:o}", "status", ready ? "ready" : "not_ready", "components", comps));
 }
 
 static void h_metrics(http_request_t *req, void *ctx)

@@ -1,18 +1,23 @@
 /* The RAG modules: text terms, chunker, hash embedder, vector index, query
  * cache, parsers on fixture files, store. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "core/log.h"
 #include "helpers.h"
 #include "rag/cache.h"
 #include "rag/chunk.h"
 #include "rag/embed.h"
 #include "rag/parse.h"
+#include "rag/rag.h"
 #include "rag/store.h"
 #include "rag/text.h"
 #include "rag/vindex.h"
@@ -256,38 +261,65 @@ static double fake_now(void)
     return fake_now_value;
 }
 
+/* A result holding one hit whose text is `text`, for the cache tests. */
+static result_t *one_hit(const char *text)
+{
+    result_t *r;
+    if (result_new(&r)) return NULL;
+    doc_kv_t kv = {"k", "v"};
+    result_hit_t h = {.document_id = "d",
+                      .title = "",
+                      .section = "",
+                      .text = text,
+                      .text_len = strlen(text),
+                      .meta = &kv,
+                      .nmeta = 1};
+    if (result_add(r, &h)) result_unref(&r);
+    return r;
+}
+
 TEST(query_cache_lru_ttl_clear)
 {
     cache_t *c;
     ASSERT_OK(cache_new(&c, 2, 10));
     cache_set_clock(c, fake_now);
     fake_now_value = 100;
-    cache_put(c, "a", "A", 1);
-    cache_put(c, "b", "B", 1);
-    size_t len;
-    char *v = cache_get(c, "a", &len); /* a is now the most recent */
-    ASSERT_STR_EQ(v, "A");
-    ASSERT_EQ(len, 1);
-    free(v);
-    cache_put(c, "c", "C", 1); /* evicts b */
-    ASSERT(cache_get(c, "b", NULL) == NULL);
+    result_t *a = one_hit("A"), *b = one_hit("B"), *c3 = one_hit("C"), *a2 = one_hit("A2");
+    ASSERT(a && b && c3 && a2);
+    cache_put(c, "a", a);
+    cache_put(c, "b", b);
+    result_t *v = cache_get(c, "a"); /* a is now the most recent; shared, not copied */
+    ASSERT(v == a);
+    ASSERT_EQ(atomic_load(&a->refs), 3); /* ours, the cache's, this get's */
+    ASSERT_STR_EQ(v->hits[0].text, "A");
+    ASSERT_STR_EQ(v->hits[0].meta[0].value, "v");
+    result_unref(&v);
+    ASSERT(v == NULL);
+    cache_put(c, "c", c3); /* evicts b */
+    ASSERT(cache_get(c, "b") == NULL);
+    ASSERT_EQ(atomic_load(&b->refs), 1); /* the cache let go of it */
     ASSERT_EQ(cache_size(c), 2);
-    cache_put(c, "a", "A2", 2); /* replace */
-    v = cache_get(c, "a", NULL);
-    ASSERT_STR_EQ(v, "A2");
-    free(v);
+    cache_put(c, "a", a2); /* replace */
+    v = cache_get(c, "a");
+    ASSERT_STR_EQ(v->hits[0].text, "A2");
+    result_unref(&v);
     fake_now_value = 111; /* past the TTL */
-    ASSERT(cache_get(c, "a", NULL) == NULL);
+    ASSERT(cache_get(c, "a") == NULL);
     ASSERT_EQ(cache_size(c), 1);
-    cache_put(c, "d", "D", 1);
+    cache_put(c, "d", a);
     cache_clear(c);
     ASSERT_EQ(cache_size(c), 0);
-    ASSERT(cache_get(c, "d", NULL) == NULL);
+    ASSERT(cache_get(c, "d") == NULL);
     cache_free(&c);
     ASSERT_OK(cache_new(&c, 0, 10)); /* disabled */
-    cache_put(c, "a", "A", 1);
-    ASSERT(cache_get(c, "a", NULL) == NULL);
+    cache_put(c, "a", a);
+    ASSERT(cache_get(c, "a") == NULL);
     cache_free(&c);
+    ASSERT_EQ(atomic_load(&a->refs), 1);
+    result_unref(&a);
+    result_unref(&b);
+    result_unref(&c3);
+    result_unref(&a2);
 }
 
 static int parse_file(const char *name, doc_type_t t, const parse_opts_t *o, doc_blocks_t *b,
@@ -386,6 +418,27 @@ TEST(parse_pdf_in_child)
     unlink("/tmp/ragd-test-big.pdf");
 }
 
+/* A store as ragd wrote it at schema 2 (the first release's format), with
+ * one document whose metadata is a JSON object: the input of the v3
+ * migration test. */
+static const char schema2_fixture[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE documents(id TEXT PRIMARY KEY, title TEXT NOT NULL, content_type TEXT NOT NULL,"
+    " metadata TEXT NOT NULL, source BLOB NOT NULL, text TEXT NOT NULL,"
+    " chunk_count INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL);"
+    "CREATE TABLE chunks(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
+    " position INTEGER NOT NULL, section TEXT NOT NULL, text TEXT NOT NULL,"
+    " embedding BLOB NOT NULL, UNIQUE(doc_id, position));"
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(terms, tokenize = 'unicode61 remove_diacritics 2');"
+    "CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, row);"
+    "INSERT INTO meta VALUES('schema_version', '2'), ('embedder', 'hash'), ('dimension', '16');"
+    "INSERT INTO documents VALUES('old', 'Old', 'text/plain', '{\"team\":\"ops\",\"a\":\"1\"}',"
+    " 'runbook', 'runbook', 1, 1, 1);"
+    "INSERT INTO chunks(doc_id, position, section, text, embedding)"
+    " VALUES('old', 0, '', 'runbook', zeroblob(64));"
+    "INSERT INTO chunks_fts(rowid, terms) VALUES(last_insert_rowid(), 'runbook');";
+
 TEST(store_roundtrip)
 {
     char dir[] = "/tmp/ragd-test-store-XXXXXX";
@@ -396,32 +449,61 @@ TEST(store_roundtrip)
     float v[3][16] = {{1}, {0, 1}, {0, 0, 1}};
     store_chunk_t c[2] = {{"alpha text", 10, "", "alpha text", 10, v[0]},
                           {"beta", 4, "S", "beta", 4, v[1]}};
-    store_doc_t d = {"d1", "T", "text/plain", "{\"k\":\"v\"}", "src", 3, "alpha text\n\nbeta", 16};
+    doc_kv_t meta[2] = {{"k", "v"}, {"a.b", "it's \"quoted\""}};
+    store_doc_t d = {"d1", "T", "text/plain", meta, 2, "src", 3, "alpha text\n\nbeta", 16};
     store_put_result_t r;
     ASSERT_OK(store_put(s, &d, c, 2, &r, err, sizeof err));
     ASSERT(!r.replaced);
     ASSERT_EQ(r.n_new, 2);
     int64_t first = r.new_ids[0];
     store_put_result_free(&r);
-    json_t *j;
-    ASSERT_OK(store_get(s, "d1", &j));
-    ASSERT_STR_EQ(json_string_value(json_object_get(j, "text")), "alpha text\n\nbeta");
-    ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(j, "metadata"), "k")), "v");
-    json_decref(j);
-    ASSERT_EQ(store_get(s, "nope", &j), -ENOENT);
+    doc_record_t rec;
+    ASSERT_OK(store_get(s, "d1", true, &rec));
+    ASSERT_STR_EQ(rec.text, "alpha text\n\nbeta");
+    ASSERT_STR_EQ(rec.title, "T");
+    ASSERT_EQ(rec.nmeta, 2);
+    ASSERT_STR_EQ(rec.meta[0].key, "a.b"); /* sorted by key */
+    ASSERT_STR_EQ(rec.meta[0].value, "it's \"quoted\"");
+    ASSERT_STR_EQ(rec.meta[1].key, "k");
+    ASSERT_EQ(rec.chunks, 2);
+    doc_record_free(&rec);
+    ASSERT_EQ(store_get(s, "nope", true, &rec), -ENOENT);
     vindex_hit_t h[4];
-    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, NULL, h), 1);
+    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, NULL, 0, h), 1);
     ASSERT_EQ(h[0].id, first + 1);
-    json_t *filter = json_pack("{s:s}", "k", "v"), *nomatch = json_pack("{s:s}", "k", "x");
-    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, filter, h), 1);
-    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, nomatch, h), 0);
-    store_idset_t set;
-    ASSERT_OK(store_filter_ids(s, filter, &set));
+    /* filters: every condition must hold; keys and values are bound, any bytes */
+    doc_kv_t both[2] = {{"k", "v"}, {"a.b", "it's \"quoted\""}}, nomatch[1] = {{"k", "x"}};
+    doc_kv_t odd[1] = {{"k\") OR 1=1 --", "v"}};
+    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, both, 2, h), 1);
+    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, nomatch, 1, h), 0);
+    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, odd, 1, h), 0);
+    idset_t set;
+    ASSERT_OK(store_filter_ids(s, both, 2, &set));
     ASSERT_EQ(set.n, 2);
-    ASSERT(store_idset_has(&set, first) && !store_idset_has(&set, first + 5));
-    store_idset_free(&set);
-    json_decref(filter);
-    json_decref(nomatch);
+    ASSERT(idset_has(&set, first) && !idset_has(&set, first + 5));
+    idset_free(&set);
+    ASSERT_OK(store_filter_ids(s, odd, 1, &set));
+    ASSERT_EQ(set.n, 0);
+    idset_free(&set);
+    /* result rows carry the chunk's and the document's fields */
+    result_t *res;
+    ASSERT_OK(result_new(&res));
+    vindex_hit_t two[2] = {{first + 1, 0.5f}, {first + 99, 0.25f}}; /* the second is gone */
+    ASSERT_OK(store_results(s, two, 2, res));
+    ASSERT_EQ(res->n, 1);
+    ASSERT_STR_EQ(res->hits[0].document_id, "d1");
+    ASSERT_EQ(res->hits[0].chunk_index, 1);
+    ASSERT_STR_EQ(res->hits[0].section, "S");
+    ASSERT_STR_EQ(res->hits[0].text, "beta");
+    ASSERT_EQ(res->hits[0].nmeta, 2);
+    ASSERT_DBL_EQ(res->hits[0].score, 0.5);
+    result_unref(&res);
+    /* a key given twice is refused, and nothing is stored */
+    doc_kv_t dup[2] = {{"k", "1"}, {"k", "2"}};
+    store_doc_t bad = {"d2", "", "text/plain", dup, 2, "x", 1, "x", 1};
+    ASSERT_EQ(store_put(s, &bad, c, 1, &r, err, sizeof err), -EINVAL);
+    ASSERT_CONTAINS(err, "given twice");
+    ASSERT_EQ(store_get(s, "d2", false, &rec), -ENOENT);
     const char *terms[] = {"alpha", "text", "beta", "zzz"};
     int64_t dfs[4];
     ASSERT_OK(store_term_dfs(s, terms, 4, dfs));
@@ -438,7 +520,16 @@ TEST(store_roundtrip)
     ASSERT_EQ(r.old_ids[0], first);
     ASSERT(r.new_ids[0] > first + 1);
     store_put_result_free(&r);
-    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, NULL, h), 0); /* old terms are gone */
+    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, NULL, 0, h), 0); /* old terms are gone */
+    doc_record_t *list;
+    size_t nlist;
+    ASSERT_OK(store_list(s, 10, NULL, &list, &nlist));
+    ASSERT_EQ(nlist, 1);
+    ASSERT_STR_EQ(list[0].title, "T2");
+    ASSERT(list[0].text == NULL);
+    ASSERT_EQ(list[0].nmeta, 2);
+    doc_record_free(&list[0]);
+    free(list);
     int64_t docs, chunks;
     ASSERT_OK(store_counts(s, &docs, &chunks));
     ASSERT_EQ(docs, 1);
@@ -455,19 +546,23 @@ TEST(store_roundtrip)
     free(ids);
     ASSERT_EQ(store_delete(s, "d1", &ids, &n), -ENOENT);
     store_close(&s);
-    /* a version-1 store (no vocabulary table) is migrated at open */
+    /* a store of schema 2 (metadata as JSON text) is migrated at open: its
+     * metadata becomes rows that filters find */
     sqlite3 *db;
     char path[128];
     snprintf(path, sizeof path, "%s/ragd.db", dir);
+    unlink(path);
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    ASSERT_EQ(
-        sqlite3_exec(
-            db, "DROP TABLE chunks_vocab; UPDATE meta SET value = '1' WHERE key = 'schema_version'",
-            NULL, NULL, NULL),
-        SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, schema2_fixture, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     ASSERT_OK(store_open(&s, dir, "hash", 16, err, sizeof err));
     ASSERT_OK(store_term_dfs(s, terms, 1, dfs));
+    doc_kv_t old_meta[1] = {{"team", "ops"}};
+    ASSERT_EQ(store_keyword(s, "\"runbook\"", 4, old_meta, 1, h), 1);
+    ASSERT_OK(store_get(s, "old", false, &rec));
+    ASSERT_EQ(rec.nmeta, 2);
+    ASSERT_STR_EQ(rec.meta[1].key, "team");
+    doc_record_free(&rec);
     store_close(&s);
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
@@ -475,7 +570,7 @@ TEST(store_roundtrip)
                                  NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "2");
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "3");
     sqlite3_finalize(st);
     /* a store from a newer ragd is refused */
     ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", NULL,
@@ -485,12 +580,141 @@ TEST(store_roundtrip)
     ASSERT_EQ(store_open(&s, dir, "hash", 16, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "schema version 99");
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_exec(db, "UPDATE meta SET value = '2' WHERE key = 'schema_version'", NULL, NULL, NULL);
+    sqlite3_exec(db, "UPDATE meta SET value = '3' WHERE key = 'schema_version'", NULL, NULL, NULL);
     sqlite3_close(db);
     ASSERT_EQ(store_open(&s, dir, "hash", 32, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "dimension 16");
     ASSERT_EQ(store_open(&s, dir, "openai:model", 16, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "must not mix");
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_OK(system(cmd));
+}
+
+/* The pipeline end to end on a real store: ingest (with metadata, and a
+ * replacement), every query mode, a filter, the cache (a hit shares the
+ * same result), reads, delete, and the counts the collector publishes. */
+TEST(rag_pipeline)
+{
+    char dir[] = "/tmp/ragd-test-rag-XXXXXX";
+    ASSERT(mkdtemp(dir));
+    metrics_registry_t *reg;
+    ASSERT_OK(metrics_registry_new(&reg, NULL));
+    embedder_t *emb;
+    ASSERT_OK(embed_hash_new(&emb, 64));
+    static const double b[] = {0.001, 0.01, 0.1, 1};
+    rag_opts_t o = {.data_dir = dir,
+                    .embedder = emb,
+                    .chunk = {64, 8, 100},
+                    .parse = popts,
+                    .cache_entries = 16,
+                    .cache_ttl_s = 60,
+                    .reg = reg,
+                    .buckets_document = b,
+                    .nbuckets_document = 4,
+                    .buckets_embedding = b,
+                    .nbuckets_embedding = 4,
+                    .buckets_search = b,
+                    .nbuckets_search = 4};
+    rag_t *r;
+    char err[256];
+    log_init(LOG_TEXT, open("/dev/null", O_WRONLY));
+    ASSERT_OK(rag_open(&r, &o, err, sizeof err));
+    log_init(LOG_TEXT, 2);
+    static const char *const docs[][3] = {
+        {"ops", "# Runbook\n\nRestart the embedder when latency alerts fire.", "ops"},
+        {"dev", "Vector search reads every embedding once per query.", "dev"},
+        {"jp", "検索の遅延を監視する。", "ops"},
+    };
+    rag_ingested_t ing;
+    for (size_t i = 0; i < 3; i++) {
+        doc_kv_t kv = {"team", docs[i][2]};
+        rag_doc_in_t in = {.id = docs[i][0],
+                           .type = i == 0 ? DOC_MARKDOWN : DOC_TEXT,
+                           .meta = &kv,
+                           .nmeta = 1,
+                           .data = docs[i][1],
+                           .len = strlen(docs[i][1])};
+        ASSERT_OK(rag_ingest(r, &in, &ing, err, sizeof err));
+        ASSERT_STR_EQ(ing.id, docs[i][0]);
+        ASSERT(!ing.replaced && ing.chunks == 1);
+    }
+    rag_doc_in_t noid = {.type = DOC_TEXT, .data = "anonymous text", .len = 14};
+    ASSERT_OK(rag_ingest(r, &noid, &ing, err, sizeof err));
+    ASSERT_EQ(strlen(ing.id), 32); /* a random id was made */
+    char *e = test_expose(reg, METRICS_FMT_TEXT);
+    ASSERT_DBL_EQ(test_sample(e, "active_documents_count"), 4);
+    ASSERT_DBL_EQ(test_sample(e, "total_embeddings_count"), 4);
+    ASSERT_DBL_EQ(
+        test_sample(e, "document_processing_duration_seconds_count{document_type=\"markdown\"}"),
+        1);
+    free(e);
+
+    for (int m = RAG_HYBRID; m <= RAG_KEYWORD; m++) {
+        rag_query_t q = {.text = "embedder latency", .top_k = 2, .mode = (rag_mode_t)m};
+        rag_answer_t a;
+        ASSERT_OK(rag_query(r, &q, &a, err, sizeof err));
+        ASSERT(!a.cached);
+        ASSERT(a.results->n >= 1 && a.results->n <= 2);
+        ASSERT_STR_EQ(a.results->hits[0].document_id, "ops");
+        ASSERT_STR_EQ(a.results->hits[0].section, "Runbook");
+        ASSERT_STR_EQ(a.results->hits[0].meta[0].value, "ops");
+        rag_answer_release(&a);
+        ASSERT(a.results == NULL);
+    }
+    /* the same query again (case and spaces aside): the cache's result itself */
+    rag_query_t q = {.text = "  Embedder   LATENCY ", .top_k = 2, .mode = RAG_HYBRID};
+    rag_answer_t a1, a2;
+    ASSERT_OK(rag_query(r, &q, &a1, err, sizeof err));
+    ASSERT_OK(rag_query(r, &q, &a2, err, sizeof err));
+    ASSERT(a1.cached && a2.cached && a1.results == a2.results);
+    rag_answer_release(&a1);
+    rag_answer_release(&a2);
+    /* a filter keeps the documents with every pair */
+    doc_kv_t dev = {"team", "dev"};
+    rag_query_t fq = {
+        .text = "embedding latency", .top_k = 5, .mode = RAG_HYBRID, .filter = &dev, .nfilter = 1};
+    ASSERT_OK(rag_query(r, &fq, &a1, err, sizeof err));
+    ASSERT_EQ(a1.results->n, 1);
+    ASSERT_STR_EQ(a1.results->hits[0].document_id, "dev");
+    rag_answer_release(&a1);
+    /* Japanese: a two-character word inside an unsegmented sentence */
+    rag_query_t jq = {.text = "遅延", .top_k = 1, .mode = RAG_KEYWORD};
+    ASSERT_OK(rag_query(r, &jq, &a1, err, sizeof err));
+    ASSERT_EQ(a1.results->n, 1);
+    ASSERT_STR_EQ(a1.results->hits[0].document_id, "jp");
+    rag_answer_release(&a1);
+
+    /* replace, read, list, delete */
+    rag_doc_in_t again = {.id = "dev", .type = DOC_TEXT, .data = "Replaced.", .len = 9};
+    ASSERT_OK(rag_ingest(r, &again, &ing, err, sizeof err));
+    ASSERT(ing.replaced);
+    doc_record_t d;
+    ASSERT_OK(rag_get(r, "dev", &d));
+    ASSERT_STR_EQ(d.text, "Replaced.");
+    ASSERT_EQ(d.nmeta, 0);
+    doc_record_free(&d);
+    doc_record_t *list;
+    size_t n;
+    ASSERT_OK(rag_list(r, 2, "a", &list, &n));
+    ASSERT_EQ(n, 2);
+    ASSERT_STR_EQ(list[0].id, "dev");
+    for (size_t i = 0; i < n; i++) doc_record_free(&list[i]);
+    free(list);
+    size_t gone;
+    ASSERT_OK(rag_delete(r, "ops", &gone));
+    ASSERT_EQ(gone, 1);
+    ASSERT_EQ(rag_delete(r, "ops", &gone), -ENOENT);
+    ASSERT_EQ(rag_get(r, "ops", &d), -ENOENT);
+    e = test_expose(reg, METRICS_FMT_TEXT);
+    ASSERT_DBL_EQ(test_sample(e, "active_documents_count"), 3);
+    ASSERT_DBL_EQ(test_sample(e, "total_embeddings_count"), 3);
+    ASSERT_DBL_EQ(test_sample(e, "ragd_query_cache_entries"), 0); /* a write clears it */
+    ASSERT_DBL_EQ(test_sample(e, "query_cache_hits_total"), 2);
+    free(e);
+    ASSERT_EQ(rag_mode_parse("nope"), -EINVAL);
+    rag_close(&r);
+    metrics_registry_free(&reg);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ASSERT_OK(system(cmd));

@@ -1,9 +1,12 @@
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test.h"
 #include "util/buf.h"
 #include "util/num.h"
+#include "util/proc.h"
+#include "util/random.h"
 #include "util/utf8.h"
 
 TEST(utf8_valid_table)
@@ -93,5 +96,66 @@ TEST(num_parse_table)
             ASSERT(v == rows[i].v);
             ASSERT_EQ(used, rows[i].used);
         }
+    }
+}
+
+/* A child's every ending: output and input, exit codes, a signal, the
+ * deadline, too much output, and a program that does not exist. */
+TEST(proc_run_endings)
+{
+    static const struct {
+        const char *script, *input;
+        double timeout;
+        size_t max_out;
+        int exit_code, signal;
+        bool timed_out, too_large;
+        const char *out, *err;
+    } cases[] = {
+        {"cat; echo done >&2", "hello", 5, 1024, 0, 0, false, false, "hello", "done\n"},
+        {"exit 3", NULL, 5, 1024, 3, 0, false, false, "", ""},
+        {"kill -9 $$", NULL, 5, 1024, -1, 9, false, false, "", ""},
+        {"sleep 10", NULL, 0.2, 1024, -1, 9, true, false, "", ""},
+        {"yes", NULL, 5, 4096, -1, 9, false, true, NULL, ""},
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[] = {"sh", "-c", (char *)cases[i].script, NULL};
+        proc_run_t r = {.path = "/bin/sh",
+                        .argv = argv,
+                        .input = cases[i].input,
+                        .input_len = cases[i].input ? strlen(cases[i].input) : 0,
+                        .timeout_s = cases[i].timeout,
+                        .max_out = cases[i].max_out,
+                        .max_err = 256};
+        proc_result_t res;
+        ASSERT_OK(proc_run(&r, &res, err, sizeof err));
+        ASSERT_EQ(res.exit_code, cases[i].exit_code);
+        ASSERT_EQ(res.signal, cases[i].signal);
+        ASSERT_EQ(res.timed_out, cases[i].timed_out);
+        ASSERT_EQ(res.out_too_large, cases[i].too_large);
+        if (cases[i].out) {
+            ASSERT_EQ(res.out.len, strlen(cases[i].out));
+            ASSERT_OK(memcmp(res.out.data ? res.out.data : "", cases[i].out, res.out.len));
+        }
+        ASSERT_EQ(res.err.len, strlen(cases[i].err));
+        proc_result_free(&res);
+    }
+    char *argv[] = {"x", NULL};
+    proc_run_t missing = {.path = "/nonexistent/x", .argv = argv, .timeout_s = 1, .max_out = 16};
+    proc_result_t res;
+    ASSERT_EQ(proc_run(&missing, &res, err, sizeof err), -ENOENT);
+    ASSERT_CONTAINS(err, "/nonexistent/x");
+}
+
+/* Two draws of 16 random bytes differ, and random_unit stays in [0, 1). */
+TEST(random_draws)
+{
+    unsigned char a[16], b[16];
+    random_bytes(a, sizeof a);
+    random_bytes(b, sizeof b);
+    ASSERT(memcmp(a, b, sizeof a) != 0);
+    for (int i = 0; i < 1000; i++) {
+        double u = random_unit();
+        ASSERT(u >= 0 && u < 1);
     }
 }

@@ -3,6 +3,8 @@
     X(utf8_valid_table)                                                                            \
     X(buf_append_and_cap)                                                                          \
     X(num_parse_table)                                                                             \
+    X(proc_run_endings)                                                                            \
+    X(random_draws)                                                                                \
     X(registry_rejects_bad_families)                                                               \
     X(counter_values)                                                                              \
     X(gauge_values)                                                                                \
@@ -52,4 +54,5 @@
     X(query_cache_lru_ttl_clear)                                                                   \
     X(parse_markdown_and_html)                                                                     \
     X(parse_pdf_in_child)                                                                          \
-    X(store_roundtrip)
+    X(store_roundtrip)                                                                             \
+    X(rag_pipeline)

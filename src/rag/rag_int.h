@@ -1,0 +1,48 @@
+/* rag_int: what the files of the pipeline share (rag.c, rag_query.c,
+ * rag_metrics.c, rag_health.c); not for use outside them. */
+#ifndef RAGD_RAG_INT_H
+#define RAGD_RAG_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "rag/cache.h"
+#include "rag/rag.h"
+#include "rag/store.h"
+#include "rag/vindex.h"
+
+/* The pipeline's metric handles (rag_metrics.c registers them). */
+struct rag_metrics {
+    metrics_child_t *doc_dur[DOC_TYPE_COUNT];
+    metrics_child_t *embed_dur, *search_dur, *hits, *misses;
+    metrics_child_t *cache_entries, *docs, *embeddings; /* set at scrape time */
+};
+
+struct rag {
+    store_t *store;
+    vindex_t *index;
+    embedder_t *emb;
+    cache_t *cache;
+    chunk_opts_t chunk;
+    parse_opts_t parse;
+    pthread_mutex_t wmu; /* store commit + index update, in one order (see rag.h) */
+    /* What the store holds now: changed under wmu, read anywhere. */
+    atomic_int_least64_t ndocs, nchunks;
+    atomic_bool embedder_failed; /* the last call failed; the health check probes */
+    health_t *health;            /* set by rag_add_health; failures are reported at once */
+    struct rag_metrics m;
+};
+
+/* Registers the families of rag.h and a collector that publishes the
+ * counts at scrape time. 0, or a negative code with a message in err. The
+ * registry must not be exposed after rag_close. */
+int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o, char *err,
+                         size_t errlen);
+
+/* Embeds texts in batches of RAG_EMBED_BATCH, timing each call; marks the
+ * embedder failed (health at once) or recovered. 0 or -ENETDOWN (err says
+ * why). */
+int rag_embed(rag_t *r, const char *const *texts, const size_t *lens, size_t n, float *out,
+              char *err, size_t errlen);
+
+#endif

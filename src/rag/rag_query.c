@@ -1,0 +1,197 @@
+/* rag_query: answering a query: the cache, the vector and keyword searches,
+ * their fusion, and the result rows (see rag.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rag/fuse.h"
+#include "rag/match.h"
+#include "rag/rag_int.h"
+#include "util/buf.h"
+#include "util/clock.h"
+
+/* Candidates each side brings to a hybrid fusion. */
+#define HYBRID_DEPTH(k) ((k)*4 < 50 ? 50 : (k)*4)
+
+int rag_mode_parse(const char *s)
+{
+    if (!s || !strcmp(s, "hybrid")) return RAG_HYBRID;
+    if (!strcmp(s, "vector")) return RAG_VECTOR;
+    if (!strcmp(s, "keyword")) return RAG_KEYWORD;
+    return -EINVAL;
+}
+
+static int cmp_kv(const void *a, const void *b)
+{
+    return strcmp(((const doc_kv_t *)a)->key, ((const doc_kv_t *)b)->key);
+}
+
+/* The cache key: the mode, top_k and the filter's pairs sorted by key (the
+ * order a client wrote them in does not matter), each string prefixed by
+ * its length, then the query text with ASCII lowercased and whitespace
+ * collapsed, last: no two queries share a key, whatever bytes they hold.
+ * NULL when out of memory. */
+static char *cache_key(const rag_query_t *q)
+{
+    buf_t b = BUF_INIT;
+    buf_printf(&b, "%d:%zu:", (int)q->mode, q->top_k);
+    doc_kv_t sorted[DOC_META_MAX];
+    size_t n = q->nfilter < DOC_META_MAX ? q->nfilter : DOC_META_MAX;
+    if (n) memcpy(sorted, q->filter, n * sizeof *sorted); /* filter may be NULL when n is 0 */
+    qsort(sorted, n, sizeof *sorted, cmp_kv);
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&b, "%zu:%s%zu:%s", strlen(sorted[i].key), sorted[i].key,
+                   strlen(sorted[i].value), sorted[i].value);
+    buf_putc(&b, '|');
+    bool space = true;
+    for (const char *p = q->text; *p; p++) {
+        char c = *p;
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            if (!space) buf_putc(&b, ' ');
+            space = true;
+            continue;
+        }
+        buf_putc(&b, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
+        space = false;
+    }
+    if (b.len && b.data[b.len - 1] == ' ') b.len--;
+    buf_putc(&b, '\0');
+    if (buf_error(&b)) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b, NULL);
+}
+
+static bool allow_in_set(void *ctx, int64_t id)
+{
+    return idset_has(ctx, id);
+}
+
+static int term_dfs(void *ctx, const char *const *terms, size_t n, int64_t *dfs)
+{
+    return store_term_dfs(ctx, terms, n, dfs);
+}
+
+/* The vector side: embeds the query, then searches the index (only the
+ * allowed ids when filtered). The number of hits or a negative code. */
+static long vector_side(rag_t *r, const rag_query_t *q, size_t depth, const idset_t *allowed,
+                        vindex_hit_t *out, double *t_embed, double *t_search, char *err,
+                        size_t errlen)
+{
+    float *qv = malloc(r->emb->dim * sizeof(float));
+    size_t qlen = strlen(q->text);
+    if (!qv) return -ENOMEM;
+    double t0 = clock_now();
+    long n = rag_embed(r, &q->text, &qlen, 1, qv, err, errlen);
+    *t_embed = clock_now() - t0;
+    if (n == 0) {
+        double ts = clock_now();
+        n = q->nfilter && allowed->n == 0
+                ? 0
+                : vindex_search(r->index, qv, depth, q->nfilter ? allow_in_set : NULL,
+                                (void *)allowed, out);
+        double dt = clock_now() - ts;
+        metrics_histogram_observe(r->m.search_dur, dt);
+        *t_search += dt;
+    }
+    free(qv);
+    return n;
+}
+
+/* The keyword side: bm25 over the query's terms. Hits or a negative code. */
+static long keyword_side(rag_t *r, const rag_query_t *q, size_t depth, vindex_hit_t *out,
+                         double *t_search, char *err, size_t errlen)
+{
+    buf_t match = BUF_INIT;
+    match_expr(q->text, atomic_load(&r->nchunks), term_dfs, r->store, &match);
+    long n = 0;
+    if (buf_error(&match)) {
+        n = -ENOMEM;
+    } else if (match.data[0]) {
+        double ts = clock_now();
+        n = store_keyword(r->store, match.data, depth, q->filter, q->nfilter, out);
+        *t_search += clock_now() - ts;
+        if (n < 0) snprintf(err, errlen, "keyword search failed");
+    }
+    buf_free(&match);
+    return n;
+}
+
+int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size_t errlen)
+{
+    double t0 = clock_now(), t_embed = 0, t_search = 0;
+    memset(out, 0, sizeof *out);
+    if (q->nfilter > DOC_META_MAX) {
+        snprintf(err, errlen, "a filter has at most %d conditions", DOC_META_MAX);
+        return -EINVAL;
+    }
+    char *key = cache_key(q);
+    if (!key) return -ENOMEM;
+    if ((out->results = cache_get(r->cache, key)) != NULL) {
+        metrics_counter_inc(r->m.hits);
+        free(key);
+        out->cached = true;
+        out->total_ms = (clock_now() - t0) * 1000;
+        return 0;
+    }
+    metrics_counter_inc(r->m.misses);
+
+    size_t depth = q->mode == RAG_HYBRID ? HYBRID_DEPTH(q->top_k) : q->top_k;
+    vindex_hit_t *vh = calloc(depth, sizeof *vh), *kh = calloc(depth, sizeof *kh);
+    vindex_hit_t *final = calloc(q->top_k, sizeof *final);
+    idset_t allowed = {0};
+    long nv = 0, nk = 0, nf = 0;
+    result_t *res = NULL;
+    int rc = 0;
+    if (!vh || !kh || !final || (rc = result_new(&res)) != 0) {
+        rc = -ENOMEM;
+        goto done;
+    }
+    if (q->nfilter && q->mode != RAG_KEYWORD &&
+        (rc = store_filter_ids(r->store, q->filter, q->nfilter, &allowed)) != 0) {
+        snprintf(err, errlen, "applying the filter failed");
+        goto done;
+    }
+    if (q->mode != RAG_KEYWORD &&
+        (nv = vector_side(r, q, depth, &allowed, vh, &t_embed, &t_search, err, errlen)) < 0) {
+        rc = (int)nv;
+        goto done;
+    }
+    if (q->mode != RAG_VECTOR && (nk = keyword_side(r, q, depth, kh, &t_search, err, errlen)) < 0) {
+        rc = (int)nk;
+        goto done;
+    }
+    if (q->mode == RAG_VECTOR)
+        memcpy(final, vh, (size_t)(nf = nv < (long)q->top_k ? nv : (long)q->top_k) * sizeof *final);
+    else if (q->mode == RAG_KEYWORD)
+        memcpy(final, kh, (size_t)(nf = nk < (long)q->top_k ? nk : (long)q->top_k) * sizeof *final);
+    else if ((nf = fuse_rrf(vh, (size_t)nv, kh, (size_t)nk, q->top_k, final)) < 0) {
+        rc = (int)nf;
+        goto done;
+    }
+    if ((rc = store_results(r->store, final, (size_t)nf, res)) != 0) {
+        snprintf(err, errlen, "reading the results failed");
+        goto done;
+    }
+    cache_put(r->cache, key, res);
+    out->results = res;
+    res = NULL;
+    out->embed_ms = t_embed * 1000;
+    out->search_ms = t_search * 1000;
+    out->total_ms = (clock_now() - t0) * 1000;
+done:
+    result_unref(&res);
+    idset_free(&allowed);
+    free(vh);
+    free(kh);
+    free(final);
+    free(key);
+    return rc;
+}
+
+void rag_answer_release(rag_answer_t *a)
+{
+    result_unref(&a->results);
+}

@@ -1,0 +1,229 @@
+/* store_read: documents and result rows, read through the reader pool.
+ * Strings come out as copies owned by the caller's record or result. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rag/store_int.h"
+#include "util/buf.h"
+
+/* The metadata of a document, sorted by key, as "key\0value\0" pairs in b;
+ * *n pairs. 0, -EIO, -ENOMEM. */
+static int read_meta(sqlite3 *db, const char *doc_id, buf_t *b, size_t *n)
+{
+    sqlite3_stmt *st;
+    *n = 0;
+    if (sqlite3_prepare_v2(db, "SELECT key, value FROM doc_meta WHERE doc_id = ? ORDER BY key", -1,
+                           &st, NULL) != SQLITE_OK)
+        return -EIO;
+    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        buf_append(b, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0) + 1);
+        buf_append(b, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1) + 1);
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE) return -EIO;
+    return buf_error(b) ? -ENOMEM : 0;
+}
+
+/* Points kv[0..n) at the pairs packed in p. */
+static void unpack_meta(const char *p, doc_kv_t *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        kv[i].key = p;
+        p += strlen(p) + 1;
+        kv[i].value = p;
+        p += strlen(p) + 1;
+    }
+}
+
+/* A record from a row (id, title, content_type, chunk_count, created_at,
+ * updated_at[, text]): every string in one allocation. */
+static int doc_row(sqlite3 *db, sqlite3_stmt *st, bool with_text, doc_record_t *out)
+{
+    memset(out, 0, sizeof *out);
+    buf_t b = BUF_INIT;
+    size_t off[4], nmeta;
+    for (int c = 0; c < 3; c++) {
+        off[c] = b.len;
+        buf_append(&b, sqlite3_column_text(st, c), (size_t)sqlite3_column_bytes(st, c) + 1);
+    }
+    off[3] = b.len;
+    size_t text_len = with_text ? (size_t)sqlite3_column_bytes(st, 6) : 0;
+    if (with_text) buf_append(&b, sqlite3_column_text(st, 6), text_len + 1);
+    size_t meta_off = b.len;
+    int rc = read_meta(db, (const char *)sqlite3_column_text(st, 0), &b, &nmeta);
+    if (!rc && buf_error(&b)) rc = -ENOMEM;
+    if (!rc && nmeta && !(out->meta = calloc(nmeta, sizeof *out->meta))) rc = -ENOMEM;
+    if (rc) {
+        buf_free(&b);
+        return rc;
+    }
+    char *mem = buf_steal(&b, NULL);
+    out->mem = mem;
+    out->id = mem + off[0];
+    out->title = mem + off[1];
+    out->content_type = mem + off[2];
+    out->text = with_text ? mem + off[3] : NULL;
+    out->text_len = text_len;
+    out->nmeta = nmeta;
+    unpack_meta(mem + meta_off, out->meta, nmeta);
+    out->chunks = sqlite3_column_int64(st, 3);
+    out->created_at = sqlite3_column_double(st, 4);
+    out->updated_at = sqlite3_column_double(st, 5);
+    return 0;
+}
+
+#define DOC_COLUMNS "id, title, content_type, chunk_count, created_at, updated_at"
+
+int store_get(store_t *s, const char *id, bool with_text, doc_record_t *out)
+{
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    memset(out, 0, sizeof *out);
+    if (sqlite3_prepare_v2(r->db, "SELECT " DOC_COLUMNS ", text FROM documents WHERE id = ?", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            rc = doc_row(r->db, st, with_text, out);
+        else
+            rc = step == SQLITE_DONE ? -ENOENT : -EIO;
+        sqlite3_finalize(st);
+    }
+    store_reader_put(r);
+    return rc;
+}
+
+int store_list(store_t *s, size_t limit, const char *after, doc_record_t **out, size_t *n)
+{
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    *n = 0;
+    *out = calloc(limit ? limit : 1, sizeof **out);
+    if (!*out) {
+        store_reader_put(r);
+        return -ENOMEM;
+    }
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT " DOC_COLUMNS " FROM documents WHERE id > ?1 ORDER BY id "
+                           "LIMIT ?2",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+        int step;
+        rc = 0;
+        while (rc == 0 && *n < limit && (step = sqlite3_step(st)) == SQLITE_ROW)
+            if ((rc = doc_row(r->db, st, false, &(*out)[*n])) == 0) (*n)++;
+        if (rc == 0 && *n < limit && step != SQLITE_DONE) rc = -EIO;
+        sqlite3_finalize(st);
+    }
+    store_reader_put(r);
+    if (rc) {
+        for (size_t i = 0; i < *n; i++) doc_record_free(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int store_results(store_t *s, const vindex_hit_t *hits, size_t n, result_t *out)
+{
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    buf_t meta = BUF_INIT;
+    doc_kv_t kv[DOC_META_MAX];
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT c.doc_id, c.position, d.title, c.section, c.text "
+                           "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
+                           -1, &st, NULL) == SQLITE_OK) {
+        rc = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, hits[i].id);
+            if (sqlite3_step(st) != SQLITE_ROW) continue; /* deleted meanwhile */
+            size_t nmeta;
+            buf_reset(&meta);
+            const char *doc_id = (const char *)sqlite3_column_text(st, 0);
+            if ((rc = read_meta(r->db, doc_id, &meta, &nmeta)) != 0) break;
+            if (nmeta > DOC_META_MAX) nmeta = DOC_META_MAX; /* put never stores more */
+            unpack_meta(meta.data, kv, nmeta);
+            result_hit_t h = {.document_id = doc_id,
+                              .chunk_index = sqlite3_column_int64(st, 1),
+                              .title = (const char *)sqlite3_column_text(st, 2),
+                              .section = (const char *)sqlite3_column_text(st, 3),
+                              .text = (const char *)sqlite3_column_text(st, 4),
+                              .text_len = (size_t)sqlite3_column_bytes(st, 4),
+                              .score = hits[i].score,
+                              .meta = kv,
+                              .nmeta = nmeta};
+            rc = result_add(out, &h);
+        }
+        sqlite3_finalize(st);
+    }
+    buf_free(&meta);
+    store_reader_put(r);
+    return rc;
+}
+
+int store_counts(store_t *s, int64_t *docs, int64_t *chunks)
+{
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *docs = sqlite3_column_int64(st, 0);
+            *chunks = sqlite3_column_int64(st, 1);
+            rc = 0;
+        }
+        sqlite3_finalize(st);
+    }
+    store_reader_put(r);
+    return rc;
+}
+
+int store_each_vector(store_t *s, store_vector_fn fn, void *ctx)
+{
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(r->db, "SELECT id, embedding FROM chunks", -1, &st, NULL) == SQLITE_OK) {
+        int step;
+        rc = 0;
+        while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            if ((size_t)sqlite3_column_bytes(st, 1) != s->dim * sizeof(float)) {
+                rc = -EINVAL; /* a vector of the wrong size: the store is damaged */
+                break;
+            }
+            rc = fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1));
+        }
+        if (rc == 0 && step != SQLITE_DONE) rc = -EIO;
+        sqlite3_finalize(st);
+    }
+    store_reader_put(r);
+    return rc;
+}
+
+int store_check(store_t *s, char *detail, size_t n)
+{
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(r->db, "SELECT count(*) FROM meta", -1, &st, NULL) == SQLITE_OK) {
+        rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -EIO;
+        sqlite3_finalize(st);
+    }
+    if (rc) snprintf(detail, n, "store read failed: %s", sqlite3_errmsg(r->db));
+    store_reader_put(r);
+    return rc;
+}

@@ -1,0 +1,112 @@
+/* store_search: keyword search (FTS5, bm25) and metadata filters.
+ *
+ * A filter is a conjunction of key = value conditions on the document's
+ * metadata rows; keys and values are bound parameters, so any string is
+ * safe here whatever the caller validated. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rag/store_int.h"
+
+/* " AND EXISTS (...)" once per condition, on the chunk's document (c.doc_id). */
+static int filter_sql(size_t nfilter, char *sql, size_t n)
+{
+    size_t len = strlen(sql);
+    for (size_t i = 0; i < nfilter; i++) {
+        int k = snprintf(sql + len, n - len,
+                         " AND EXISTS (SELECT 1 FROM doc_meta m WHERE m.doc_id = c.doc_id"
+                         " AND m.key = ? AND m.value = ?)");
+        if (k < 0 || (size_t)k >= n - len) return -EINVAL;
+        len += (size_t)k;
+    }
+    return 0;
+}
+
+static int filter_bind(sqlite3_stmt *st, const doc_kv_t *filter, size_t nfilter, int first)
+{
+    int i = first;
+    for (size_t f = 0; f < nfilter; f++) {
+        sqlite3_bind_text(st, i++, filter[f].key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, i++, filter[f].value, -1, SQLITE_STATIC);
+    }
+    return i;
+}
+
+/* Big enough for DOC_META_MAX conditions. */
+#define FILTER_SQL_MAX (512 + DOC_META_MAX * 128)
+
+long store_keyword(store_t *s, const char *match, size_t k, const doc_kv_t *filter, size_t nfilter,
+                   vindex_hit_t *out)
+{
+    if (nfilter > DOC_META_MAX) return -EINVAL;
+    /* Without a filter, FTS5 alone: its rank is bm25, and ORDER BY rank with
+     * a LIMIT keeps only the best k while scanning. */
+    char sql[FILTER_SQL_MAX] =
+        "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?";
+    if (nfilter) {
+        snprintf(sql, sizeof sql,
+                 "SELECT f.rowid, f.rank FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
+                 "WHERE chunks_fts MATCH ?");
+        if (filter_sql(nfilter, sql, sizeof sql - 32)) return -EINVAL;
+        strcat(sql, " ORDER BY f.rank LIMIT ?");
+    }
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    long n = -EIO;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+        int i = filter_bind(st, filter, nfilter, 2);
+        sqlite3_bind_int64(st, i, (sqlite3_int64)k);
+        n = 0;
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW && (size_t)n < k)
+            out[n++] =
+                (vindex_hit_t){sqlite3_column_int64(st, 0), (float)-sqlite3_column_double(st, 1)};
+        if (step != SQLITE_DONE && step != SQLITE_ROW) n = -EIO;
+        sqlite3_finalize(st);
+    }
+    store_reader_put(r);
+    return n;
+}
+
+int store_term_dfs(store_t *s, const char *const *terms, size_t n, int64_t *dfs)
+{
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(r->db, "SELECT doc FROM chunks_vocab WHERE term = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        rc = 0;
+        for (size_t i = 0; i < n; i++) {
+            sqlite3_reset(st);
+            sqlite3_bind_text(st, 1, terms[i], -1, SQLITE_STATIC);
+            dfs[i] = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        }
+        sqlite3_finalize(st);
+    }
+    store_reader_put(r);
+    return rc;
+}
+
+int store_filter_ids(store_t *s, const doc_kv_t *filter, size_t nfilter, idset_t *out)
+{
+    char sql[FILTER_SQL_MAX] = "SELECT c.id FROM chunks c WHERE 1";
+    memset(out, 0, sizeof *out);
+    if (nfilter > DOC_META_MAX || filter_sql(nfilter, sql, sizeof sql)) return -EINVAL;
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        filter_bind(st, filter, nfilter, 1);
+        int step;
+        rc = 0;
+        while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+            rc = idset_add(out, sqlite3_column_int64(st, 0));
+        if (rc == 0 && step != SQLITE_DONE) rc = -EIO;
+        sqlite3_finalize(st);
+    }
+    store_reader_put(r);
+    if (rc) idset_free(out);
+    return rc;
+}

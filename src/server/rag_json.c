@@ -1,0 +1,90 @@
+#include "server/rag_json.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* 1..max characters of ASCII letters, digits and the punctuation in `also`. */
+static bool valid_name(const char *s, size_t max, const char *also)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max) return false;
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr(also, c)))
+            return false;
+    }
+    return true;
+}
+
+bool rag_json_valid_id(const char *s)
+{
+    return valid_name(s, DOC_ID_MAX, "-_.:");
+}
+
+int rag_json_kv(json_t *obj, const char *what, doc_kv_t *kv, size_t *n, char *err, size_t errlen)
+{
+    *n = 0;
+    if (!json_is_object(obj)) {
+        snprintf(err, errlen, "%s must be an object of strings", what);
+        return -EINVAL;
+    }
+    if (json_object_size(obj) > DOC_META_MAX) {
+        snprintf(err, errlen, "%s has more than %d keys", what, DOC_META_MAX);
+        return -EINVAL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        if (!valid_name(k, DOC_META_KEY_MAX, "-_.")) {
+            snprintf(err, errlen,
+                     "%s keys are 1-%d characters of letters, digits, '-', '_' and '.'", what,
+                     DOC_META_KEY_MAX);
+            return -EINVAL;
+        }
+        if (!json_is_string(v) || json_string_length(v) > DOC_META_VALUE_MAX ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
+            snprintf(err, errlen, "%s.%s must be a string of at most %d bytes", what, k,
+                     DOC_META_VALUE_MAX);
+            return -EINVAL;
+        }
+        kv[(*n)++] = (doc_kv_t){k, json_string_value(v)};
+    }
+    return 0;
+}
+
+static json_t *meta_object(const doc_kv_t *kv, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < n; i++) json_object_set_new(o, kv[i].key, json_string(kv[i].value));
+    return o;
+}
+
+json_t *rag_json_document(const doc_record_t *d)
+{
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:o,s:I,s:f,s:f}", "id", d->id, "title", d->title, "content_type",
+                  d->content_type, "metadata", meta_object(d->meta, d->nmeta), "chunks",
+                  (json_int_t)d->chunks, "created_at", d->created_at, "updated_at", d->updated_at);
+    if (o && d->text) json_object_set_new(o, "text", json_stringn(d->text, d->text_len));
+    return o;
+}
+
+json_t *rag_json_answer(const rag_answer_t *a)
+{
+    json_t *results = json_array();
+    const result_t *r = a->results;
+    for (size_t i = 0; results && r && i < r->n; i++) {
+        const result_hit_t *h = &r->hits[i];
+        json_array_append_new(
+            results, json_pack("{s:s,s:I,s:s,s:s,s:s%,s:f,s:o}", "document_id", h->document_id,
+                               "chunk_index", (json_int_t)h->chunk_index, "title", h->title,
+                               "section", h->section, "text", h->text, h->text_len, "score",
+                               h->score, "metadata", meta_object(h->meta, h->nmeta)));
+    }
+    return json_pack("{s:o,s:b,s:{s:f,s:f,s:f}}", "results", results, "cached", a->cached,
+                     "timings_ms", "embedding", a->embed_ms, "search", a->search_ms, "total",
+                     a->total_ms);
+}

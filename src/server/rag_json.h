@@ -1,0 +1,33 @@
+/* rag_json: the RAG API's wire format. JSON in (metadata and filters as
+ * objects of strings) to rag's plain types, and rag's documents, hits and
+ * answers out to JSON. The only place that knows the API's field names.
+ *
+ * Inputs are validated here against the API's rules (key characters and
+ * lengths, string values, counts); what comes back points into the JSON
+ * it was read from, so it lives as long as that JSON. */
+#ifndef RAGD_RAG_JSON_H
+#define RAGD_RAG_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rag/doc.h"
+#include "rag/rag.h"
+
+/* An id: 1-DOC_ID_MAX characters of letters, digits, '-', '_', '.', ':'. */
+bool rag_json_valid_id(const char *s);
+
+/* An object of at most DOC_META_MAX strings (keys of 1-DOC_META_KEY_MAX
+ * letters, digits, '-', '_', '.'; values of at most DOC_META_VALUE_MAX
+ * bytes) into kv[0..*n). what names the field in messages. 0, or -EINVAL
+ * with the reason in err. */
+int rag_json_kv(json_t *obj, const char *what, doc_kv_t *kv, size_t *n, char *err, size_t errlen);
+
+/* {"id","title","content_type","metadata","chunks","created_at","updated_at"[,"text"]} */
+json_t *rag_json_document(const doc_record_t *d);
+/* {"results":[{"document_id","chunk_index","title","section","text","score","metadata"}],
+ *  "cached", "timings_ms":{"embedding","search","total"}} */
+json_t *rag_json_answer(const rag_answer_t *a);
+
+#endif
