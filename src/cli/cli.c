@@ -22,12 +22,6 @@
 #define DEFAULT_SERVER "http://127.0.0.1:8050"
 #define FILE_MAX       ((size_t)1 << 30) /* the server refuses far less; this bounds our memory */
 
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    buf_append(ctx, p, size * n);
-    return buf_error(ctx) ? 0 : size * n;
-}
-
 /* One request: returns the HTTP status (0 when none came) and the body. */
 static long http_call(const char *method, const char *url, const char *ctype, const char *key,
                       const void *body, size_t len, double timeout, buf_t *out, char *err,
@@ -57,7 +51,7 @@ static long http_call(const char *method, const char *url, const char *ctype, co
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write_cb);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);

@@ -10,8 +10,7 @@
 
 #include "util/file.h"
 #include "util/num.h"
-
-#define PROC_STAT_MAX (1 << 20)
+#include "util/text_scan.h"
 
 struct collector_system {
     char proc_root[256];
@@ -47,56 +46,40 @@ int collector_parse_cpu(const char *p, size_t n, unsigned long long *total,
     return 0;
 }
 
+/* key (with its ':') of /proc/meminfo, in bytes ("kB" values scaled). */
 static int meminfo_field(const char *p, size_t n, const char *key, unsigned long long *out)
 {
-    size_t klen = strlen(key);
-    const char *end = p + n;
-    for (const char *q = p; q < end;) {
-        const char *nl = memchr(q, '\n', (size_t)(end - q));
-        const char *le = nl ? nl : end;
-        if ((size_t)(le - q) > klen && memcmp(q, key, klen) == 0 && q[klen] == ':') {
-            const char *v = q + klen + 1;
-            while (v < le && *v == ' ') v++;
-            uint64_t x;
-            size_t used;
-            if (num_parse_u64(v, (size_t)(le - v), &x, &used)) return -EINVAL;
-            v += used;
-            while (v < le && *v == ' ') v++;
-            bool kb = le - v >= 2 && v[0] == 'k' && v[1] == 'B';
-            if (kb && x > UINT64_MAX / 1024) return -EINVAL;
-            *out = kb ? x * 1024 : x;
-            return 0;
-        }
-        q = le + 1;
-    }
-    return -EINVAL;
+    const char *le, *v = scan_line(p, n, key, &le);
+    if (!v) return -EINVAL;
+    while (v < le && *v == ' ') v++;
+    uint64_t x;
+    size_t used;
+    if (num_parse_u64(v, (size_t)(le - v), &x, &used)) return -EINVAL;
+    v += used;
+    while (v < le && *v == ' ') v++;
+    bool kb = le - v >= 2 && v[0] == 'k' && v[1] == 'B';
+    if (kb && x > UINT64_MAX / 1024) return -EINVAL;
+    *out = kb ? x * 1024 : x;
+    return 0;
 }
 
 int collector_parse_meminfo(const char *p, size_t n, unsigned long long *total,
                             unsigned long long *available)
 {
-    if (meminfo_field(p, n, "MemTotal", total) || meminfo_field(p, n, "MemAvailable", available))
+    if (meminfo_field(p, n, "MemTotal:", total) || meminfo_field(p, n, "MemAvailable:", available))
         return -EINVAL;
     return *total > 0 && *available <= *total ? 0 : -EINVAL;
 }
 
 int collector_parse_os_release(const char *p, size_t n, char *out, size_t outlen)
 {
-    const char *end = p + n;
-    for (const char *q = p; q < end;) {
-        const char *nl = memchr(q, '\n', (size_t)(end - q));
-        const char *le = nl ? nl : end;
-        if (le - q > 12 && memcmp(q, "PRETTY_NAME=", 12) == 0) {
-            const char *v = q + 12, *ve = le;
-            if (ve - v >= 2 && (*v == '"' || *v == '\'') && ve[-1] == *v) v++, ve--;
-            size_t k = (size_t)(ve - v) < outlen - 1 ? (size_t)(ve - v) : outlen - 1;
-            memcpy(out, v, k);
-            out[k] = '\0';
-            return 0;
-        }
-        q = le + 1;
-    }
-    return -EINVAL;
+    const char *ve, *v = scan_line(p, n, "PRETTY_NAME=", &ve);
+    if (!v || v == ve) return -EINVAL;
+    if (ve - v >= 2 && (*v == '"' || *v == '\'') && ve[-1] == *v) v++, ve--;
+    size_t k = (size_t)(ve - v) < outlen - 1 ? (size_t)(ve - v) : outlen - 1;
+    memcpy(out, v, k);
+    out[k] = '\0';
+    return 0;
 }
 
 int collector_disk_usage_percent(const char *path, double *pct)
@@ -116,7 +99,7 @@ static void collect(void *ctx)
     unsigned long long total, idle, mt, ma;
 
     snprintf(path, sizeof path, "%s/stat", c->proc_root);
-    long n = file_read_all(path, c->scratch, PROC_STAT_MAX);
+    long n = file_read_all(path, c->scratch, FILE_PROC_MAX);
     if (n > 0 && collector_parse_cpu(c->scratch, (size_t)n, &total, &idle) == 0) {
         if (c->have_prev && total > c->prev_total) {
             unsigned long long dt = total - c->prev_total;
@@ -132,7 +115,7 @@ static void collect(void *ctx)
     }
 
     snprintf(path, sizeof path, "%s/meminfo", c->proc_root);
-    n = file_read_all(path, c->scratch, PROC_STAT_MAX);
+    n = file_read_all(path, c->scratch, FILE_PROC_MAX);
     if (n > 0 && collector_parse_meminfo(c->scratch, (size_t)n, &mt, &ma) == 0) {
         metrics_gauge_set(c->mem_bytes, (double)(mt - ma));
         metrics_gauge_set(c->mem_pct, 100.0 * (double)(mt - ma) / (double)mt);
@@ -193,7 +176,7 @@ int collector_system_register(metrics_registry_t *reg, const collector_system_op
     *out = NULL;
     collector_system_t *c = calloc(1, sizeof *c);
     if (!c) return -ENOMEM;
-    c->scratch = malloc(PROC_STAT_MAX);
+    c->scratch = malloc(FILE_PROC_MAX);
     if (!c->scratch) {
         collector_system_free(&c);
         return -ENOMEM;
@@ -221,7 +204,7 @@ int collector_system_register(metrics_registry_t *reg, const collector_system_op
     char path[512];
     unsigned long long total, idle;
     snprintf(path, sizeof path, "%s/stat", c->proc_root);
-    long n = file_read_all(path, c->scratch, PROC_STAT_MAX);
+    long n = file_read_all(path, c->scratch, FILE_PROC_MAX);
     if (n > 0 && collector_parse_cpu(c->scratch, (size_t)n, &total, &idle) == 0) {
         c->prev_total = total;
         c->prev_idle = idle;

@@ -10,17 +10,17 @@
 
 #include "util/file.h"
 #include "util/num.h"
+#include "util/text_scan.h"
 
-/* /proc/<pid>/stat is one line; /proc/stat grows with CPUs and interrupts. */
-#define STAT_MAX      4096
-#define PROC_STAT_MAX (1 << 20)
+/* /proc/<pid>/stat is one line. */
+#define STAT_MAX 4096
 
 struct metrics_process {
     char root[256];
     char pid[32];
     long clk_tck, page_size;
     metrics_child_t *cpu, *rss, *vsize, *start, *open_fds, *max_fds, *threads;
-    char *scratch; /* PROC_STAT_MAX bytes for /proc/stat */
+    double btime; /* boot time from /proc/stat: read once, it does not change; 0 until read */
 };
 
 /* strtoull over (p, end) for one space-separated field; advances *pp. */
@@ -72,26 +72,9 @@ int metrics_proc_parse_stat(const char *p, size_t n, metrics_proc_stat_t *out)
     return 0;
 }
 
-/* Finds a line starting with key in (p, n); returns its rest or NULL. */
-static const char *find_line(const char *p, size_t n, const char *key, const char **line_end)
-{
-    size_t klen = strlen(key);
-    const char *end = p + n;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        if ((size_t)(le - p) >= klen && memcmp(p, key, klen) == 0) {
-            *line_end = le;
-            return p + klen;
-        }
-        p = le + 1;
-    }
-    return NULL;
-}
-
 int metrics_proc_parse_btime(const char *p, size_t n, unsigned long long *out)
 {
-    const char *le, *v = find_line(p, n, "btime ", &le);
+    const char *le, *v = scan_line(p, n, "btime ", &le);
     const char *tok;
     size_t len;
     if (!v || !next_field(&v, le, &tok, &len) || !field_ull(tok, len, out)) return -EINVAL;
@@ -100,7 +83,7 @@ int metrics_proc_parse_btime(const char *p, size_t n, unsigned long long *out)
 
 int metrics_proc_parse_max_fds(const char *p, size_t n, double *out)
 {
-    const char *le, *v = find_line(p, n, "Max open files", &le);
+    const char *le, *v = scan_line(p, n, "Max open files", &le);
     const char *tok;
     size_t len;
     unsigned long long lim;
@@ -127,6 +110,20 @@ static long count_fds(const char *dir)
     return n;
 }
 
+/* Reads the boot time from ROOT/stat into p->btime; leaves it 0 when it
+ * cannot (the next scrape tries again). */
+static void read_btime(metrics_process_t *p)
+{
+    char path[512];
+    unsigned long long btime;
+    char *buf = malloc(FILE_PROC_MAX);
+    snprintf(path, sizeof path, "%s/stat", p->root);
+    long n = buf ? file_read_all(path, buf, FILE_PROC_MAX) : -ENOMEM;
+    if (n > 0 && metrics_proc_parse_btime(buf, (size_t)n, &btime) == 0 && btime > 0)
+        p->btime = (double)btime;
+    free(buf);
+}
+
 static void collect(void *ctx)
 {
     metrics_process_t *p = ctx;
@@ -148,11 +145,9 @@ static void collect(void *ctx)
         metrics_gauge_unset(p->threads);
     }
 
-    unsigned long long btime;
-    snprintf(path, sizeof path, "%s/stat", p->root);
-    n = file_read_all(path, p->scratch, PROC_STAT_MAX);
-    if (ok && n > 0 && metrics_proc_parse_btime(p->scratch, (size_t)n, &btime) == 0)
-        metrics_gauge_set(p->start, (double)btime + (double)st.starttime / (double)p->clk_tck);
+    if (p->btime == 0) read_btime(p); /* until it succeeds once */
+    if (ok && p->btime > 0)
+        metrics_gauge_set(p->start, p->btime + (double)st.starttime / (double)p->clk_tck);
     else
         metrics_gauge_unset(p->start);
 
@@ -198,11 +193,6 @@ int metrics_process_register(metrics_registry_t *reg, const metrics_process_opts
     *out = NULL;
     metrics_process_t *p = calloc(1, sizeof *p);
     if (!p) return -ENOMEM;
-    p->scratch = malloc(PROC_STAT_MAX);
-    if (!p->scratch) {
-        metrics_process_free(&p);
-        return -ENOMEM;
-    }
     snprintf(p->root, sizeof p->root, "%s", opts && opts->proc_root ? opts->proc_root : "/proc");
     snprintf(p->pid, sizeof p->pid, "%s", opts && opts->pid ? opts->pid : "self");
     p->clk_tck = opts && opts->clk_tck ? opts->clk_tck : sysconf(_SC_CLK_TCK);
@@ -237,7 +227,6 @@ int metrics_process_register(metrics_registry_t *reg, const metrics_process_opts
 void metrics_process_free(metrics_process_t **pp)
 {
     if (!pp || !*pp) return;
-    free((*pp)->scratch);
     free(*pp);
     *pp = NULL;
 }

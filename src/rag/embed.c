@@ -8,6 +8,7 @@
 
 #include "rag/text.h"
 #include "util/hash.h"
+#include "util/text_scan.h"
 
 void embed_normalize(float *v, unsigned dim)
 {
@@ -78,8 +79,7 @@ static bool feat_one(void *ctx, const char *s, size_t n, text_kind_t kind)
     char w[64 + 2];
     size_t m = n < 64 ? n : 64;
     w[0] = '^';
-    for (size_t i = 0; i < m; i++)
-        w[i + 1] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+    for (size_t i = 0; i < m; i++) w[i + 1] = ascii_lower(s[i]);
     w[m + 1] = '$';
     add(f, hash_fnv1a(SEED_WORD, w + 1, m), 1.0f);
     for (size_t i = 0; i + 3 <= m + 2; i++) add(f, hash_fnv1a(SEED_TRIGRAM, w + i, 3), 0.35f);

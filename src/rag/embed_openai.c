@@ -38,12 +38,6 @@ typedef struct openai {
     size_t npool;
 } openai_t;
 
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    buf_append(ctx, p, size * n);
-    return buf_error(ctx) ? 0 : size * n;
-}
-
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 {
     double *retry_after = ctx;
@@ -151,7 +145,7 @@ static int openai_embed(embedder_t *e, const char *const *texts, const size_t *l
         curl_easy_setopt(c, CURLOPT_URL, o->url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write_cb);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, &retry_after);

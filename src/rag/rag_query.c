@@ -10,6 +10,7 @@
 #include "rag/rag_int.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/text_scan.h"
 
 /* Candidates each side brings to a hybrid fusion. */
 #define HYBRID_DEPTH(k) ((k)*4 < 50 ? 50 : (k)*4)
@@ -52,7 +53,7 @@ static char *cache_key(const rag_query_t *q)
             space = true;
             continue;
         }
-        buf_putc(&b, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
+        buf_putc(&b, ascii_lower(c));
         space = false;
     }
     if (b.len && b.data[b.len - 1] == ' ') b.len--;

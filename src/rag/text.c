@@ -1,4 +1,5 @@
 #include "rag/text.h"
+#include "util/text_scan.h"
 
 uint32_t text_decode(const char *str, size_t n, size_t *len)
 {
@@ -115,10 +116,7 @@ static bool term_one(void *ctx, const char *s, size_t n, text_kind_t kind)
     if (kind == TEXT_WORD) {
         close_run(t);
         put_sep(t->out);
-        for (size_t i = 0; i < n; i++) {
-            char c = s[i];
-            buf_putc(t->out, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
-        }
+        for (size_t i = 0; i < n; i++) buf_putc(t->out, ascii_lower(s[i]));
         return true;
     }
     if (t->prev_cjk && t->run_end == s) { /* adjacent: a bigram */

@@ -9,15 +9,11 @@
 #include "server/serve.h"
 
 #include <errno.h>
-#include <jansson.h>
-#include <microhttpd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "collectors/gpu.h"
 #include "collectors/system.h"
@@ -26,166 +22,16 @@
 #include "http/server.h"
 #include "metrics/process.h"
 #include "rag/rag.h"
+#include "server/app.h"
 #include "server/config.h"
+#include "server/ops.h"
 #include "server/routes_rag.h"
-
-#ifndef RAGD_VERSION
-#define RAGD_VERSION "0.0.0"
-#endif
-
-/* Bodies under this are sent as they are: gzip costs more than it saves. */
-#define METRICS_GZIP_MIN 1024
-/* Disk use at which the data directory is reported degraded. */
-#define DATA_DIR_DEGRADED_PCT 95.0
-/* In-flight requests per worker thread above which http is degraded. */
-#define HTTP_BUSY_PER_THREAD 64
-
-typedef struct app {
-    config_t cfg;
-    metrics_registry_t *reg;
-    metrics_process_t *proc;
-    collector_system_t *sys;
-    collector_gpu_t *gpu;
-    health_t *health;
-    http_router_t router;
-    http_server_t *http;
-    unsigned threads;
-    rag_t *rag;
-    routes_rag_opts_t rag_routes;
-} app_t;
-
-/* ---- ops routes ------------------------------------------------------------ */
-
-static void h_health(http_request_t *req, void *ctx)
-{
-    static const char ok[] = "{\"status\":\"ok\"}";
-    http_respond(req, 200, "application/json", ok, sizeof ok - 1);
-}
-
-static void h_ready(http_request_t *req, void *ctx)
-{
-    app_t *a = ctx;
-    bool ready;
-    health_status_t st[HEALTH_MAX_COMPONENTS];
-    size_t n = health_snapshot(a->health, st, HEALTH_MAX_COMPONENTS, &ready);
-    json_t *comps = json_object();
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_pack("{s:s,s:b}", "status", health_state_name(st[i].state), "required",
-                              st[i].required);
-        if (st[i].detail[0]) json_object_set_new(o, "detail", json_string(st[i].detail));
-        json_object_set_new(comps, st[i].name, o);
-    }
-    http_respond_json(
-        req, ready ? 200 : 503,
-        json_pack("{s:s,s:o}", "status", ready ? "ready" : "not_ready", "components", comps));
-}
-
-static void h_metrics(http_request_t *req, void *ctx)
-{
-    app_t *a = ctx;
-    metrics_format_t fmt = metrics_negotiate(http_request_header(req, "Accept"));
-    buf_t body = BUF_INIT, z = BUF_INIT;
-    if (metrics_expose(a->reg, fmt, &body) != 0) {
-        buf_free(&body);
-        http_respond_error(req, 500, "internal", "cannot build the exposition: out of memory");
-        return;
-    }
-    http_response_header(req, "Vary", "Accept-Encoding");
-    const buf_t *send = &body;
-    if (body.len >= METRICS_GZIP_MIN &&
-        metrics_accepts_gzip(http_request_header(req, "Accept-Encoding")) &&
-        metrics_gzip(body.data, body.len, &z) == 0) {
-        http_response_header(req, "Content-Encoding", "gzip");
-        send = &z;
-    }
-    http_respond(req, 200, metrics_content_type(fmt), send->data, send->len);
-    buf_free(&body);
-    buf_free(&z);
-}
-
-/* ---- health checks --------------------------------------------------------- */
-
-static health_state_t check_http(void *ctx, char *detail, size_t n)
-{
-    app_t *a = ctx;
-    if (!a->http || !http_server_accepting(a->http)) {
-        snprintf(detail, n, "not accepting connections");
-        return HEALTH_UNHEALTHY;
-    }
-    long inflight = http_server_inflight(a->http);
-    if (inflight > (long)a->threads * HTTP_BUSY_PER_THREAD) {
-        snprintf(detail, n, "%ld requests in flight", inflight);
-        return HEALTH_DEGRADED;
-    }
-    return HEALTH_HEALTHY;
-}
-
-static health_state_t check_data_dir(void *ctx, char *detail, size_t n)
-{
-    app_t *a = ctx;
-    const char *dir = a->cfg.data_dir;
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(detail, n, "%s is missing or not a directory", dir);
-        return HEALTH_UNHEALTHY;
-    }
-    char probe[1100];
-    snprintf(probe, sizeof probe, "%s/.ragd-health-probe", dir);
-    FILE *f = fopen(probe, "w");
-    if (!f || fputc('x', f) == EOF || fclose(f) != 0) {
-        int e = errno;
-        snprintf(detail, n, "%s is not writable: %s", dir, strerror(e));
-        return HEALTH_UNHEALTHY;
-    }
-    unlink(probe);
-    double pct;
-    if (collector_disk_usage_percent(dir, &pct) == 0 && pct >= DATA_DIR_DEGRADED_PCT) {
-        snprintf(detail, n, "filesystem %.1f%% full", pct);
-        return HEALTH_DEGRADED;
-    }
-    return HEALTH_HEALTHY;
-}
-
-/* ---- start-up ---------------------------------------------------------------- */
-
-static int add_build_info(metrics_registry_t *reg)
-{
-    static const char *const labels[] = {"version", "compiler", "libmicrohttpd", "jansson", "zlib"};
-    metrics_family_t *f;
-    int rc = metrics_family_register(
-        reg,
-        &(metrics_family_opts_t){
-            .type = METRICS_INFO,
-            .name = "ragd_build_info",
-            .help = "ragd's version and the libraries it runs with; the value is always 1.",
-            .labels = labels,
-            .nlabels = 5},
-        &f);
-    if (rc) return rc;
-    const char *v[] = {RAGD_VERSION, "gcc " __VERSION__, MHD_get_version(), JANSSON_VERSION,
-                       zlibVersion()};
-    metrics_child_t *c;
-    return metrics_family_get(f, v, &c);
-}
-
-static int mkdir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0750) != 0 && errno != EEXIST) return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0750) != 0 && errno != EEXIST) return -errno;
-    return 0;
-}
+#include "util/file.h"
 
 static int start(app_t *a, char *err, size_t errlen)
 {
     int rc;
-    if ((rc = mkdir_p(a->cfg.data_dir)) != 0) {
+    if ((rc = file_mkdir_p(a->cfg.data_dir, 0750)) != 0) {
         snprintf(err, errlen, "cannot create data directory %s: %s", a->cfg.data_dir,
                  strerror(-rc));
         return rc;
@@ -198,7 +44,7 @@ static int start(app_t *a, char *err, size_t errlen)
              &a->sys)) != 0 ||
         (rc = collector_gpu_register(a->reg, a->cfg.nvml_library[0] ? a->cfg.nvml_library : NULL,
                                      &a->gpu)) != 0 ||
-        (rc = add_build_info(a->reg)) != 0) {
+        (rc = ops_build_info_register(a->reg)) != 0) {
         snprintf(err, errlen, "metrics: %s",
                  a->reg ? metrics_registry_error(a->reg) : strerror(-rc));
         return rc;
@@ -237,17 +83,12 @@ static int start(app_t *a, char *err, size_t errlen)
     if ((rc = rag_open(&a->rag, &ro, err, errlen)) != 0) return rc;
     a->rag_routes = (routes_rag_opts_t){a->rag, c->max_query, c->max_top_k};
     if ((rc = health_new(&a->health, a->reg, a->cfg.health_interval_s)) != 0 ||
-        (rc = health_add(a->health, "http", check_http, a, true)) != 0 ||
-        (rc = health_add(a->health, "data_dir", check_data_dir, a, true)) != 0 ||
-        (rc = rag_add_health(a->rag, a->health)) != 0) {
+        (rc = ops_health_add(a)) != 0 || (rc = rag_add_health(a->rag, a->health)) != 0) {
         snprintf(err, errlen, "health: %s", strerror(-rc));
         return rc;
     }
     http_router_init(&a->router);
-    if ((rc = http_router_add(&a->router, HTTP_GET, "/health", h_health, a, 0, 200)) != 0 ||
-        (rc = http_router_add(&a->router, HTTP_GET, "/ready", h_ready, a, 0, 200)) != 0 ||
-        (rc = http_router_add(&a->router, HTTP_GET, "/metrics", h_metrics, a, 0, 200)) != 0 ||
-        (rc = routes_rag_add(&a->router, &a->rag_routes)) != 0) {
+    if ((rc = ops_routes_add(a)) != 0 || (rc = routes_rag_add(&a->router, &a->rag_routes)) != 0) {
         snprintf(err, errlen, "routes: %s", strerror(-rc));
         return rc;
     }

@@ -79,3 +79,9 @@ char *buf_steal(buf_t *b, size_t *len)
     b->err = 0;
     return p;
 }
+
+size_t buf_write_cb(char *p, size_t size, size_t n, void *b)
+{
+    buf_append(b, p, size * n);
+    return buf_error(b) ? 0 : size * n;
+}

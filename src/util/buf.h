@@ -60,5 +60,9 @@ static inline void buf_putc(buf_t *b, char c)
 
 /* Gives the caller the data (to free()) and leaves the buffer empty. */
 char *buf_steal(buf_t *b, size_t *len);
+/* A write callback in libcurl's shape (CURLOPT_WRITEFUNCTION, with the buf_t
+ * as CURLOPT_WRITEDATA): appends size * n bytes; returns 0 once the buffer
+ * has failed (full or out of memory), which makes the transfer stop. */
+size_t buf_write_cb(char *p, size_t size, size_t n, void *b);
 
 #endif

@@ -1,6 +1,8 @@
 #include "util/file.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -30,4 +32,18 @@ long file_read_all(const char *path, char *buf, size_t size)
     if (rc) return rc;
     buf[len] = '\0';
     return (long)len;
+}
+
+int file_mkdir_p(const char *path, unsigned mode)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -ENAMETOOLONG;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST) return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST) return -errno;
+    return 0;
 }

@@ -1,12 +1,17 @@
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "test.h"
 #include "util/buf.h"
+#include "util/file.h"
 #include "util/num.h"
 #include "util/proc.h"
 #include "util/random.h"
+#include "util/text_scan.h"
+#include "util/vec.h"
 #include "util/utf8.h"
 
 TEST(utf8_valid_table)
@@ -158,4 +163,52 @@ TEST(random_draws)
         double u = random_unit();
         ASSERT(u >= 0 && u < 1);
     }
+}
+
+/* The small helpers: case folding, line finding, the write callback, array
+ * growth and mkdir -p. */
+TEST(small_helpers)
+{
+    ASSERT_EQ(ascii_lower('Q'), 'q');
+    ASSERT_EQ(ascii_lower('q'), 'q');
+    ASSERT_EQ(ascii_lower('['), '[');
+    ASSERT_EQ(ascii_lower((char)0xC3), (char)0xC3); /* a UTF-8 lead byte stays */
+
+    static const char text[] = "MemTotal: 10 kB\nMemFree: 2\nMem";
+    const char *le, *v = scan_line(text, sizeof text - 1, "MemFree:", &le);
+    ASSERT(v && le - v == 2 && memcmp(v, " 2", 2) == 0);
+    ASSERT(scan_line(text, sizeof text - 1, "Mem", &le) == text + 3); /* the first */
+    ASSERT(scan_line(text, sizeof text - 1, "Swap", &le) == NULL);
+    ASSERT(scan_line(text, 20, "MemFree:", &le) == NULL); /* only within n */
+
+    buf_t b;
+    buf_init(&b, 8);
+    char chunk[5] = "abcde";
+    ASSERT_EQ(buf_write_cb(chunk, 1, 5, &b), 5);
+    ASSERT_EQ(buf_write_cb(chunk, 1, 5, &b), 0); /* past the cap: stop the transfer */
+    buf_free(&b);
+
+    int *v2 = NULL;
+    size_t cap = 0;
+    ASSERT_OK(vec_reserve((void **)&v2, &cap, 3, 4, sizeof *v2));
+    ASSERT_EQ(cap, 4);
+    ASSERT_OK(vec_reserve((void **)&v2, &cap, 9, 4, sizeof *v2));
+    ASSERT_EQ(cap, 16);
+    ASSERT_EQ(vec_reserve((void **)&v2, &cap, SIZE_MAX / 2, 4, sizeof *v2), -ENOMEM);
+    ASSERT_EQ(cap, 16); /* unchanged on failure */
+    free(v2);
+
+    char dir[] = "/tmp/ragd-test-mkdir-XXXXXX", path[128], cmd[160];
+    ASSERT(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/a/b/c", dir);
+    ASSERT_OK(file_mkdir_p(path, 0750));
+    ASSERT_OK(file_mkdir_p(path, 0750)); /* it exists: fine */
+    snprintf(path, sizeof path, "%s/a/b/c/f", dir);
+    FILE *f = fopen(path, "w");
+    ASSERT(f != NULL);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/a/b/c/f/g", dir);
+    ASSERT_EQ(file_mkdir_p(path, 0750), -ENOTDIR);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_OK(system(cmd));
 }
