@@ -131,15 +131,15 @@ int main(void)
     static const char *const l2[] = {"method", "endpoint"};
     if (metrics_registry_new(&reg, &(metrics_registry_opts_t){.max_children = 20000})) return 1;
     metrics_family_register(
-        reg, &(metrics_family_opts_t){.type = METRICS_COUNTER, .name = "b_total", .help = "h"},
-        &cf);
+        reg, &(metrics_family_opts_t){.type = METRICS_COUNTER, .name = "b_total", .help = "h"}, &cf,
+        NULL, 0);
     metrics_family_register(reg,
                             &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
                                                      .name = "b_seconds",
                                                      .help = "h",
                                                      .buckets = bounds14,
                                                      .nbuckets = 14},
-                            &hf);
+                            &hf, NULL, 0);
     metrics_family_register(reg,
                             &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
                                                      .name = "b_labelled_seconds",
@@ -148,7 +148,7 @@ int main(void)
                                                      .nlabels = 2,
                                                      .buckets = bounds14,
                                                      .nbuckets = 14},
-                            &lf);
+                            &lf, NULL, 0);
     metrics_child_t *c = metrics_family_child(cf, NULL), *h = metrics_family_child(hf, NULL);
 
     printf("metrics library (ns per operation per thread, median of %d runs)\n", REPEATS);
@@ -172,7 +172,7 @@ int main(void)
                                                          .help = "h",
                                                          .labels = l3,
                                                          .nlabels = 3},
-                                &rq);
+                                &rq, NULL, 0);
         metrics_family_register(reg,
                                 &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
                                                          .name = "b_request_seconds",
@@ -181,7 +181,7 @@ int main(void)
                                                          .nlabels = 2,
                                                          .buckets = bounds14,
                                                          .nbuckets = 14},
-                                &du);
+                                &du, NULL, 0);
         row("middleware_1t", "HTTP request metrics per request (ragd's middleware)",
             bench2(OP_MIDDLEWARE, 1, 5000000, NULL, rq, du), "ns");
     }
@@ -194,7 +194,7 @@ int main(void)
                                                      .labels = l2,
                                                      .nlabels = 2,
                                                      .max_children = 10000},
-                            &big);
+                            &big, NULL, 0);
     for (int i = 0; i < 100; i++) {
         for (int k = 0; k < 100; k++) {
             char a[16], b[32];

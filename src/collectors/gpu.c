@@ -123,34 +123,28 @@ int collector_gpu_register(metrics_registry_t *reg, const char *lib, collector_g
     collector_gpu_t *g = calloc(1, sizeof *g);
     if (!g) return -ENOMEM;
     load(g, lib ? lib : GPU_DEFAULT_LIBRARY);
-#define GAUGE(name_, help_, labels_, n_, out_)                                                     \
-    metrics_family_register(reg,                                                                   \
-                            &(metrics_family_opts_t){.type = METRICS_GAUGE,                        \
-                                                     .name = name_,                                \
-                                                     .help = help_,                                \
-                                                     .labels = labels_,                            \
-                                                     .nlabels = n_,                                \
-                                                     .max_children = GPU_MAX_DEVICES},             \
-                            out_)
-    int rc = GAUGE("gpu_count", "Number of GPUs visible through NVML (0 without a driver).", NULL,
-                   0, &count);
-    if (!rc) rc = GAUGE("gpu_memory_used_bytes", "GPU memory in use in bytes.", dev_l, 1, &g->used);
-    if (!rc) rc = GAUGE("gpu_memory_total_bytes", "GPU memory in bytes.", dev_l, 1, &g->total);
-    if (!rc)
-        rc = GAUGE("gpu_utilization_percent",
-                   "GPU busy share over NVML's last sample period, 0-100.", dev_l, 1, &g->util);
-#undef GAUGE
-    if (!rc)
-        rc = metrics_family_register(
-            reg,
-            &(metrics_family_opts_t){
-                .type = METRICS_COUNTER,
-                .name = "ragd_gpu_read_errors_total",
-                .help = "GPU reads that failed; the device is left out of that scrape.",
-                .labels = dev_l,
-                .nlabels = 1,
-                .max_children = GPU_MAX_DEVICES},
-            &errors);
+#define GPU_FAMILY(type_, name_, help_, nl_)                                                       \
+    {                                                                                              \
+        .type = type_, .name = name_, .help = help_, .labels = dev_l, .nlabels = nl_,              \
+        .max_children = GPU_MAX_DEVICES                                                            \
+    }
+    const metrics_def_t defs[] = {
+        {GPU_FAMILY(METRICS_GAUGE, "gpu_count",
+                    "Number of GPUs visible through NVML (0 without a driver).", 0),
+         &count, NULL},
+        {GPU_FAMILY(METRICS_GAUGE, "gpu_memory_used_bytes", "GPU memory in use in bytes.", 1),
+         &g->used, NULL},
+        {GPU_FAMILY(METRICS_GAUGE, "gpu_memory_total_bytes", "GPU memory in bytes.", 1), &g->total,
+         NULL},
+        {GPU_FAMILY(METRICS_GAUGE, "gpu_utilization_percent",
+                    "GPU busy share over NVML's last sample period, 0-100.", 1),
+         &g->util, NULL},
+        {GPU_FAMILY(METRICS_COUNTER, "ragd_gpu_read_errors_total",
+                    "GPU reads that failed; the device is left out of that scrape.", 1),
+         &errors, NULL},
+    };
+#undef GPU_FAMILY
+    int rc = metrics_register_all(reg, defs, sizeof defs / sizeof defs[0], NULL, 0);
     if (!rc && g->ndev) rc = metrics_registry_add_collector(reg, collect, g);
     if (rc) {
         collector_gpu_free(&g);

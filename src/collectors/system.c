@@ -131,22 +131,12 @@ static void collect(void *ctx)
         metrics_gauge_unset(c->disk_pct);
 }
 
-static int add_gauge(metrics_registry_t *reg, const char *name, const char *help,
-                     metrics_child_t **out)
-{
-    int rc = metrics_register_one(
-        reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = name, .help = help}, out);
-    if (rc == 0) metrics_gauge_unset(*out); /* nothing until the first scrape reads it */
-    return rc;
-}
-
 static int add_system_info(metrics_registry_t *reg, const collector_system_opts_t *o)
 {
     static const char *const labels[] = {"hostname",     "os",        "kernel",
                                          "architecture", "cpu_count", "version"};
     char host[256] = "unknown", os[256] = "unknown", cpus[16], buf[4096];
     struct utsname u;
-    metrics_family_t *f;
     gethostname(host, sizeof host);
     host[sizeof host - 1] = '\0';
     long n = file_read_all(o->os_release ? o->os_release : "/etc/os-release", buf, sizeof buf);
@@ -156,18 +146,9 @@ static int add_system_info(metrics_registry_t *reg, const collector_system_opts_
         strcpy(u.machine, "unknown");
     }
     snprintf(cpus, sizeof cpus, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
-    int rc = metrics_family_register(
-        reg,
-        &(metrics_family_opts_t){.type = METRICS_INFO,
-                                 .name = "system_info",
-                                 .help = "Host and build facts; the value is always 1.",
-                                 .labels = labels,
-                                 .nlabels = 6},
-        &f);
-    if (rc) return rc;
     const char *v[] = {host, os, u.release, u.machine, cpus, o->version ? o->version : "unknown"};
-    metrics_child_t *c;
-    return metrics_family_get(f, v, &c);
+    return metrics_info_register(reg, "system_info", "Host and build facts; the value is always 1.",
+                                 labels, v, 6, NULL, 0);
 }
 
 int collector_system_register(metrics_registry_t *reg, const collector_system_opts_t *o,
@@ -183,17 +164,32 @@ int collector_system_register(metrics_registry_t *reg, const collector_system_op
     }
     snprintf(c->proc_root, sizeof c->proc_root, "%s", o->proc_root ? o->proc_root : "/proc");
     snprintf(c->data_dir, sizeof c->data_dir, "%s", o->data_dir ? o->data_dir : ".");
-    int rc = add_gauge(reg, "cpu_usage_percent",
-                       "Host CPU busy share since the previous scrape, 0-100.", &c->cpu);
-    if (!rc)
-        rc = add_gauge(reg, "memory_usage_bytes",
-                       "Host memory in use (MemTotal - MemAvailable) in bytes.", &c->mem_bytes);
-    if (!rc)
-        rc = add_gauge(reg, "memory_usage_percent",
-                       "Host memory in use as a percentage of MemTotal.", &c->mem_pct);
-    if (!rc)
-        rc = add_gauge(reg, "disk_usage_percent",
-                       "Use of the filesystem holding the data directory, 0-100.", &c->disk_pct);
+    const metrics_def_t defs[] = {
+        {{.type = METRICS_GAUGE,
+          .name = "cpu_usage_percent",
+          .help = "Host CPU busy share since the previous scrape, 0-100."},
+         NULL,
+         &c->cpu},
+        {{.type = METRICS_GAUGE,
+          .name = "memory_usage_bytes",
+          .help = "Host memory in use (MemTotal - MemAvailable) in bytes."},
+         NULL,
+         &c->mem_bytes},
+        {{.type = METRICS_GAUGE,
+          .name = "memory_usage_percent",
+          .help = "Host memory in use as a percentage of MemTotal."},
+         NULL,
+         &c->mem_pct},
+        {{.type = METRICS_GAUGE,
+          .name = "disk_usage_percent",
+          .help = "Use of the filesystem holding the data directory, 0-100."},
+         NULL,
+         &c->disk_pct},
+    };
+    int rc = metrics_register_all(reg, defs, sizeof defs / sizeof defs[0], NULL, 0);
+    /* nothing until the first scrape reads them */
+    for (size_t i = 0; !rc && i < sizeof defs / sizeof defs[0]; i++)
+        metrics_gauge_unset(*defs[i].child);
     if (!rc) rc = add_system_info(reg, o);
     if (!rc) rc = metrics_registry_add_collector(reg, collect, c);
     if (rc) {

@@ -55,15 +55,15 @@ int health_new(health_t **out, metrics_registry_t *reg, double interval_s)
     pthread_cond_init(&h->cond, &ca);
     pthread_condattr_destroy(&ca);
     h->interval_s = interval_s > 0 ? interval_s : 5;
-    int rc = metrics_family_register(
-        reg,
-        &(metrics_family_opts_t){.type = METRICS_GAUGE,
-                                 .name = "component_health_status",
-                                 .help = "Component health: 1 healthy, 0.5 degraded, 0 unhealthy.",
-                                 .labels = labels,
-                                 .nlabels = 1,
-                                 .max_children = HEALTH_MAX_COMPONENTS},
-        &h->fam);
+    const metrics_def_t def = {{.type = METRICS_GAUGE,
+                                .name = "component_health_status",
+                                .help = "Component health: 1 healthy, 0.5 degraded, 0 unhealthy.",
+                                .labels = labels,
+                                .nlabels = 1,
+                                .max_children = HEALTH_MAX_COMPONENTS},
+                               &h->fam,
+                               NULL};
+    int rc = metrics_register_all(reg, &def, 1, NULL, 0);
     if (rc) {
         health_free(&h);
         return rc;

@@ -406,28 +406,28 @@ static int register_metrics(http_server_t *s, const http_router_t *router,
 {
     static const char *const req_l[] = {"method", "endpoint", "status"};
     static const char *const dur_l[] = {"method", "endpoint"};
-    int rc = metrics_family_register(
-        o->metrics,
-        &(metrics_family_opts_t){.type = METRICS_COUNTER,
-                                 .name = "http_requests_total",
-                                 .help = "HTTP requests by method, route template and status.",
-                                 .labels = req_l,
-                                 .nlabels = 3},
-        &s->requests);
-    if (rc == 0)
-        rc = metrics_family_register(
-            o->metrics,
-            &(metrics_family_opts_t){
-                .type = METRICS_HISTOGRAM,
-                .name = "http_request_duration_seconds",
-                .help = "HTTP request duration in seconds, by method and route template.",
-                .labels = dur_l,
-                .nlabels = 2,
-                .buckets = o->buckets,
-                .nbuckets = o->nbuckets},
-            &s->durations);
+    const metrics_def_t defs[] = {
+        {{.type = METRICS_COUNTER,
+          .name = "http_requests_total",
+          .help = "HTTP requests by method, route template and status.",
+          .labels = req_l,
+          .nlabels = 3},
+         &s->requests,
+         NULL},
+        {{.type = METRICS_HISTOGRAM,
+          .name = "http_request_duration_seconds",
+          .help = "HTTP request duration in seconds, by method and route template.",
+          .labels = dur_l,
+          .nlabels = 2,
+          .buckets = o->buckets,
+          .nbuckets = o->nbuckets},
+         &s->durations,
+         NULL},
+    };
+    char why[256] = "";
+    int rc = metrics_register_all(o->metrics, defs, 2, why, sizeof why);
     if (rc) {
-        snprintf(err, errlen, "request metrics: %s", metrics_registry_error(o->metrics));
+        snprintf(err, errlen, "request metrics: %s", why);
         return rc;
     }
     /* Known routes exist at zero from the start, so rates and error ratios

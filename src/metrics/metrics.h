@@ -22,8 +22,9 @@
  * - Every family has a cap on children; a new label set past it gets a
  *   detached "sink" child (writes go nowhere visible) and is counted in
  *   ragd_metrics_dropped_series_total{family}. Callers never get NULL.
- * - Nothing here aborts: errors are negative errno codes, and
- *   metrics_registry_error() gives the last registration message.
+ * - Nothing here aborts: errors are negative errno codes; registration
+ *   also writes the reason to the caller's err buffer when one is given
+ *   (the convention of all of ragd: -errno plus an optional message).
  *
  * Thread safety: everything may be called from any thread, except
  * metrics_registry_free(), which must be the last call on the registry. */
@@ -99,22 +100,41 @@ int metrics_registry_new(metrics_registry_t **out, const metrics_registry_opts_t
 /* Frees the registry, its families and children; clears *reg. NULL is a no-op.
  * No other thread may use the registry or its handles any more. */
 void metrics_registry_free(metrics_registry_t **reg);
-/* The message of the last failed registration on this registry ("" if none). */
-const char *metrics_registry_error(const metrics_registry_t *reg);
 /* Adds a collector, run in the order added. 0, -ENOMEM or -ENOSPC. */
 int metrics_registry_add_collector(metrics_registry_t *reg, metrics_collect_fn fn, void *ctx);
 
 /* Registers a family. Errors: -EINVAL (invalid name, label name, reserved
  * label, bad buckets, wrong suffix, invalid UTF-8), -EEXIST (a name, or one of
  * the sample names it produces, is taken), -ENOSPC (value region full),
- * -ENOMEM. On error *out is NULL and metrics_registry_error() says why. */
+ * -ENOMEM. On error *out is NULL and err (when not NULL) says why. */
 int metrics_family_register(metrics_registry_t *reg, const metrics_family_opts_t *opts,
-                            metrics_family_t **out);
+                            metrics_family_t **out, char *err, size_t errlen);
 
 /* Registers a family without labels and gives its only child: the usual
  * case of a single series. Same errors as metrics_family_register(). */
 int metrics_register_one(metrics_registry_t *reg, const metrics_family_opts_t *opts,
-                         metrics_child_t **out);
+                         metrics_child_t **out, char *err, size_t errlen);
+
+/* One row of a module's table of families: what to register, and where to
+ * keep the family (labelled ones) and/or its child (the only child of a
+ * family without labels; the sink of a labelled one). */
+typedef struct metrics_def {
+    metrics_family_opts_t opts;
+    metrics_family_t **family; /* may be NULL */
+    metrics_child_t **child;   /* may be NULL */
+} metrics_def_t;
+
+/* Registers defs[0..n) in order: the one way a module registers its
+ * families. Stops at the first error (err says which family and why). */
+int metrics_register_all(metrics_registry_t *reg, const metrics_def_t *defs, size_t n, char *err,
+                         size_t errlen);
+
+/* An info metric (a gauge of 1 whose labels carry facts: name ends in
+ * _info): registers the family and sets its one child, values[i] for
+ * labels[i]. Same errors as metrics_family_register(). */
+int metrics_info_register(metrics_registry_t *reg, const char *name, const char *help,
+                          const char *const *labels, const char *const *values, size_t n, char *err,
+                          size_t errlen);
 
 /* Fills out[0..count) with start, start+width, ... 0 or -EINVAL. */
 int metrics_buckets_linear(double start, double width, size_t count, double *out);

@@ -99,7 +99,6 @@ struct metrics_registry {
     size_t nfams, fcap;
     size_t max_children;
     metrics_family_t *dropped; /* ragd_metrics_dropped_series_total */
-    char error[256];
 
     pthread_mutex_t slots_mu;    /* leaf lock: the value region allocator */
     char *slots;                 /* (MAX_SHARDS + 1) * stride bytes, reserved */

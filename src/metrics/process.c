@@ -170,26 +170,6 @@ static void collect(void *ctx)
 int metrics_process_register(metrics_registry_t *reg, const metrics_process_opts_t *opts,
                              metrics_process_t **out)
 {
-    static const struct {
-        const char *name, *help;
-        metrics_type_t type;
-        size_t off;
-    } defs[] = {
-        {"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-         METRICS_COUNTER, offsetof(metrics_process_t, cpu)},
-        {"process_resident_memory_bytes", "Resident memory size in bytes.", METRICS_GAUGE,
-         offsetof(metrics_process_t, rss)},
-        {"process_virtual_memory_bytes", "Virtual memory size in bytes.", METRICS_GAUGE,
-         offsetof(metrics_process_t, vsize)},
-        {"process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-         METRICS_GAUGE, offsetof(metrics_process_t, start)},
-        {"process_open_fds", "Number of open file descriptors.", METRICS_GAUGE,
-         offsetof(metrics_process_t, open_fds)},
-        {"process_max_fds", "Maximum number of open file descriptors.", METRICS_GAUGE,
-         offsetof(metrics_process_t, max_fds)},
-        {"process_threads", "Number of OS threads in the process.", METRICS_GAUGE,
-         offsetof(metrics_process_t, threads)},
-    };
     *out = NULL;
     metrics_process_t *p = calloc(1, sizeof *p);
     if (!p) return -ENOMEM;
@@ -199,23 +179,53 @@ int metrics_process_register(metrics_registry_t *reg, const metrics_process_opts
     p->page_size = opts && opts->page_size ? opts->page_size : sysconf(_SC_PAGESIZE);
     if (p->clk_tck <= 0) p->clk_tck = 100;
     if (p->page_size <= 0) p->page_size = 4096;
-    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-        metrics_child_t *c;
-        metrics_family_opts_t o = {
-            .type = defs[i].type,
-            .name = defs[i].name,
-            .help = defs[i].help,
-            .flags = defs[i].type == METRICS_COUNTER ? METRICS_F_MIRROR : 0,
-        };
-        int rc = metrics_register_one(reg, &o, &c);
-        if (rc) {
-            metrics_process_free(&p);
-            return rc;
-        }
-        metrics_gauge_unset(c); /* nothing until the first scrape reads it */
-        *(metrics_child_t **)((char *)p + defs[i].off) = c;
+    const metrics_def_t defs[] = {
+        {{.type = METRICS_COUNTER,
+          .name = "process_cpu_seconds_total",
+          .help = "Total user and system CPU time spent in seconds.",
+          .flags = METRICS_F_MIRROR},
+         NULL,
+         &p->cpu},
+        {{.type = METRICS_GAUGE,
+          .name = "process_resident_memory_bytes",
+          .help = "Resident memory size in bytes."},
+         NULL,
+         &p->rss},
+        {{.type = METRICS_GAUGE,
+          .name = "process_virtual_memory_bytes",
+          .help = "Virtual memory size in bytes."},
+         NULL,
+         &p->vsize},
+        {{.type = METRICS_GAUGE,
+          .name = "process_start_time_seconds",
+          .help = "Start time of the process since unix epoch in seconds."},
+         NULL,
+         &p->start},
+        {{.type = METRICS_GAUGE,
+          .name = "process_open_fds",
+          .help = "Number of open file descriptors."},
+         NULL,
+         &p->open_fds},
+        {{.type = METRICS_GAUGE,
+          .name = "process_max_fds",
+          .help = "Maximum number of open file descriptors."},
+         NULL,
+         &p->max_fds},
+        {{.type = METRICS_GAUGE,
+          .name = "process_threads",
+          .help = "Number of OS threads in the process."},
+         NULL,
+         &p->threads},
+    };
+    int rc = metrics_register_all(reg, defs, sizeof defs / sizeof defs[0], NULL, 0);
+    /* nothing until the first scrape reads them */
+    for (size_t i = 0; !rc && i < sizeof defs / sizeof defs[0]; i++)
+        metrics_gauge_unset(*defs[i].child);
+    if (rc) {
+        metrics_process_free(&p);
+        return rc;
     }
-    int rc = metrics_registry_add_collector(reg, collect, p);
+    rc = metrics_registry_add_collector(reg, collect, p);
     if (rc) {
         metrics_process_free(&p);
         return rc;

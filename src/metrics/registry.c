@@ -20,20 +20,17 @@
 #define DROPPED_NAME "ragd_metrics_dropped_series_total"
 #define TABLE_MIN    16
 
-static void set_error(metrics_registry_t *reg, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Writes a registration message to err, when the caller gave one. */
+static void set_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void set_error(metrics_registry_t *reg, const char *fmt, ...)
+static void set_error(char *err, size_t errlen, const char *fmt, ...)
 {
+    if (!err || errlen == 0) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reg->error, sizeof reg->error, fmt, ap);
+    vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-const char *metrics_registry_error(const metrics_registry_t *reg)
-{
-    return reg->error;
 }
 
 /* ---- names and escaping -------------------------------------------------- */
@@ -376,49 +373,49 @@ static bool family_clash(const metrics_family_t *a, const metrics_family_t *b)
     return false;
 }
 
-static int check_opts(metrics_registry_t *reg, const metrics_family_opts_t *o)
+static int check_opts(const metrics_family_opts_t *o, char *err, size_t errlen)
 {
     if (!o->name || !valid_name(o->name, true) || strlen(o->name) > 120) {
-        set_error(reg, "invalid metric name \"%s\"", o->name ? o->name : "(null)");
+        set_error(err, errlen, "invalid metric name \"%s\"", o->name ? o->name : "(null)");
         return -EINVAL;
     }
     if (o->type > METRICS_INFO) {
-        set_error(reg, "%s: unknown metric type %d", o->name, (int)o->type);
+        set_error(err, errlen, "%s: unknown metric type %d", o->name, (int)o->type);
         return -EINVAL;
     }
     if (o->type == METRICS_COUNTER && !ends_with(o->name, "_total")) {
-        set_error(reg, "%s: a counter's name must end in _total", o->name);
+        set_error(err, errlen, "%s: a counter's name must end in _total", o->name);
         return -EINVAL;
     }
     if (o->type == METRICS_INFO && !ends_with(o->name, "_info")) {
-        set_error(reg, "%s: an info metric's name must end in _info", o->name);
+        set_error(err, errlen, "%s: an info metric's name must end in _info", o->name);
         return -EINVAL;
     }
     if ((o->flags & METRICS_F_MIRROR) && o->type != METRICS_COUNTER) {
-        set_error(reg, "%s: only counters can mirror", o->name);
+        set_error(err, errlen, "%s: only counters can mirror", o->name);
         return -EINVAL;
     }
     if (!o->help || !utf8_valid(o->help, strlen(o->help))) {
-        set_error(reg, "%s: help text missing or not UTF-8", o->name);
+        set_error(err, errlen, "%s: help text missing or not UTF-8", o->name);
         return -EINVAL;
     }
     if (o->nlabels > METRICS_MAX_LABELS || (o->nlabels && !o->labels)) {
-        set_error(reg, "%s: at most %d labels", o->name, METRICS_MAX_LABELS);
+        set_error(err, errlen, "%s: at most %d labels", o->name, METRICS_MAX_LABELS);
         return -EINVAL;
     }
     for (size_t i = 0; i < o->nlabels; i++) {
         const char *l = o->labels[i];
         if (!valid_name(l, false)) {
-            set_error(reg, "%s: invalid label name \"%s\"", o->name, l ? l : "(null)");
+            set_error(err, errlen, "%s: invalid label name \"%s\"", o->name, l ? l : "(null)");
             return -EINVAL;
         }
         if (strncmp(l, "__", 2) == 0 || strcmp(l, "le") == 0) {
-            set_error(reg, "%s: label name \"%s\" is reserved", o->name, l);
+            set_error(err, errlen, "%s: label name \"%s\" is reserved", o->name, l);
             return -EINVAL;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(o->labels[j], l) == 0) {
-                set_error(reg, "%s: label \"%s\" given twice", o->name, l);
+                set_error(err, errlen, "%s: label \"%s\" given twice", o->name, l);
                 return -EINVAL;
             }
         }
@@ -427,17 +424,18 @@ static int check_opts(metrics_registry_t *reg, const metrics_family_opts_t *o)
         size_t n = o->nbuckets;
         if (n && isinf(o->buckets[n - 1]) && o->buckets[n - 1] > 0) n--;
         if (n == 0 || n > METRICS_MAX_BUCKETS) {
-            set_error(reg, "%s: a histogram needs 1 to %d bounds", o->name, METRICS_MAX_BUCKETS);
+            set_error(err, errlen, "%s: a histogram needs 1 to %d bounds", o->name,
+                      METRICS_MAX_BUCKETS);
             return -EINVAL;
         }
         for (size_t i = 0; i < n; i++) {
             if (!isfinite(o->buckets[i]) || (i && !(o->buckets[i] > o->buckets[i - 1]))) {
-                set_error(reg, "%s: bucket bounds must be finite and increasing", o->name);
+                set_error(err, errlen, "%s: bucket bounds must be finite and increasing", o->name);
                 return -EINVAL;
             }
         }
     } else if (o->nbuckets) {
-        set_error(reg, "%s: only histograms have buckets", o->name);
+        set_error(err, errlen, "%s: only histograms have buckets", o->name);
         return -EINVAL;
     }
     return 0;
@@ -505,22 +503,21 @@ nomem:
 }
 
 int metrics_family_register(metrics_registry_t *reg, const metrics_family_opts_t *o,
-                            metrics_family_t **out)
+                            metrics_family_t **out, char *err, size_t errlen)
 {
     metrics_family_t *f = NULL;
     int rc;
     *out = NULL;
     pthread_mutex_lock(&reg->mu);
-    reg->error[0] = '\0';
-    if ((rc = check_opts(reg, o)) != 0) goto out;
+    if ((rc = check_opts(o, err, errlen)) != 0) goto out;
     if ((rc = family_build(reg, o, &f)) != 0) {
-        set_error(reg, "%s: out of memory", o->name);
+        set_error(err, errlen, "%s: out of memory", o->name);
         goto out;
     }
     size_t pos = 0;
     for (size_t i = 0; i < reg->nfams; i++) {
         if (family_clash(reg->fams[i], f)) {
-            set_error(reg, "%s: clashes with the registered metric %s", o->name,
+            set_error(err, errlen, "%s: clashes with the registered metric %s", o->name,
                       reg->fams[i]->name);
             rc = -EEXIST;
             goto out;
@@ -533,7 +530,8 @@ int metrics_family_register(metrics_registry_t *reg, const metrics_family_opts_t
     /* child0 for unlabelled families; a sink for labelled ones. */
     rc = child_new(f, NULL, 0, f->nlabels ? &f->sink : &f->child0);
     if (rc) {
-        set_error(reg, "%s: %s", o->name, rc == -ENOSPC ? "value region full" : "out of memory");
+        set_error(err, errlen, "%s: %s", o->name,
+                  rc == -ENOSPC ? "value region full" : "out of memory");
         goto out;
     }
     if (f->nlabels && reg->dropped) {
@@ -552,19 +550,46 @@ out:
 }
 
 int metrics_register_one(metrics_registry_t *reg, const metrics_family_opts_t *o,
-                         metrics_child_t **out)
+                         metrics_child_t **out, char *err, size_t errlen)
 {
     metrics_family_t *f;
     *out = NULL;
     if (o->nlabels) {
-        pthread_mutex_lock(&reg->mu);
-        set_error(reg, "%s: metrics_register_one is for families without labels",
+        set_error(err, errlen, "%s: metrics_register_one is for families without labels",
                   o->name ? o->name : "?");
-        pthread_mutex_unlock(&reg->mu);
         return -EINVAL;
     }
-    int rc = metrics_family_register(reg, o, &f);
+    int rc = metrics_family_register(reg, o, &f, err, errlen);
     if (rc == 0) *out = f->child0;
+    return rc;
+}
+
+int metrics_register_all(metrics_registry_t *reg, const metrics_def_t *defs, size_t n, char *err,
+                         size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        metrics_family_t *f;
+        int rc = metrics_family_register(reg, &defs[i].opts, &f, err, errlen);
+        if (rc) return rc;
+        if (defs[i].family) *defs[i].family = f;
+        if (defs[i].child) *defs[i].child = f->nlabels ? f->sink : f->child0;
+    }
+    return 0;
+}
+
+int metrics_info_register(metrics_registry_t *reg, const char *name, const char *help,
+                          const char *const *labels, const char *const *values, size_t n, char *err,
+                          size_t errlen)
+{
+    metrics_family_t *f;
+    metrics_child_t *c;
+    int rc = metrics_family_register(
+        reg,
+        &(metrics_family_opts_t){
+            .type = METRICS_INFO, .name = name, .help = help, .labels = labels, .nlabels = n},
+        &f, err, errlen);
+    if (!rc && (rc = metrics_family_get(f, values, &c)) != 0)
+        set_error(err, errlen, "%s: a value is not UTF-8", name);
     return rc;
 }
 
@@ -736,7 +761,7 @@ int metrics_registry_new(metrics_registry_t **out, const metrics_registry_opts_t
         .nlabels = 1,
         .max_children = 100000,
     };
-    int rc = metrics_family_register(reg, &d, &reg->dropped);
+    int rc = metrics_family_register(reg, &d, &reg->dropped, NULL, 0);
     if (rc) {
         metrics_registry_free(&reg);
         return rc;

@@ -115,21 +115,12 @@ static health_state_t check_data_dir(void *ctx, char *detail, size_t n)
 int ops_build_info_register(metrics_registry_t *reg)
 {
     static const char *const labels[] = {"version", "compiler", "libmicrohttpd", "jansson", "zlib"};
-    metrics_family_t *f;
-    int rc = metrics_family_register(
-        reg,
-        &(metrics_family_opts_t){
-            .type = METRICS_INFO,
-            .name = "ragd_build_info",
-            .help = "ragd's version and the libraries it runs with; the value is always 1.",
-            .labels = labels,
-            .nlabels = 5},
-        &f);
-    if (rc) return rc;
     const char *v[] = {RAGD_VERSION, "gcc " __VERSION__, MHD_get_version(), JANSSON_VERSION,
                        zlibVersion()};
-    metrics_child_t *c;
-    return metrics_family_get(f, v, &c);
+    return metrics_info_register(
+        reg, "ragd_build_info",
+        "ragd's version and the libraries it runs with; the value is always 1.", labels, v, 5, NULL,
+        0);
 }
 
 int ops_routes_add(app_t *a)

@@ -21,11 +21,13 @@ int main(int argc, char **argv)
     metrics_registry_t *reg;
     metrics_process_t *proc;
     metrics_family_t *f;
+    char why[256];
     if (metrics_registry_new(&reg, NULL) || metrics_process_register(reg, NULL, &proc)) return 1;
 
 #define REG(...)                                                                                   \
-    if (metrics_family_register(reg, &(metrics_family_opts_t){__VA_ARGS__}, &f)) {                 \
-        fprintf(stderr, "metrics_demo: %s\n", metrics_registry_error(reg));                        \
+    if (metrics_family_register(reg, &(metrics_family_opts_t){__VA_ARGS__}, &f, why,               \
+                                sizeof why)) {                                                     \
+        fprintf(stderr, "metrics_demo: %s\n", why);                                                \
         return 1;                                                                                  \
     }
     REG(.type = METRICS_COUNTER, .name = "demo_http_requests_total",

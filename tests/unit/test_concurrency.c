@@ -102,7 +102,7 @@ TEST(concurrent_writes_and_scrapes)
     ASSERT_OK(metrics_registry_new(&c.reg, NULL));
     ASSERT_OK(metrics_family_register(
         c.reg, &(metrics_family_opts_t){.type = METRICS_COUNTER, .name = "conc_total", .help = "h"},
-        &f));
+        &f, NULL, 0));
     c.counter = metrics_family_child(f, NULL);
     ASSERT_OK(metrics_family_register(c.reg,
                                       &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
@@ -110,7 +110,7 @@ TEST(concurrent_writes_and_scrapes)
                                                                .help = "h",
                                                                .buckets = conc_b,
                                                                .nbuckets = 4},
-                                      &f));
+                                      &f, NULL, 0));
     c.hist = metrics_family_child(f, NULL);
     ASSERT_OK(metrics_family_register(c.reg,
                                       &(metrics_family_opts_t){.type = METRICS_COUNTER,
@@ -118,7 +118,7 @@ TEST(concurrent_writes_and_scrapes)
                                                                .help = "h",
                                                                .labels = l,
                                                                .nlabels = 1},
-                                      &c.labelled));
+                                      &c.labelled, NULL, 0));
     atomic_store(&c.writers_left, WRITERS);
     pthread_t w[WRITERS], s;
     pthread_create(&s, NULL, scraper, &c);
@@ -183,7 +183,7 @@ TEST(more_threads_than_shards)
     ASSERT_OK(metrics_registry_new(&reg, NULL));
     ASSERT_OK(metrics_family_register(
         reg, &(metrics_family_opts_t){.type = METRICS_COUNTER, .name = "crowd_total", .help = "h"},
-        &f));
+        &f, NULL, 0));
     c.counter = metrics_family_child(f, NULL);
     ASSERT_OK(metrics_family_register(reg,
                                       &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
@@ -191,7 +191,7 @@ TEST(more_threads_than_shards)
                                                                .help = "h",
                                                                .buckets = conc_b,
                                                                .nbuckets = 4},
-                                      &f));
+                                      &f, NULL, 0));
     c.hist = metrics_family_child(f, NULL);
     atomic_init(&c.on_shared, 0);
     pthread_barrier_init(&c.start, NULL, CROWD);
@@ -241,7 +241,7 @@ TEST(lookup_races_removal)
         reg,
         &(metrics_family_opts_t){
             .type = METRICS_COUNTER, .name = "churn_total", .help = "h", .labels = l, .nlabels = 1},
-        &c.f));
+        &c.f, NULL, 0));
     atomic_init(&c.stop, 0);
     pthread_t r[2];
     for (int i = 0; i < 2; i++) pthread_create(&r[i], NULL, churn_reader, &c);

@@ -28,7 +28,7 @@ static metrics_registry_t *feature_registry(void)
                                                      .help = "Total HTTP requests.",
                                                      .labels = req_l,
                                                      .nlabels = 3},
-                            &f);
+                            &f, NULL, 0);
     metrics_counter_add(metrics_family_child(f, (const char *[]){"POST", "/v1/query", "200"}), 3);
     metrics_counter_inc(metrics_family_child(f, (const char *[]){"GET", "/health", "200"}));
     metrics_counter_inc(metrics_family_child(f, (const char *[]){"GET", "unmatched", "404"}));
@@ -41,7 +41,7 @@ static metrics_registry_t *feature_registry(void)
                                                      .nlabels = 1,
                                                      .buckets = lat_b,
                                                      .nbuckets = 6},
-                            &f);
+                            &f, NULL, 0);
     metrics_child_t *h = metrics_family_child(f, (const char *[]){"/v1/query"});
     metrics_histogram_observe(h, 0.003);
     metrics_histogram_observe(h, 0.25);
@@ -54,7 +54,7 @@ static metrics_registry_t *feature_registry(void)
                                                      .help = "A histogram never observed.",
                                                      .buckets = lat_b,
                                                      .nbuckets = 2},
-                            &f);
+                            &f, NULL, 0);
 
     metrics_family_register(
         reg,
@@ -63,7 +63,7 @@ static metrics_registry_t *feature_registry(void)
                                  .help = "Help with a backslash \\ a \"quote\"\nand a newline.",
                                  .labels = path_l,
                                  .nlabels = 1},
-        &f);
+        &f, NULL, 0);
     metrics_gauge_set(metrics_family_child(f, (const char *[]){"C:\\dir\\\"file\"\nline2"}), 1.5);
     metrics_gauge_set(metrics_family_child(f, (const char *[]){"nan"}), NAN);
     metrics_gauge_set(metrics_family_child(f, (const char *[]){"pinf"}), INFINITY);
@@ -79,21 +79,21 @@ static metrics_registry_t *feature_registry(void)
                                                      .help = "Host facts.",
                                                      .labels = info_l,
                                                      .nlabels = 2},
-                            &f);
+                            &f, NULL, 0);
     metrics_family_child(f, (const char *[]){"0.1.0", "Debian GNU/Linux 12"});
 
     metrics_family_register(reg,
                             &(metrics_family_opts_t){.type = METRICS_GAUGE,
                                                      .name = "active_documents_count",
                                                      .help = "Documents stored now."},
-                            &f);
+                            &f, NULL, 0);
     metrics_gauge_set(metrics_family_child(f, NULL), 12);
 
     metrics_family_register(reg,
                             &(metrics_family_opts_t){.type = METRICS_COUNTER,
                                                      .name = "query_cache_hits_total",
                                                      .help = "Query cache hits."},
-                            &f);
+                            &f, NULL, 0);
     metrics_counter_add(metrics_family_child(f, NULL), 0.5);
 
     metrics_family_register(reg,
@@ -102,7 +102,7 @@ static metrics_registry_t *feature_registry(void)
                                                      .help = "No children.",
                                                      .labels = path_l,
                                                      .nlabels = 1},
-                            &f);
+                            &f, NULL, 0);
     return reg;
 }
 

@@ -61,19 +61,24 @@ TEST(registry_rejects_bad_families)
     };
     metrics_registry_t *reg;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
+    char why[256] = "";
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         metrics_family_t *f = (metrics_family_t *)1;
-        int rc = metrics_family_register(reg, &rows[i].o, &f);
+        why[0] = '\0';
+        int rc = metrics_family_register(reg, &rows[i].o, &f, why, sizeof why);
         if (rc != rows[i].rc) fprintf(stderr, "    row %zu (%s)\n", i, rows[i].o.name);
         ASSERT_EQ(rc, rows[i].rc);
         if (rc) {
             ASSERT(f == NULL);
-            ASSERT(metrics_registry_error(reg)[0] != '\0');
+            ASSERT(why[0] != '\0'); /* every refusal says why */
         } else {
             ASSERT(f != NULL);
         }
     }
-    ASSERT_CONTAINS(metrics_registry_error(reg), "build");
+    ASSERT_CONTAINS(why, "build");
+    size_t last = sizeof rows / sizeof rows[0] - 1; /* a refused row, without a buffer */
+    ASSERT_EQ(metrics_family_register(reg, &rows[last].o, &(metrics_family_t *){0}, NULL, 0),
+              rows[last].rc);
     metrics_registry_free(&reg);
     ASSERT(reg == NULL);
     metrics_registry_free(&reg); /* NULL is a no-op */
@@ -85,8 +90,8 @@ TEST(counter_values)
     metrics_family_t *f;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
     ASSERT_OK(metrics_family_register(
-        reg, &(metrics_family_opts_t){.type = METRICS_COUNTER, .name = "c_total", .help = "h"},
-        &f));
+        reg, &(metrics_family_opts_t){.type = METRICS_COUNTER, .name = "c_total", .help = "h"}, &f,
+        NULL, 0));
     metrics_child_t *c = metrics_family_child(f, NULL);
     ASSERT_DBL_EQ(metrics_counter_value(c), 0);
     metrics_counter_inc(c);
@@ -110,7 +115,8 @@ TEST(gauge_values)
     metrics_family_t *f;
     ASSERT_OK(metrics_registry_new(&reg, NULL));
     ASSERT_OK(metrics_family_register(
-        reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "g", .help = "h"}, &f));
+        reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "g", .help = "h"}, &f, NULL,
+        0));
     metrics_child_t *g = metrics_family_child(f, NULL);
     metrics_gauge_set(g, 10);
     metrics_gauge_inc(g);
@@ -153,7 +159,7 @@ TEST(histogram_values)
                                                                .help = "h",
                                                                .buckets = b,
                                                                .nbuckets = 4},
-                                      &f));
+                                      &f, NULL, 0));
     metrics_child_t *h = metrics_family_child(f, NULL);
     const double obs[] = {0.05, 0.1 /* inclusive bound */, 0.3, 0.7, 1, 5, NAN};
     for (size_t i = 0; i < 6; i++) metrics_histogram_observe(h, obs[i]);
@@ -196,7 +202,7 @@ TEST(labels_lookup)
         reg,
         &(metrics_family_opts_t){
             .type = METRICS_COUNTER, .name = "req_total", .help = "h", .labels = L2, .nlabels = 2},
-        &f));
+        &f, NULL, 0));
     metrics_child_t *a, *b, *a2, *s;
     ASSERT_OK(metrics_family_get(f, (const char *[]){"GET", "/a"}, &a));
     ASSERT_OK(metrics_family_get(f, (const char *[]){"GET", "/b"}, &b));
@@ -238,7 +244,7 @@ TEST(child_limit_counts_drops)
                                                                .labels = L1,
                                                                .nlabels = 1,
                                                                .max_children = 3},
-                                      &f));
+                                      &f, NULL, 0));
     char v[16];
     metrics_child_t *c;
     for (int i = 0; i < 10; i++) {
@@ -267,7 +273,7 @@ TEST(registry_default_child_limit)
         reg,
         &(metrics_family_opts_t){
             .type = METRICS_GAUGE, .name = "g", .help = "h", .labels = L1, .nlabels = 1},
-        &f));
+        &f, NULL, 0));
     metrics_child_t *c;
     ASSERT_OK(metrics_family_get(f, (const char *[]){"a"}, &c));
     ASSERT_OK(metrics_family_get(f, (const char *[]){"b"}, &c));
@@ -285,7 +291,7 @@ TEST(remove_and_clear)
         reg,
         &(metrics_family_opts_t){
             .type = METRICS_COUNTER, .name = "r_total", .help = "h", .labels = L1, .nlabels = 1},
-        &f));
+        &f, NULL, 0));
     ASSERT_OK(metrics_family_register(reg,
                                       &(metrics_family_opts_t){.type = METRICS_HISTOGRAM,
                                                                .name = "rh",
@@ -294,7 +300,7 @@ TEST(remove_and_clear)
                                                                .nlabels = 1,
                                                                .buckets = b,
                                                                .nbuckets = 2},
-                                      &h));
+                                      &h, NULL, 0));
     metrics_child_t *c = metrics_family_child(f, (const char *[]){"a"});
     metrics_counter_add(c, 5);
     metrics_counter_inc(metrics_family_child(f, (const char *[]){"b"}));
@@ -339,7 +345,7 @@ TEST(many_children_sorted)
                                                                .labels = L1,
                                                                .nlabels = 1,
                                                                .max_children = 5000},
-                                      &f));
+                                      &f, NULL, 0));
     char v[16];
     /* inserted in a scrambled order, through several table growths */
     for (int i = 0; i < 2000; i++) {
@@ -375,7 +381,7 @@ TEST(info_and_mirror)
         reg,
         &(metrics_family_opts_t){
             .type = METRICS_INFO, .name = "app_info", .help = "h", .labels = il, .nlabels = 2},
-        &i));
+        &i, NULL, 0));
     metrics_child_t *c = metrics_family_child(i, (const char *[]){"1.0", "linux"});
     metrics_gauge_set(c, 5); /* info stays 1 */
     ASSERT_OK(metrics_family_register(reg,
@@ -383,7 +389,7 @@ TEST(info_and_mirror)
                                                                .name = "cpu_seconds_total",
                                                                .help = "h",
                                                                .flags = METRICS_F_MIRROR},
-                                      &m));
+                                      &m, NULL, 0));
     metrics_child_t *mc = metrics_family_child(m, NULL);
     metrics_counter_set(mc, 12.5);
     char *e = test_expose(reg, METRICS_FMT_TEXT);
@@ -413,7 +419,7 @@ TEST(value_region_full)
         reg,
         &(metrics_family_opts_t){
             .type = METRICS_COUNTER, .name = "f_total", .help = "h", .labels = L1, .nlabels = 1},
-        &f));
+        &f, NULL, 0));
     metrics_child_t *c;
     ASSERT_OK(metrics_family_get(f, (const char *[]){"a"}, &c));
     ASSERT_EQ(metrics_family_get(f, (const char *[]){"b"}, &c), -ENOSPC);
@@ -428,25 +434,54 @@ TEST(register_one)
 {
     metrics_registry_t *reg;
     metrics_child_t *c = (metrics_child_t *)1;
+    char why[256] = "";
     ASSERT_OK(metrics_registry_new(&reg, NULL));
     ASSERT_OK(metrics_register_one(
-        reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "one", .help = "h"}, &c));
+        reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "one", .help = "h"}, &c, NULL,
+        0));
     metrics_gauge_set(c, 7);
     char *e = test_expose(reg, METRICS_FMT_TEXT);
     ASSERT_DBL_EQ(test_sample(e, "one"), 7);
     free(e);
-    ASSERT_EQ(
-        metrics_register_one(
-            reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "one", .help = "h"}, &c),
-        -EEXIST);
+    ASSERT_EQ(metrics_register_one(
+                  reg, &(metrics_family_opts_t){.type = METRICS_GAUGE, .name = "one", .help = "h"},
+                  &c, NULL, 0),
+              -EEXIST);
     ASSERT(c == NULL);
     ASSERT_EQ(
         metrics_register_one(
             reg,
             &(metrics_family_opts_t){
                 .type = METRICS_GAUGE, .name = "two", .help = "h", .labels = L1, .nlabels = 1},
-            &c),
+            &c, why, sizeof why),
         -EINVAL);
-    ASSERT_CONTAINS(metrics_registry_error(reg), "without labels");
+    ASSERT_CONTAINS(why, "without labels");
+    /* the table form: families and children where the rows say */
+    metrics_family_t *lab;
+    metrics_child_t *one_c, *sink;
+    const metrics_def_t defs[] = {
+        {{.type = METRICS_COUNTER, .name = "t_one_total", .help = "h"}, NULL, &one_c},
+        {{.type = METRICS_GAUGE, .name = "t_lab", .help = "h", .labels = L1, .nlabels = 1},
+         &lab,
+         &sink},
+        {{.type = METRICS_GAUGE, .name = "t_one_total", .help = "h"}, NULL, NULL},
+    };
+    ASSERT_EQ(metrics_register_all(reg, defs, 3, why, sizeof why), -EEXIST);
+    ASSERT_CONTAINS(why, "t_one_total");
+    metrics_counter_inc(one_c);
+    metrics_gauge_set(sink, 5); /* the sink: goes nowhere */
+    metrics_gauge_set(metrics_family_child(lab, (const char *[]){"x"}), 2);
+    static const char *const facts[] = {"a", "b"};
+    ASSERT_OK(metrics_info_register(reg, "t_facts_info", "h", facts, (const char *[]){"1", "2"}, 2,
+                                    why, sizeof why));
+    ASSERT_EQ(metrics_info_register(reg, "t_bad", "h", facts, (const char *[]){"1", "2"}, 2, why,
+                                    sizeof why),
+              -EINVAL); /* an info name ends in _info */
+    e = test_expose(reg, METRICS_FMT_TEXT);
+    ASSERT_DBL_EQ(test_sample(e, "t_one_total"), 1);
+    ASSERT_DBL_EQ(test_sample(e, "t_lab{method=\"x\"}"), 2);
+    ASSERT_DBL_EQ(test_sample(e, "t_facts_info{a=\"1\",b=\"2\"}"), 1);
+    ASSERT(strstr(e, "t_lab 5") == NULL && strstr(e, "t_lab{method=\"\"}") == NULL);
+    free(e);
     metrics_registry_free(&reg);
 }
