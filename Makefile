@@ -27,7 +27,8 @@ PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjanss
 # only recommends it, and deps.sh installs without recommends.
 PKG_TEST  := $(PKG_BUILD) clang libclang-rt-14-dev clang-format git prometheus prometheus-alertmanager \
              prometheus-node-exporter docker-compose python3 python3-yaml curl sqlite3 bsdutils
-PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn
+PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn \
+             valgrind
 
 # Quiet recipes print "  CC  file"; `make V=1` prints the whole commands.
 ifeq ($(V),1)
@@ -141,6 +142,7 @@ bench: bench-deps
 	@bench/run
 	@bench/http_bench
 	@$(BUILD)/bench_rag | grep -v '^RESULT'
+	@bench/query_instructions
 
 # The main job: ragd, Prometheus, Alertmanager and node-exporter on this
 # machine (127.0.0.1), a sample corpus ingested; Ctrl-C stops them all.

@@ -7,7 +7,6 @@
  *   dimensions, single-threaded, cache off;
  * - the raw vector scan (vindex_search) and the bandwidth it reaches.
  * Runs in a temporary data directory; uses the same code paths as ragd. */
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +19,10 @@
 #include "core/log.h"
 #include "rag/rag.h"
 #include "rag/vindex.h"
+#include "util/clock.h"
 
 #define DIM     384
 #define QUERIES 200
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -69,9 +62,9 @@ static double memory_bandwidth(void)
     double r[5];
     volatile float sink = 0;
     for (int k = 0; k < 5; k++) {
-        double t0 = now_s();
+        double t0 = clock_now();
         sink += stream_sum(p, n);
-        r[k] = (double)n * sizeof(float) / (now_s() - t0) / 1e9;
+        r[k] = (double)n * sizeof(float) / (clock_now() - t0) / 1e9;
     }
     (void)sink;
     free(p);
@@ -135,12 +128,12 @@ static void run_queries(rag_t *rag, size_t chunks, unsigned *seed)
             rag_query_t rq = {.text = q, .top_k = 10, .mode = (rag_mode_t)rag_mode_parse(modes[m])};
             rag_answer_t out;
             char err[256];
-            double t0 = now_s();
+            double t0 = clock_now();
             if (rag_query(rag, &rq, &out, err, sizeof err) != 0) {
                 fprintf(stderr, "query failed: %s\n", err);
                 exit(1);
             }
-            lat[i] = (now_s() - t0) * 1000;
+            lat[i] = (clock_now() - t0) * 1000;
             rag_answer_release(&out);
         }
         double p50 = pct(lat, QUERIES, 0.5), p99 = pct(lat, QUERIES, 0.99);
@@ -174,9 +167,9 @@ static void raw_scan(double bw)
         double lat[QUERIES];
         vindex_hit_t hits[10];
         for (int i = 0; i < QUERIES; i++) {
-            double t0 = now_s();
+            double t0 = clock_now();
             vindex_search(ix, v + (size_t)(i % 1000) * DIM, 10, NULL, NULL, hits);
-            lat[i] = (now_s() - t0) * 1000;
+            lat[i] = (clock_now() - t0) * 1000;
         }
         double p50 = pct(lat, QUERIES, 0.5), p99 = pct(lat, QUERIES, 0.99);
         double gbs = (double)have * DIM * sizeof(float) / (p50 / 1000) / 1e9;
@@ -235,12 +228,12 @@ int main(void)
             snprintf(id, sizeof id, "d%zu", docs);
             rag_doc_in_t in = {.id = id, .type = DOC_MARKDOWN, .data = doc.data, .len = doc.len};
             rag_ingested_t res;
-            double t0 = now_s();
+            double t0 = clock_now();
             if (rag_ingest(rag, &in, &res, err, sizeof err) != 0) {
                 fprintf(stderr, "ingest: %s\n", err);
                 return 1;
             }
-            ingest_time += now_s() - t0;
+            ingest_time += clock_now() - t0;
             chunks += res.chunks;
             docs++;
             bytes += doc.len;

@@ -161,6 +161,63 @@ static const char *flag_value(int *i, int argc, char **argv, const char *name)
     return NULL;
 }
 
+/* Adds a PATH argument to the list: a file, or a directory's files by
+ * extension. 0, or -errno (a list cut short would look like a successful
+ * ingest). */
+static int collect_path(const char *path, const struct stat *st)
+{
+    if (S_ISDIR(st->st_mode)) {
+        files.root = path;
+        files.rootlen = strlen(path);
+        int rc = nftw(path, walk_one, 32, FTW_PHYS); /* walk_one's -errno, or -1 */
+        return rc == -1 ? -errno : rc;
+    }
+    const char *base = strrchr(path, '/');
+    return add_file(path, base ? base + 1 : path, st->st_size);
+}
+
+/* Uploads one file: its id from its path, its title its name. The HTTP
+ * status (0 when nothing was sent), the chunks made in *chunks, and the
+ * reason of a failure in err. */
+static long upload_one(const struct file *f, const char *server, const char *key, size_t *chunks,
+                       char *err, size_t errlen)
+{
+    char id[160], url[2048];
+    buf_t body, resp = BUF_INIT;
+    buf_init(&body, FILE_MAX);
+    FILE *fp = fopen(f->path, "rb");
+    if (!fp) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        return 0;
+    }
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0) buf_append(&body, tmp, n);
+    fclose(fp);
+    long status = 0;
+    if (buf_error(&body)) {
+        snprintf(err, errlen, "too large to read");
+    } else {
+        cli_path_id(f->rel, id, sizeof id);
+        const char *base = strrchr(f->rel, '/');
+        char *title = curl_easy_escape(NULL, base ? base + 1 : f->rel, 0);
+        snprintf(url, sizeof url, "%s/v1/documents?id=%s&title=%s", server, id, title ? title : "");
+        curl_free(title);
+        status = http_call("POST", url, mime_of(f->path), key, body.data ? body.data : "", body.len,
+                           600, &resp, err, errlen);
+        if (status == 200 || status == 201) {
+            json_t *j = json_loadb(resp.data, resp.len, 0, NULL);
+            *chunks += (size_t)json_integer_value(json_object_get(j, "chunks"));
+            json_decref(j);
+        } else if (status) {
+            error_message(&resp, status, err, errlen);
+        }
+    }
+    buf_free(&body);
+    buf_free(&resp);
+    return status;
+}
+
 int cli_ingest_main(int argc, char **argv)
 {
     const char *server = getenv("RAGD_SERVER"), *key = getenv("RAGD_API_KEY");
@@ -168,11 +225,11 @@ int cli_ingest_main(int argc, char **argv)
     int npaths = 0;
     for (int i = 0; i < argc; i++) {
         const char *v;
-        if ((v = flag_value(&i, argc, argv, "--server")))
+        if ((v = flag_value(&i, argc, argv, "--server"))) {
             server = v;
-        else if ((v = flag_value(&i, argc, argv, "--api-key")))
+        } else if ((v = flag_value(&i, argc, argv, "--api-key"))) {
             key = v;
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: ragd ingest PATH... [--server URL] [--api-key KEY]\n"
                    "Uploads files, and directories recursively (.txt .md .markdown .html .htm "
                    ".pdf).\n");
@@ -182,22 +239,13 @@ int cli_ingest_main(int argc, char **argv)
             return 2;
         } else {
             struct stat st;
-            if (stat(argv[i], &st) != 0) {
+            if (stat(argv[i], &st) != 0) { /* a PATH that is not there: a usage error */
                 fprintf(stderr, "ragd ingest: %s: %s\n", argv[i], strerror(errno));
                 return 2;
             }
+            int rc = collect_path(argv[i], &st);
             npaths++;
-            int rc;
-            if (S_ISDIR(st.st_mode)) {
-                files.root = argv[i];
-                files.rootlen = strlen(argv[i]);
-                rc = nftw(argv[i], walk_one, 32, FTW_PHYS); /* walk_one's -errno, or -1 */
-                if (rc == -1) rc = -errno;
-            } else {
-                const char *base = strrchr(argv[i], '/');
-                rc = add_file(argv[i], base ? base + 1 : argv[i], st.st_size);
-            }
-            if (rc) { /* a list cut short would look like a successful ingest */
+            if (rc) {
                 fprintf(stderr, "ragd ingest: %s: %s\n", argv[i], strerror(-rc));
                 return 1;
             }
@@ -214,53 +262,19 @@ int cli_ingest_main(int argc, char **argv)
     size_t ok = 0, failed = 0, chunks = 0;
     buf_t failures = BUF_INIT;
     for (size_t i = 0; i < files.n; i++) {
-        struct file *f = &files.v[i];
-        char err[512] = "", id[160], url[2048];
-        buf_t body = BUF_INIT, resp = BUF_INIT;
-        FILE *fp = fopen(f->path, "rb");
-        if (fp) {
-            char tmp[65536];
-            size_t n;
-            buf_init(&body, FILE_MAX);
-            while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0) buf_append(&body, tmp, n);
-            fclose(fp);
-        }
-        long status = 0;
-        if (!fp) {
-            snprintf(err, sizeof err, "%s", strerror(errno));
-        } else if (buf_error(&body)) {
-            snprintf(err, sizeof err, "too large to read");
-        } else {
-            cli_path_id(f->rel, id, sizeof id);
-            const char *base = strrchr(f->rel, '/');
-            char *title = curl_easy_escape(NULL, base ? base + 1 : f->rel, 0);
-            snprintf(url, sizeof url, "%s/v1/documents?id=%s&title=%s", server, id,
-                     title ? title : "");
-            curl_free(title);
-            status = http_call("POST", url, mime_of(f->path), key, body.data ? body.data : "",
-                               body.len, 600, &resp, err, sizeof err);
-            if (status == 200 || status == 201) {
-                json_t *j = json_loadb(resp.data, resp.len, 0, NULL);
-                chunks += (size_t)json_integer_value(json_object_get(j, "chunks"));
-                json_decref(j);
-            } else if (status) {
-                error_message(&resp, status, err, sizeof err);
-            }
-        }
-        if (status == 200 || status == 201)
+        char err[512] = "";
+        long status = upload_one(&files.v[i], server, key, &chunks, err, sizeof err);
+        if (status == 200 || status == 201) {
             ok++;
-        else {
+        } else {
             failed++;
-            buf_printf(&failures, "  %s: %s\n", f->path, err);
+            buf_printf(&failures, "  %s: %s\n", files.v[i].path, err);
         }
-        sent += (double)f->size;
+        sent += (double)files.v[i].size;
         if (tty) progress(i + 1, files.n, sent, total, t0, i + 1 == files.n);
-        buf_free(&body);
-        buf_free(&resp);
     }
-    double dt = clock_now() - t0;
     printf("ingested %zu of %zu files (%.1f MB, %zu chunks) in %.1f s; %zu failed\n", ok, files.n,
-           sent / 1e6, chunks, dt, failed);
+           sent / 1e6, chunks, clock_now() - t0, failed);
     if (failed) fprintf(stderr, "failed:\n%s", failures.data);
     buf_free(&failures);
     for (size_t i = 0; i < files.n; i++) {

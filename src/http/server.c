@@ -152,26 +152,26 @@ const char *http_request_body(const http_request_t *req, size_t *len)
     return req->body.data ? req->body.data : "";
 }
 
-json_t *http_request_json(http_request_t *req)
+int http_request_json(const http_request_t *req, json_t **out, char *err, size_t errlen)
 {
     json_error_t e;
+    *out = NULL;
     if (req->body.len == 0) {
-        http_respond_error(req, 400, "invalid_json",
-                           "request body is empty; a JSON object is required");
-        return NULL;
+        snprintf(err, errlen, "request body is empty; a JSON object is required");
+        return -EINVAL;
     }
     json_t *j = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &e);
     if (!j) {
-        http_respond_error(req, 400, "invalid_json", "invalid JSON at line %d, column %d: %s",
-                           e.line, e.column, e.text);
-        return NULL;
+        snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
+        return -EINVAL;
     }
     if (!json_is_object(j)) {
         json_decref(j);
-        http_respond_error(req, 400, "invalid_json", "the body must be a JSON object");
-        return NULL;
+        snprintf(err, errlen, "the body must be a JSON object");
+        return -EINVAL;
     }
-    return j;
+    *out = j;
+    return 0;
 }
 
 /* ---- middleware ------------------------------------------------------------ */

@@ -75,9 +75,10 @@ const char *http_request_query(http_request_t *req, const char *name);
 const char *http_request_param(http_request_t *req, const char *name);
 /* The body (NUL-terminated for convenience; may hold NULs) and its length. */
 const char *http_request_body(const http_request_t *req, size_t *len);
-/* Parses the body as a JSON object. On failure answers 400 itself and
- * returns NULL. The caller owns the reference. */
-json_t *http_request_json(http_request_t *req);
+/* Parses the body as a JSON object into *out (the caller owns the
+ * reference). 0, or -EINVAL with the reason in err: the caller answers
+ * (http_respond_error(req, 400, "invalid_json", ...)). */
+int http_request_json(const http_request_t *req, json_t **out, char *err, size_t errlen);
 
 /* Adds a response header for the coming http_respond*() (copied). */
 void http_response_header(http_request_t *req, const char *name, const char *value);

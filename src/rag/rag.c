@@ -108,120 +108,153 @@ static void random_id(char *out)
     for (int i = 0; i < 16; i++) sprintf(out + 2 * i, "%02x", b[i]);
 }
 
-int rag_ingest(rag_t *r, const rag_doc_in_t *in, rag_ingested_t *out, char *err, size_t errlen)
+/* The working memory of one ingest, released by ingest_free. */
+struct ingest {
+    doc_blocks_t blocks;
+    chunk_list_t chunks;
+    buf_t text;     /* the extracted text, for GET */
+    buf_t embed_in; /* per chunk: its section, a newline, its text (what is embedded) */
+    buf_t terms;    /* per chunk: its search terms, NUL-terminated */
+    size_t *eoffs, *elens, *toffs;
+    const char **etexts;
+    float *vecs;
+    store_chunk_t *sc;
+};
+
+static void ingest_free(struct ingest *g)
 {
-    double t0 = clock_now();
-    doc_blocks_t blocks = {0};
-    chunk_list_t chunks = {0};
-    buf_t text = BUF_INIT, terms = BUF_INIT, embed_in = BUF_INIT;
-    store_chunk_t *sc = NULL;
-    const char **etexts = NULL;
-    size_t *elens = NULL, *eoffs = NULL, *toffs = NULL;
-    float *vecs = NULL;
-    char idbuf[40];
-    store_put_result_t res = {0};
-    int rc = parse_document(in->type, in->data, in->len, &r->parse, &blocks, err, errlen);
-    if (rc) goto out;
-    if ((rc = chunk_blocks(&blocks, &r->chunk, &chunks)) != 0) {
+    free(g->sc);
+    free(g->vecs);
+    free(g->etexts);
+    free(g->toffs);
+    free(g->elens);
+    free(g->eoffs);
+    buf_free(&g->terms);
+    buf_free(&g->embed_in);
+    buf_free(&g->text);
+    chunk_list_free(&g->chunks);
+    doc_blocks_free(&g->blocks);
+}
+
+/* Parses and chunks the document. 0, or the parser's and chunker's codes
+ * (-EINVAL also for a document without text), with err set. */
+static int ingest_split(rag_t *r, const rag_doc_in_t *in, struct ingest *g, char *err,
+                        size_t errlen)
+{
+    int rc = parse_document(in->type, in->data, in->len, &r->parse, &g->blocks, err, errlen);
+    if (rc) return rc;
+    if ((rc = chunk_blocks(&g->blocks, &r->chunk, &g->chunks)) != 0) {
         if (rc == -E2BIG)
             snprintf(err, errlen,
                      "the document makes more than %zu chunks (the limit per document)",
                      r->chunk.max_chunks);
-        goto out;
+        return rc;
     }
-    if (chunks.n == 0) {
+    if (g->chunks.n == 0) {
         snprintf(err, errlen, "the document has no text to index");
-        rc = -EINVAL;
-        goto out;
+        return -EINVAL;
     }
-    /* Extracted text for GET, and per chunk: what is embedded (the section
-     * gives context) and its search terms. Offsets first: buffers move. */
-    for (size_t i = 0; i < blocks.n; i++) {
-        if (i) buf_append(&text, "\n\n", 2);
-        buf_append(&text, blocks.v[i].text, blocks.v[i].len);
-    }
-    sc = calloc(chunks.n, sizeof *sc);
-    etexts = calloc(chunks.n, sizeof *etexts);
-    elens = calloc(chunks.n, sizeof *elens);
-    eoffs = calloc(chunks.n, sizeof *eoffs);
-    toffs = calloc(chunks.n + 1, sizeof *toffs);
-    vecs = malloc(chunks.n * r->emb->dim * sizeof(float));
-    if (!sc || !etexts || !elens || !eoffs || !toffs || !vecs) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < chunks.n; i++) {
-        const chunk_t *c = &chunks.v[i];
-        eoffs[i] = embed_in.len;
-        if (*c->section) {
-            buf_puts(&embed_in, c->section);
-            buf_putc(&embed_in, '\n');
-        }
-        buf_append(&embed_in, c->text, c->len);
-        elens[i] = embed_in.len - eoffs[i];
-        toffs[i] = terms.len;
-        text_terms(embed_in.data + eoffs[i], elens[i], &terms);
-        buf_putc(&terms, '\0');
-    }
-    toffs[chunks.n] = terms.len;
-    if (buf_error(&text) || buf_error(&terms) || buf_error(&embed_in)) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < chunks.n; i++) etexts[i] = embed_in.data + eoffs[i];
-    if ((rc = rag_embed(r, etexts, elens, chunks.n, vecs, err, errlen)) != 0) goto out;
+    return 0;
+}
 
+/* The extracted text, and per chunk what is embedded (the section gives
+ * context) and its search terms, then the vectors and the store's rows.
+ * Offsets first, pointers last: the buffers move while they grow. */
+static int ingest_build(rag_t *r, struct ingest *g, char *err, size_t errlen)
+{
+    size_t n = g->chunks.n, dim = r->emb->dim;
+    for (size_t i = 0; i < g->blocks.n; i++) {
+        if (i) buf_append(&g->text, "\n\n", 2);
+        buf_append(&g->text, g->blocks.v[i].text, g->blocks.v[i].len);
+    }
+    g->sc = calloc(n, sizeof *g->sc);
+    g->etexts = calloc(n, sizeof *g->etexts);
+    g->elens = calloc(n, sizeof *g->elens);
+    g->eoffs = calloc(n, sizeof *g->eoffs);
+    g->toffs = calloc(n + 1, sizeof *g->toffs);
+    g->vecs = malloc(n * dim * sizeof(float));
+    if (!g->sc || !g->etexts || !g->elens || !g->eoffs || !g->toffs || !g->vecs) return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const chunk_t *c = &g->chunks.v[i];
+        g->eoffs[i] = g->embed_in.len;
+        if (*c->section) {
+            buf_puts(&g->embed_in, c->section);
+            buf_putc(&g->embed_in, '\n');
+        }
+        buf_append(&g->embed_in, c->text, c->len);
+        g->elens[i] = g->embed_in.len - g->eoffs[i];
+        g->toffs[i] = g->terms.len;
+        text_terms(g->embed_in.data + g->eoffs[i], g->elens[i], &g->terms);
+        buf_putc(&g->terms, '\0');
+    }
+    g->toffs[n] = g->terms.len;
+    if (buf_error(&g->text) || buf_error(&g->terms) || buf_error(&g->embed_in)) return -ENOMEM;
+    for (size_t i = 0; i < n; i++) g->etexts[i] = g->embed_in.data + g->eoffs[i];
+    int rc = rag_embed(r, g->etexts, g->elens, n, g->vecs, err, errlen);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++)
+        g->sc[i] = (store_chunk_t){g->chunks.v[i].text,
+                                   g->chunks.v[i].len,
+                                   g->chunks.v[i].section,
+                                   g->terms.data + g->toffs[i],
+                                   g->toffs[i + 1] - g->toffs[i] - 1,
+                                   g->vecs + i * dim};
+    return 0;
+}
+
+/* Commits to the store and brings the index, the cache and the counts in
+ * line, under the write mutex (see rag.h for the lock order). */
+static int ingest_commit(rag_t *r, const store_doc_t *d, struct ingest *g, store_put_result_t *res,
+                         char *err, size_t errlen)
+{
+    pthread_mutex_lock(&r->wmu);
+    int rc = store_put(r->store, d, g->sc, g->chunks.n, res, err, errlen);
+    if (rc == 0) {
+        vindex_remove(r->index, res->old_ids, res->n_old);
+        if (vindex_add(r->index, res->new_ids, g->vecs, res->n_new) != 0)
+            log_error("index: cannot add %zu vectors of %s (out of memory): restart to reload",
+                      res->n_new, d->id); /* committed: the index check reports it degraded */
+        cache_clear(r->cache);
+        if (!res->replaced) atomic_fetch_add(&r->ndocs, 1);
+        atomic_fetch_add(&r->nchunks, (int_least64_t)res->n_new - (int_least64_t)res->n_old);
+    }
+    pthread_mutex_unlock(&r->wmu);
+    return rc;
+}
+
+int rag_ingest(rag_t *r, const rag_doc_in_t *in, rag_ingested_t *out, char *err, size_t errlen)
+{
+    double t0 = clock_now();
+    struct ingest g = {.text = BUF_INIT, .embed_in = BUF_INIT, .terms = BUF_INIT};
+    store_put_result_t res = {0};
+    char idbuf[40];
     const char *id = in->id;
     if (!id) {
         random_id(idbuf);
         id = idbuf;
     }
-    for (size_t i = 0; i < chunks.n; i++)
-        sc[i] = (store_chunk_t){chunks.v[i].text,
-                                chunks.v[i].len,
-                                chunks.v[i].section,
-                                terms.data + toffs[i],
-                                toffs[i + 1] - toffs[i] - 1,
-                                vecs + i * r->emb->dim};
-    store_doc_t d = {id,
-                     in->title ? in->title : "",
-                     doc_type_mime(in->type),
-                     in->meta,
-                     in->nmeta,
-                     in->data,
-                     in->len,
-                     text.data ? text.data : "",
-                     text.len};
-    pthread_mutex_lock(&r->wmu);
-    rc = store_put(r->store, &d, sc, chunks.n, &res, err, errlen);
-    if (rc == 0) {
-        vindex_remove(r->index, res.old_ids, res.n_old);
-        if (vindex_add(r->index, res.new_ids, vecs, res.n_new) != 0)
-            log_error("index: cannot add %zu vectors of %s (out of memory): restart to reload",
-                      res.n_new, id);
-        cache_clear(r->cache);
-        if (!res.replaced) atomic_fetch_add(&r->ndocs, 1);
-        atomic_fetch_add(&r->nchunks, (int_least64_t)res.n_new - (int_least64_t)res.n_old);
+    int rc = ingest_split(r, in, &g, err, errlen);
+    if (!rc) rc = ingest_build(r, &g, err, errlen);
+    if (!rc) {
+        store_doc_t d = {id,
+                         in->title ? in->title : "",
+                         doc_type_mime(in->type),
+                         in->meta,
+                         in->nmeta,
+                         in->data,
+                         in->len,
+                         g.text.data ? g.text.data : "",
+                         g.text.len};
+        rc = ingest_commit(r, &d, &g, &res, err, errlen);
     }
-    pthread_mutex_unlock(&r->wmu);
-    if (rc) goto out;
-    metrics_histogram_observe(r->m.doc_dur[in->type], clock_now() - t0);
-    snprintf(out->id, sizeof out->id, "%s", id);
-    out->chunks = res.n_new;
-    out->replaced = res.replaced;
-out:
+    if (!rc) {
+        metrics_histogram_observe(r->m.doc_dur[in->type], clock_now() - t0);
+        snprintf(out->id, sizeof out->id, "%s", id);
+        out->chunks = res.n_new;
+        out->replaced = res.replaced;
+    }
     store_put_result_free(&res);
-    free(vecs);
-    free(toffs);
-    free(eoffs);
-    free(elens);
-    free(etexts);
-    free(sc);
-    buf_free(&embed_in);
-    buf_free(&terms);
-    buf_free(&text);
-    chunk_list_free(&chunks);
-    doc_blocks_free(&blocks);
+    ingest_free(&g);
     return rc;
 }
 

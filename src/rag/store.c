@@ -280,60 +280,51 @@ static int delete_doc(sqlite3 *db, const char *id)
 
 /* ---- writes -------------------------------------------------------------- */
 
-int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n,
-              store_put_result_t *res, char *err, size_t errlen)
+/* Inside the transaction: the ids of the version being replaced (if any),
+ * its creation time (kept across replacements), then its removal. */
+static int put_replace_old(sqlite3 *db, const char *id, store_put_result_t *res, double *created)
 {
-    memset(res, 0, sizeof *res);
-    if (d->nmeta > DOC_META_MAX) {
-        snprintf(err, errlen, "more than %d metadata keys", DOC_META_MAX);
-        return -EINVAL;
+    int rc = ids_of_doc(db, id, &res->old_ids, &res->n_old);
+    if (rc) return rc;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT created_at FROM documents WHERE id = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        res->replaced = true;
+        *created = sqlite3_column_double(st, 0);
     }
-    sqlite3 *db = s->w;
-    sqlite3_stmt *doc = NULL, *meta = NULL, *chunk = NULL, *fts = NULL;
-    double created = clock_epoch();
-    int rc;
-    pthread_mutex_lock(&s->wmu);
-    if ((rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen)) != 0) goto out;
-    if ((rc = ids_of_doc(db, d->id, &res->old_ids, &res->n_old)) != 0) goto fail;
-    {
-        sqlite3_stmt *st; /* keep created_at across replacements */
-        if (sqlite3_prepare_v2(db, "SELECT created_at FROM documents WHERE id = ?", -1, &st,
-                               NULL) == SQLITE_OK) {
-            sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
-            if (sqlite3_step(st) == SQLITE_ROW) {
-                res->replaced = true;
-                created = sqlite3_column_double(st, 0);
-            }
-            sqlite3_finalize(st);
-        }
-    }
-    if (res->replaced && (rc = delete_doc(db, d->id)) != 0) goto fail;
+    sqlite3_finalize(st);
+    return res->replaced ? delete_doc(db, id) : 0;
+}
+
+/* The document's row and its metadata rows. */
+static int put_document(sqlite3 *db, const store_doc_t *d, size_t nchunks, double created,
+                        char *err, size_t errlen)
+{
+    sqlite3_stmt *doc = NULL, *meta = NULL;
+    int rc = 0;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO documents(id, title, content_type, source, text, "
                            "chunk_count, created_at, updated_at) VALUES(?,?,?,?,?,?,?,?)",
                            -1, &doc, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "INSERT INTO doc_meta(doc_id, key, value) VALUES(?,?,?)", -1, &meta,
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO chunks(doc_id, position, section, text, embedding) "
-                           "VALUES(?,?,?,?,?)",
-                           -1, &chunk, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO chunks_fts(rowid, terms) VALUES(?, ?)", -1, &fts,
                            NULL) != SQLITE_OK) {
         rc = store_sql_err(db, err, errlen, "preparing the insert");
-        goto fail;
+        goto out;
     }
     sqlite3_bind_text(doc, 1, d->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(doc, 2, d->title ? d->title : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(doc, 3, d->content_type, -1, SQLITE_STATIC);
     sqlite3_bind_blob64(doc, 4, d->source ? d->source : "", d->source_len, SQLITE_STATIC);
     sqlite3_bind_text64(doc, 5, d->text ? d->text : "", d->text_len, SQLITE_STATIC, SQLITE_UTF8);
-    sqlite3_bind_int64(doc, 6, (sqlite3_int64)n);
+    sqlite3_bind_int64(doc, 6, (sqlite3_int64)nchunks);
     sqlite3_bind_double(doc, 7, created);
     sqlite3_bind_double(doc, 8, clock_epoch());
     if (sqlite3_step(doc) != SQLITE_DONE) {
         rc = store_sql_err(db, err, errlen, "storing the document");
-        goto fail;
+        goto out;
     }
     for (size_t i = 0; i < d->nmeta; i++) {
         sqlite3_reset(meta);
@@ -346,17 +337,35 @@ int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n
                 snprintf(err, errlen, "metadata key '%s' is given twice", d->meta[i].key);
                 rc = -EINVAL;
             }
-            goto fail;
+            goto out;
         }
     }
-    res->new_ids = malloc((n ? n : 1) * sizeof *res->new_ids);
-    if (!res->new_ids) {
-        rc = -ENOMEM;
-        goto fail;
+out:
+    sqlite3_finalize(doc);
+    sqlite3_finalize(meta);
+    return rc;
+}
+
+/* The chunks' rows and their FTS rows; their new ids into res. */
+static int put_chunks(store_t *s, const char *id, const store_chunk_t *c, size_t n,
+                      store_put_result_t *res, char *err, size_t errlen)
+{
+    sqlite3 *db = s->w;
+    sqlite3_stmt *chunk = NULL, *fts = NULL;
+    int rc = 0;
+    if (!(res->new_ids = malloc((n ? n : 1) * sizeof *res->new_ids))) return -ENOMEM;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO chunks(doc_id, position, section, text, embedding) "
+                           "VALUES(?,?,?,?,?)",
+                           -1, &chunk, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO chunks_fts(rowid, terms) VALUES(?, ?)", -1, &fts,
+                           NULL) != SQLITE_OK) {
+        rc = store_sql_err(db, err, errlen, "preparing the insert");
+        goto out;
     }
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(chunk);
-        sqlite3_bind_text(chunk, 1, d->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(chunk, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(chunk, 2, (sqlite3_int64)i);
         sqlite3_bind_text(chunk, 3, c[i].section ? c[i].section : "", -1, SQLITE_STATIC);
         sqlite3_bind_text64(chunk, 4, c[i].text, c[i].len, SQLITE_STATIC, SQLITE_UTF8);
@@ -364,7 +373,7 @@ int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n
                             SQLITE_STATIC);
         if (sqlite3_step(chunk) != SQLITE_DONE) {
             rc = store_sql_err(db, err, errlen, "storing a chunk");
-            goto fail;
+            goto out;
         }
         int64_t cid = sqlite3_last_insert_rowid(db);
         res->new_ids[res->n_new++] = cid;
@@ -373,23 +382,36 @@ int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n
         sqlite3_bind_text64(fts, 2, c[i].terms, c[i].terms_len, SQLITE_STATIC, SQLITE_UTF8);
         if (sqlite3_step(fts) != SQLITE_DONE) {
             rc = store_sql_err(db, err, errlen, "indexing a chunk");
-            goto fail;
+            goto out;
         }
     }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = store_sql_err(db, err, errlen, "committing");
-        goto fail;
-    }
-    rc = 0;
-    goto out;
-fail:
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    store_put_result_free(res);
 out:
-    sqlite3_finalize(doc);
-    sqlite3_finalize(meta);
     sqlite3_finalize(chunk);
     sqlite3_finalize(fts);
+    return rc;
+}
+
+int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n,
+              store_put_result_t *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    if (d->nmeta > DOC_META_MAX) {
+        snprintf(err, errlen, "more than %d metadata keys", DOC_META_MAX);
+        return -EINVAL;
+    }
+    double created = clock_epoch();
+    pthread_mutex_lock(&s->wmu);
+    int rc = store_exec(s->w, "BEGIN IMMEDIATE", err, errlen);
+    if (rc == 0) {
+        if ((rc = put_replace_old(s->w, d->id, res, &created)) != 0 ||
+            (rc = put_document(s->w, d, n, created, err, errlen)) != 0 ||
+            (rc = put_chunks(s, d->id, c, n, res, err, errlen)) != 0 ||
+            (sqlite3_exec(s->w, "COMMIT", NULL, NULL, NULL) != SQLITE_OK &&
+             (rc = store_sql_err(s->w, err, errlen, "committing")) != 0)) {
+            sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+            store_put_result_free(res);
+        }
+    }
     pthread_mutex_unlock(&s->wmu);
     return rc;
 }

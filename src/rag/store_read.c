@@ -8,23 +8,22 @@
 #include "rag/store_int.h"
 #include "util/buf.h"
 
-/* The metadata of a document, sorted by key, as "key\0value\0" pairs in b;
- * *n pairs. 0, -EIO, -ENOMEM. */
-static int read_meta(sqlite3 *db, const char *doc_id, buf_t *b, size_t *n)
+#define META_SQL "SELECT key, value FROM doc_meta WHERE doc_id = ? ORDER BY key"
+
+/* The metadata of a document, sorted by key, as "key\0value\0" pairs
+ * appended to b; *n pairs. st is META_SQL prepared on the connection: one
+ * statement serves every hit of a result. 0, -EIO, -ENOMEM. */
+static int read_meta(sqlite3_stmt *st, const char *doc_id, buf_t *b, size_t *n)
 {
-    sqlite3_stmt *st;
     *n = 0;
-    if (sqlite3_prepare_v2(db, "SELECT key, value FROM doc_meta WHERE doc_id = ? ORDER BY key", -1,
-                           &st, NULL) != SQLITE_OK)
-        return -EIO;
-    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_STATIC);
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_TRANSIENT);
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         buf_append(b, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0) + 1);
         buf_append(b, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1) + 1);
         (*n)++;
     }
-    sqlite3_finalize(st);
     if (step != SQLITE_DONE) return -EIO;
     return buf_error(b) ? -ENOMEM : 0;
 }
@@ -42,7 +41,7 @@ static void unpack_meta(const char *p, doc_kv_t *kv, size_t n)
 
 /* A record from a row (id, title, content_type, chunk_count, created_at,
  * updated_at[, text]): every string in one allocation. */
-static int doc_row(sqlite3 *db, sqlite3_stmt *st, bool with_text, doc_record_t *out)
+static int doc_row(sqlite3_stmt *meta, sqlite3_stmt *st, bool with_text, doc_record_t *out)
 {
     memset(out, 0, sizeof *out);
     buf_t b = BUF_INIT;
@@ -55,7 +54,7 @@ static int doc_row(sqlite3 *db, sqlite3_stmt *st, bool with_text, doc_record_t *
     size_t text_len = with_text ? (size_t)sqlite3_column_bytes(st, 6) : 0;
     if (with_text) buf_append(&b, sqlite3_column_text(st, 6), text_len + 1);
     size_t meta_off = b.len;
-    int rc = read_meta(db, (const char *)sqlite3_column_text(st, 0), &b, &nmeta);
+    int rc = read_meta(meta, (const char *)sqlite3_column_text(st, 0), &b, &nmeta);
     if (!rc && buf_error(&b)) rc = -ENOMEM;
     if (!rc && nmeta && !(out->meta = calloc(nmeta, sizeof *out->meta))) rc = -ENOMEM;
     if (rc) {
@@ -82,19 +81,21 @@ static int doc_row(sqlite3 *db, sqlite3_stmt *st, bool with_text, doc_record_t *
 int store_get(store_t *s, const char *id, bool with_text, doc_record_t *out)
 {
     struct store_reader *r = store_reader_get(s);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL, *meta = NULL;
     int rc = -EIO;
     memset(out, 0, sizeof *out);
     if (sqlite3_prepare_v2(r->db, "SELECT " DOC_COLUMNS ", text FROM documents WHERE id = ?", -1,
-                           &st, NULL) == SQLITE_OK) {
+                           &st, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(r->db, META_SQL, -1, &meta, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW)
-            rc = doc_row(r->db, st, with_text, out);
+            rc = doc_row(meta, st, with_text, out);
         else
             rc = step == SQLITE_DONE ? -ENOENT : -EIO;
-        sqlite3_finalize(st);
     }
+    sqlite3_finalize(st);
+    sqlite3_finalize(meta);
     store_reader_put(r);
     return rc;
 }
@@ -102,7 +103,7 @@ int store_get(store_t *s, const char *id, bool with_text, doc_record_t *out)
 int store_list(store_t *s, size_t limit, const char *after, doc_record_t **out, size_t *n)
 {
     struct store_reader *r = store_reader_get(s);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL, *meta = NULL;
     int rc = -EIO;
     *n = 0;
     *out = calloc(limit ? limit : 1, sizeof **out);
@@ -113,16 +114,18 @@ int store_list(store_t *s, size_t limit, const char *after, doc_record_t **out, 
     if (sqlite3_prepare_v2(r->db,
                            "SELECT " DOC_COLUMNS " FROM documents WHERE id > ?1 ORDER BY id "
                            "LIMIT ?2",
-                           -1, &st, NULL) == SQLITE_OK) {
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(r->db, META_SQL, -1, &meta, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
         int step;
         rc = 0;
         while (rc == 0 && *n < limit && (step = sqlite3_step(st)) == SQLITE_ROW)
-            if ((rc = doc_row(r->db, st, false, &(*out)[*n])) == 0) (*n)++;
+            if ((rc = doc_row(meta, st, false, &(*out)[*n])) == 0) (*n)++;
         if (rc == 0 && *n < limit && step != SQLITE_DONE) rc = -EIO;
-        sqlite3_finalize(st);
     }
+    sqlite3_finalize(st);
+    sqlite3_finalize(meta);
     store_reader_put(r);
     if (rc) {
         for (size_t i = 0; i < *n; i++) doc_record_free(&(*out)[i]);
@@ -136,14 +139,15 @@ int store_list(store_t *s, size_t limit, const char *after, doc_record_t **out, 
 int store_results(store_t *s, const vindex_hit_t *hits, size_t n, result_t *out)
 {
     struct store_reader *r = store_reader_get(s);
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL, *mst = NULL;
     int rc = -EIO;
     buf_t meta = BUF_INIT;
     doc_kv_t kv[DOC_META_MAX];
     if (sqlite3_prepare_v2(r->db,
                            "SELECT c.doc_id, c.position, d.title, c.section, c.text "
                            "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
-                           -1, &st, NULL) == SQLITE_OK) {
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(r->db, META_SQL, -1, &mst, NULL) == SQLITE_OK) {
         rc = 0;
         for (size_t i = 0; i < n && rc == 0; i++) {
             sqlite3_reset(st);
@@ -152,7 +156,7 @@ int store_results(store_t *s, const vindex_hit_t *hits, size_t n, result_t *out)
             size_t nmeta;
             buf_reset(&meta);
             const char *doc_id = (const char *)sqlite3_column_text(st, 0);
-            if ((rc = read_meta(r->db, doc_id, &meta, &nmeta)) != 0) break;
+            if ((rc = read_meta(mst, doc_id, &meta, &nmeta)) != 0) break;
             if (nmeta > DOC_META_MAX) nmeta = DOC_META_MAX; /* put never stores more */
             unpack_meta(meta.data, kv, nmeta);
             result_hit_t h = {.document_id = doc_id,
@@ -166,8 +170,9 @@ int store_results(store_t *s, const vindex_hit_t *hits, size_t n, result_t *out)
                               .nmeta = nmeta};
             rc = result_add(out, &h);
         }
-        sqlite3_finalize(st);
     }
+    sqlite3_finalize(st);
+    sqlite3_finalize(mst);
     buf_free(&meta);
     store_reader_put(r);
     return rc;

@@ -55,6 +55,37 @@ int rag_json_kv(json_t *obj, const char *what, doc_kv_t *kv, size_t *n, char *er
     return 0;
 }
 
+int rag_json_document_in(json_t *body, rag_doc_in_t *in, doc_kv_t *kv, char *err, size_t errlen)
+{
+    json_t *content = json_object_get(body, "content"), *t = json_object_get(body, "content_type");
+    json_t *id = json_object_get(body, "id"), *title = json_object_get(body, "title");
+    json_t *meta = json_object_get(body, "metadata");
+    if (!json_is_string(content)) {
+        snprintf(err, errlen, "'content' (a string) is required");
+        return -EINVAL;
+    }
+    const char *tname = t ? json_string_value(t) : "text/plain";
+    int type = tname ? doc_type_parse(tname) : -EINVAL;
+    if (type < 0 || type == DOC_PDF) {
+        snprintf(err, errlen,
+                 "content_type must be text/plain, text/markdown or text/html in "
+                 "JSON; send a PDF as the raw body with Content-Type: "
+                 "application/pdf");
+        return -ENOTSUP;
+    }
+    if ((id && !json_is_string(id)) || (title && !json_is_string(title))) {
+        snprintf(err, errlen, "'%s' must be a string", id && !json_is_string(id) ? "id" : "title");
+        return -EINVAL;
+    }
+    *in = (rag_doc_in_t){.type = (doc_type_t)type,
+                         .data = json_string_value(content),
+                         .len = json_string_length(content),
+                         .id = id ? json_string_value(id) : NULL,
+                         .title = title ? json_string_value(title) : NULL,
+                         .meta = kv};
+    return meta ? rag_json_kv(meta, "metadata", kv, &in->nmeta, err, errlen) : 0;
+}
+
 static json_t *meta_object(const doc_kv_t *kv, size_t n)
 {
     json_t *o = json_object();

@@ -24,6 +24,12 @@ bool rag_json_valid_id(const char *s);
  * with the reason in err. */
 int rag_json_kv(json_t *obj, const char *what, doc_kv_t *kv, size_t *n, char *err, size_t errlen);
 
+/* A document from a JSON body {"content", "content_type"?, "id"?, "title"?,
+ * "metadata"?} into in (pointing into body; metadata into kv, of
+ * DOC_META_MAX). 0, -EINVAL (a field of the wrong shape), or -ENOTSUP (a
+ * content type JSON cannot carry), with err set. */
+int rag_json_document_in(json_t *body, rag_doc_in_t *in, doc_kv_t *kv, char *err, size_t errlen);
+
 /* {"id","title","content_type","metadata","chunks","created_at","updated_at"[,"text"]} */
 json_t *rag_json_document(const doc_record_t *d);
 /* {"results":[{"document_id","chunk_index","title","section","text","score","metadata"}],

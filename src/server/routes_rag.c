@@ -47,95 +47,78 @@ static void answer_error(http_request_t *req, int rc, const char *err)
 
 /* ---- POST /v1/documents ------------------------------------------------------ */
 
+/* The document of a raw body: its Content-Type, ?id= and ?title=. 0, or
+ * -ENOTSUP (a type ragd does not read) with err set. */
+static int doc_from_raw(http_request_t *req, const char *ct, rag_doc_in_t *in, char *err,
+                        size_t errlen)
+{
+    int type = doc_type_parse(ct);
+    if (type < 0) {
+        snprintf(err, errlen,
+                 "Content-Type %s is not supported: use application/json, text/plain, "
+                 "text/markdown, text/html or application/pdf",
+                 ct ? ct : "(none)");
+        return -ENOTSUP;
+    }
+    in->type = (doc_type_t)type;
+    in->data = http_request_body(req, &in->len);
+    in->id = http_request_query(req, "id");
+    in->title = http_request_query(req, "title");
+    return 0;
+}
+
+/* What every document must be, however it came: -EINVAL with err set. */
+static int doc_check(const rag_doc_in_t *in, char *err, size_t errlen)
+{
+    if (in->id && !rag_json_valid_id(in->id)) {
+        snprintf(err, errlen,
+                 "'id' must be 1-%d characters of letters, digits, '-', '_', '.' and ':'",
+                 DOC_ID_MAX);
+        return -EINVAL;
+    }
+    if (in->title && (strlen(in->title) > TITLE_MAX || !utf8_valid(in->title, strlen(in->title)))) {
+        snprintf(err, errlen, "'title' must be UTF-8 of at most %d bytes", TITLE_MAX);
+        return -EINVAL;
+    }
+    if (in->len == 0) {
+        snprintf(err, errlen, "the document is empty");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static void h_post_document(http_request_t *req, void *ctx)
 {
     routes_rag_opts_t *o = ctx;
     rag_doc_in_t in = {0};
     doc_kv_t kv[DOC_META_MAX];
     json_t *body = NULL;
+    char err[512] = "";
     const char *ct = http_request_header(req, "Content-Type");
-    size_t blen;
-    const char *raw = http_request_body(req, &blen);
+    int rc;
     if (ct && strncasecmp(ct, "application/json", 16) == 0) {
-        if (!(body = http_request_json(req))) return;
-        json_t *content = json_object_get(body, "content");
-        if (!json_is_string(content)) {
-            http_respond_error(req, 400, "invalid_field", "'content' (a string) is required");
-            goto out;
-        }
-        in.data = json_string_value(content);
-        in.len = json_string_length(content);
-        json_t *t = json_object_get(body, "content_type");
-        const char *tname = t ? json_string_value(t) : "text/plain";
-        int type = tname ? doc_type_parse(tname) : -1;
-        if (type < 0 || type == DOC_PDF) {
-            http_respond_error(
-                req, 415, "unsupported_media_type",
-                "content_type must be text/plain, text/markdown or text/html in JSON; "
-                "send a PDF as the raw body with Content-Type: application/pdf");
-            goto out;
-        }
-        in.type = (doc_type_t)type;
-        json_t *id = json_object_get(body, "id"), *title = json_object_get(body, "title");
-        if (id && !json_is_string(id)) {
-            http_respond_error(req, 400, "invalid_field", "'id' must be a string");
-            goto out;
-        }
-        if (title && !json_is_string(title)) {
-            http_respond_error(req, 400, "invalid_field", "'title' must be a string");
-            goto out;
-        }
-        in.id = id ? json_string_value(id) : NULL;
-        in.title = title ? json_string_value(title) : NULL;
-        json_t *meta = json_object_get(body, "metadata");
-        char why[256];
-        if (meta && rag_json_kv(meta, "metadata", kv, &in.nmeta, why, sizeof why)) {
-            http_respond_error(req, 400, "invalid_field", "%s", why);
-            goto out;
-        }
-        in.meta = kv;
-    } else {
-        int type = doc_type_parse(ct);
-        if (type < 0) {
-            http_respond_error(
-                req, 415, "unsupported_media_type",
-                "Content-Type %s is not supported: use application/json, text/plain, "
-                "text/markdown, text/html or application/pdf",
-                ct ? ct : "(none)");
+        if (http_request_json(req, &body, err, sizeof err)) {
+            http_respond_error(req, 400, "invalid_json", "%s", err);
             return;
         }
-        in.type = (doc_type_t)type;
-        in.data = raw;
-        in.len = blen;
-        in.id = http_request_query(req, "id");
-        in.title = http_request_query(req, "title");
+        rc = rag_json_document_in(body, &in, kv, err, sizeof err);
+    } else {
+        rc = doc_from_raw(req, ct, &in, err, sizeof err);
     }
-    if (in.id && !rag_json_valid_id(in.id)) {
-        http_respond_error(req, 400, "invalid_field",
-                           "'id' must be 1-%d characters of letters, digits, '-', '_', '.' and ':'",
-                           DOC_ID_MAX);
-        goto out;
+    if (!rc) rc = doc_check(&in, err, sizeof err);
+    if (rc == -ENOTSUP) {
+        http_respond_error(req, 415, "unsupported_media_type", "%s", err);
+    } else if (rc) {
+        http_respond_error(req, 400, "invalid_field", "%s", err);
+    } else {
+        rag_ingested_t res;
+        if ((rc = rag_ingest(o->rag, &in, &res, err, sizeof err)) != 0)
+            answer_error(req, rc, err);
+        else
+            http_respond_json(req, res.replaced ? 200 : 201,
+                              json_pack("{s:s,s:I,s:b}", "id", res.id, "chunks",
+                                        (json_int_t)res.chunks, "replaced", res.replaced));
     }
-    if (in.title && (strlen(in.title) > TITLE_MAX || !utf8_valid(in.title, strlen(in.title)))) {
-        http_respond_error(req, 400, "invalid_field", "'title' must be UTF-8 of at most %d bytes",
-                           TITLE_MAX);
-        goto out;
-    }
-    if (in.len == 0) {
-        http_respond_error(req, 400, "invalid_field", "the document is empty");
-        goto out;
-    }
-    rag_ingested_t res;
-    char err[512] = "";
-    int rc = rag_ingest(o->rag, &in, &res, err, sizeof err);
-    if (rc) {
-        answer_error(req, rc, err);
-        goto out;
-    }
-    http_respond_json(req, res.replaced ? 200 : 201,
-                      json_pack("{s:s,s:I,s:b}", "id", res.id, "chunks", (json_int_t)res.chunks,
-                                "replaced", res.replaced));
-out:
     json_decref(body);
 }
 
@@ -204,8 +187,12 @@ static void h_delete_document(http_request_t *req, void *ctx)
 static void h_query(http_request_t *req, void *ctx)
 {
     routes_rag_opts_t *o = ctx;
-    json_t *body = http_request_json(req);
-    if (!body) return;
+    json_t *body;
+    char err[512] = "";
+    if (http_request_json(req, &body, err, sizeof err)) {
+        http_respond_error(req, 400, "invalid_json", "%s", err);
+        return;
+    }
     rag_query_t q = {.top_k = TOP_K_DEFAULT};
     json_t *text = json_object_get(body, "query"), *k = json_object_get(body, "top_k");
     json_t *mode = json_object_get(body, "mode");
@@ -237,7 +224,6 @@ static void h_query(http_request_t *req, void *ctx)
     q.mode = (rag_mode_t)m;
     json_t *filter = json_object_get(body, "filter");
     doc_kv_t kv[DOC_META_MAX];
-    char err[512] = "";
     if (filter && rag_json_kv(filter, "filter", kv, &q.nfilter, err, sizeof err)) {
         http_respond_error(req, 400, "invalid_field", "%s", err);
         goto out;

@@ -28,29 +28,13 @@
 #include "server/routes_rag.h"
 #include "util/file.h"
 
-static int start(app_t *a, char *err, size_t errlen)
+/* The embedder the options name, then the pipeline over the data
+ * directory (rag owns the embedder from then on). */
+static int open_rag(app_t *a, char *err, size_t errlen)
 {
     int rc;
-    if ((rc = file_mkdir_p(a->cfg.data_dir, 0750)) != 0) {
-        snprintf(err, errlen, "cannot create data directory %s: %s", a->cfg.data_dir,
-                 strerror(-rc));
-        return rc;
-    }
-    if ((rc = metrics_registry_new(&a->reg, NULL)) != 0 ||
-        (rc = metrics_process_register(a->reg, NULL, &a->proc)) != 0 ||
-        (rc = collector_system_register(
-             a->reg,
-             &(collector_system_opts_t){.data_dir = a->cfg.data_dir, .version = RAGD_VERSION},
-             &a->sys)) != 0 ||
-        (rc = collector_gpu_register(a->reg, a->cfg.nvml_library[0] ? a->cfg.nvml_library : NULL,
-                                     &a->gpu)) != 0 ||
-        (rc = ops_build_info_register(a->reg)) != 0) {
-        /* fixed names: only memory can fail here (a clash is a bug the tests catch) */
-        snprintf(err, errlen, "metrics: %s", strerror(-rc));
-        return rc;
-    }
     embedder_t *emb;
-    config_t *c = &a->cfg;
+    const config_t *c = &a->cfg;
     if (c->embedder == CONFIG_EMBEDDER_OPENAI)
         rc = embed_openai_new(&emb,
                               &(embed_openai_opts_t){.url = c->embedder_url,
@@ -80,7 +64,32 @@ static int start(app_t *a, char *err, size_t errlen)
         .buckets_search = c->buckets_search.v,
         .nbuckets_search = c->buckets_search.n,
     };
-    if ((rc = rag_open(&a->rag, &ro, err, errlen)) != 0) return rc;
+    return rag_open(&a->rag, &ro, err, errlen);
+}
+
+static int start(app_t *a, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = file_mkdir_p(a->cfg.data_dir, 0750)) != 0) {
+        snprintf(err, errlen, "cannot create data directory %s: %s", a->cfg.data_dir,
+                 strerror(-rc));
+        return rc;
+    }
+    if ((rc = metrics_registry_new(&a->reg, NULL)) != 0 ||
+        (rc = metrics_process_register(a->reg, NULL, &a->proc)) != 0 ||
+        (rc = collector_system_register(
+             a->reg,
+             &(collector_system_opts_t){.data_dir = a->cfg.data_dir, .version = RAGD_VERSION},
+             &a->sys)) != 0 ||
+        (rc = collector_gpu_register(a->reg, a->cfg.nvml_library[0] ? a->cfg.nvml_library : NULL,
+                                     &a->gpu)) != 0 ||
+        (rc = ops_build_info_register(a->reg)) != 0) {
+        /* fixed names: only memory can fail here (a clash is a bug the tests catch) */
+        snprintf(err, errlen, "metrics: %s", strerror(-rc));
+        return rc;
+    }
+    if ((rc = open_rag(a, err, errlen)) != 0) return rc;
+    const config_t *c = &a->cfg;
     a->rag_routes = (routes_rag_opts_t){a->rag, c->max_query, c->max_top_k};
     if ((rc = health_new(&a->health, a->reg, a->cfg.health_interval_s)) != 0 ||
         (rc = ops_health_add(a)) != 0 || (rc = rag_add_health(a->rag, a->health)) != 0) {

@@ -13,8 +13,12 @@
 
 static void h_echo(http_request_t *req, void *ctx)
 {
-    json_t *j = http_request_json(req);
-    if (j) http_respond_json(req, 200, j);
+    json_t *j;
+    char err[256];
+    if (http_request_json(req, &j, err, sizeof err))
+        http_respond_error(req, 400, "invalid_json", "%s", err);
+    else
+        http_respond_json(req, 200, j);
 }
 
 static void h_ping(http_request_t *req, void *ctx)

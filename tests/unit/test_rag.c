@@ -696,10 +696,15 @@ TEST(rag_pipeline)
     doc_record_free(&d);
     doc_record_t *list;
     size_t n;
-    ASSERT_OK(rag_list(r, 2, "a", &list, &n));
-    ASSERT_EQ(n, 2);
-    ASSERT_STR_EQ(list[0].id, "dev");
+    ASSERT_OK(rag_list(r, 10, NULL, &list, &n)); /* dev, jp, ops and the random id */
+    ASSERT_EQ(n, 4);
+    for (size_t i = 1; i < n; i++) ASSERT(strcmp(list[i - 1].id, list[i].id) < 0);
     for (size_t i = 0; i < n; i++) doc_record_free(&list[i]);
+    free(list);
+    ASSERT_OK(rag_list(r, 1, "dev", &list, &n)); /* after an id */
+    ASSERT_EQ(n, 1);
+    ASSERT(strcmp(list[0].id, "dev") > 0);
+    doc_record_free(&list[0]);
     free(list);
     size_t gone;
     ASSERT_OK(rag_delete(r, "ops", &gone));
