@@ -164,32 +164,34 @@ int collector_system_register(metrics_registry_t *reg, const collector_system_op
     }
     snprintf(c->proc_root, sizeof c->proc_root, "%s", o->proc_root ? o->proc_root : "/proc");
     snprintf(c->data_dir, sizeof c->data_dir, "%s", o->data_dir ? o->data_dir : ".");
+    /* every series absent until the first scrape reads it */
     const metrics_def_t defs[] = {
         {{.type = METRICS_GAUGE,
+          .flags = METRICS_F_ABSENT,
           .name = "cpu_usage_percent",
           .help = "Host CPU busy share since the previous scrape, 0-100."},
          NULL,
          &c->cpu},
         {{.type = METRICS_GAUGE,
+          .flags = METRICS_F_ABSENT,
           .name = "memory_usage_bytes",
           .help = "Host memory in use (MemTotal - MemAvailable) in bytes."},
          NULL,
          &c->mem_bytes},
         {{.type = METRICS_GAUGE,
+          .flags = METRICS_F_ABSENT,
           .name = "memory_usage_percent",
           .help = "Host memory in use as a percentage of MemTotal."},
          NULL,
          &c->mem_pct},
         {{.type = METRICS_GAUGE,
+          .flags = METRICS_F_ABSENT,
           .name = "disk_usage_percent",
           .help = "Use of the filesystem holding the data directory, 0-100."},
          NULL,
          &c->disk_pct},
     };
     int rc = metrics_register_all(reg, defs, sizeof defs / sizeof defs[0], NULL, 0);
-    /* nothing until the first scrape reads them */
-    for (size_t i = 0; !rc && i < sizeof defs / sizeof defs[0]; i++)
-        metrics_gauge_unset(*defs[i].child);
     if (!rc) rc = add_system_info(reg, o);
     if (!rc) rc = metrics_registry_add_collector(reg, collect, c);
     if (rc) {

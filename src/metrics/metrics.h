@@ -70,6 +70,10 @@ typedef enum metrics_format {
 /* Family flag: the counter mirrors a total kept elsewhere (CPU seconds read
  * from /proc) and is set with metrics_counter_set(); it is not sharded. */
 #define METRICS_F_MIRROR 1u
+/* Family flag: a series starts absent from the exposition and appears on
+ * its first set (values a collector reads from outside: nothing is shown
+ * before the first reading). Gauges and mirror counters only. */
+#define METRICS_F_ABSENT 2u
 
 typedef struct metrics_registry_opts {
     size_t max_slots;    /* 0: METRICS_DEFAULT_MAX_SLOTS */

@@ -179,48 +179,52 @@ int metrics_process_register(metrics_registry_t *reg, const metrics_process_opts
     p->page_size = opts && opts->page_size ? opts->page_size : sysconf(_SC_PAGESIZE);
     if (p->clk_tck <= 0) p->clk_tck = 100;
     if (p->page_size <= 0) p->page_size = 4096;
+    /* every series absent until the first scrape reads it */
     const metrics_def_t defs[] = {
         {{.type = METRICS_COUNTER,
           .name = "process_cpu_seconds_total",
           .help = "Total user and system CPU time spent in seconds.",
-          .flags = METRICS_F_MIRROR},
+          .flags = METRICS_F_MIRROR | METRICS_F_ABSENT},
          NULL,
          &p->cpu},
         {{.type = METRICS_GAUGE,
+          .flags = METRICS_F_ABSENT,
           .name = "process_resident_memory_bytes",
           .help = "Resident memory size in bytes."},
          NULL,
          &p->rss},
         {{.type = METRICS_GAUGE,
+          .flags = METRICS_F_ABSENT,
           .name = "process_virtual_memory_bytes",
           .help = "Virtual memory size in bytes."},
          NULL,
          &p->vsize},
         {{.type = METRICS_GAUGE,
+          .flags = METRICS_F_ABSENT,
           .name = "process_start_time_seconds",
           .help = "Start time of the process since unix epoch in seconds."},
          NULL,
          &p->start},
         {{.type = METRICS_GAUGE,
+          .flags = METRICS_F_ABSENT,
           .name = "process_open_fds",
           .help = "Number of open file descriptors."},
          NULL,
          &p->open_fds},
         {{.type = METRICS_GAUGE,
+          .flags = METRICS_F_ABSENT,
           .name = "process_max_fds",
           .help = "Maximum number of open file descriptors."},
          NULL,
          &p->max_fds},
         {{.type = METRICS_GAUGE,
+          .flags = METRICS_F_ABSENT,
           .name = "process_threads",
           .help = "Number of OS threads in the process."},
          NULL,
          &p->threads},
     };
     int rc = metrics_register_all(reg, defs, sizeof defs / sizeof defs[0], NULL, 0);
-    /* nothing until the first scrape reads them */
-    for (size_t i = 0; !rc && i < sizeof defs / sizeof defs[0]; i++)
-        metrics_gauge_unset(*defs[i].child);
     if (rc) {
         metrics_process_free(&p);
         return rc;

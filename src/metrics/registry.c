@@ -191,7 +191,9 @@ static int child_obtain(metrics_family_t *fam, metrics_child_t **out)
         }
     }
     atomic_store_explicit(&c->gauge,
-                          fam->type == METRICS_INFO ? 0x3ff0000000000000ULL /* 1.0 */ : 0,
+                          (fam->flags & METRICS_F_ABSENT) ? METRICS_ABSENT_BITS
+                          : fam->type == METRICS_INFO     ? 0x3ff0000000000000ULL /* 1.0 */
+                                                          : 0,
                           memory_order_relaxed);
     *out = c;
     return 0;
@@ -389,6 +391,11 @@ static int check_opts(const metrics_family_opts_t *o, char *err, size_t errlen)
     }
     if (o->type == METRICS_INFO && !ends_with(o->name, "_info")) {
         set_error(err, errlen, "%s: an info metric's name must end in _info", o->name);
+        return -EINVAL;
+    }
+    if ((o->flags & METRICS_F_ABSENT) && o->type != METRICS_GAUGE &&
+        !(o->flags & METRICS_F_MIRROR)) {
+        set_error(err, errlen, "%s: only gauges and mirror counters can start absent", o->name);
         return -EINVAL;
     }
     if ((o->flags & METRICS_F_MIRROR) && o->type != METRICS_COUNTER) {

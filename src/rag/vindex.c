@@ -155,14 +155,7 @@ static int reserve(vindex_t *ix, size_t more)
         memset(b, 0, (size_t)VINDEX_BLOCK_ROWS * ix->stride * sizeof(float));
         ix->blocks[ix->nblocks++] = b;
     }
-    if (need > ix->ids_cap) {
-        size_t cap = ix->ids_cap ? ix->ids_cap : 1024;
-        while (cap < need) cap *= 2;
-        void *p = realloc(ix->ids, cap * sizeof *ix->ids);
-        if (!p) return -ENOMEM;
-        ix->ids = p;
-        ix->ids_cap = cap;
-    }
+    if (vec_reserve((void **)&ix->ids, &ix->ids_cap, need, 1024, sizeof *ix->ids)) return -ENOMEM;
     while ((ix->used + more) * 2 > (ix->keys ? ix->mask + 1 : 0))
         if (map_grow(ix)) return -ENOMEM;
     return 0;

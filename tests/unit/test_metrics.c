@@ -477,6 +477,37 @@ TEST(register_one)
     ASSERT_EQ(metrics_info_register(reg, "t_bad", "h", facts, (const char *[]){"1", "2"}, 2, why,
                                     sizeof why),
               -EINVAL); /* an info name ends in _info */
+    /* METRICS_F_ABSENT: out of the exposition until the first set */
+    metrics_child_t *later, *mirror;
+    const metrics_def_t absent[] = {
+        {{.type = METRICS_GAUGE, .name = "t_later", .help = "h", .flags = METRICS_F_ABSENT},
+         NULL,
+         &later},
+        {{.type = METRICS_COUNTER,
+          .name = "t_mirror_total",
+          .help = "h",
+          .flags = METRICS_F_MIRROR | METRICS_F_ABSENT},
+         NULL,
+         &mirror},
+    };
+    ASSERT_OK(metrics_register_all(reg, absent, 2, why, sizeof why));
+    ASSERT_EQ(metrics_register_one(reg,
+                                   &(metrics_family_opts_t){.type = METRICS_COUNTER,
+                                                            .name = "t_plain_total",
+                                                            .help = "h",
+                                                            .flags = METRICS_F_ABSENT},
+                                   &c, why, sizeof why),
+              -EINVAL); /* a sharded counter has no absent state */
+    ASSERT_CONTAINS(why, "start absent");
+    e = test_expose(reg, METRICS_FMT_TEXT);
+    ASSERT(strstr(e, "\nt_later ") == NULL && strstr(e, "\nt_mirror_total ") == NULL);
+    free(e);
+    metrics_gauge_set(later, 3);
+    metrics_counter_set(mirror, 4);
+    e = test_expose(reg, METRICS_FMT_TEXT);
+    ASSERT_DBL_EQ(test_sample(e, "t_later"), 3);
+    ASSERT_DBL_EQ(test_sample(e, "t_mirror_total"), 4);
+    free(e);
     e = test_expose(reg, METRICS_FMT_TEXT);
     ASSERT_DBL_EQ(test_sample(e, "t_one_total"), 1);
     ASSERT_DBL_EQ(test_sample(e, "t_lab{method=\"x\"}"), 2);
