@@ -16,7 +16,7 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 BUILD   := build
 VERSION := $(shell cat VERSION)
 
-LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c src/core/*.c src/http/*.c src/collectors/*.c src/rag/*.c src/server/*.c src/cli/*.c)
+LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c src/core/*.c src/http/*.c src/collectors/*.c src/rag/*.c src/gen/*.c src/answer/*.c src/server/*.c src/cli/*.c)
 MAIN_SRC := src/main.c
 TEST_SRC := $(wildcard tests/unit/*.c)
 

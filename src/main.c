@@ -21,7 +21,8 @@ static void usage(FILE *f)
                "commands:\n"
                "  serve    run the HTTP service (ragd serve --help)\n"
                "  ingest   upload files and directories to a running ragd (ragd ingest --help)\n"
-               "  query    ask a running ragd (ragd query --help)\n");
+               "  query    search a running ragd (ragd query --help)\n"
+               "  ask      get an answer with its sources from a running ragd (ragd ask --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "parse-pdf")) return parse_pdf_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "ingest")) return cli_ingest_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "query")) return cli_query_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "ask")) return cli_ask_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

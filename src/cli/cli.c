@@ -19,8 +19,7 @@
 #include "util/hash.h"
 #include "util/vec.h"
 
-#define DEFAULT_SERVER "http://127.0.0.1:8050"
-#define FILE_MAX       ((size_t)1 << 30) /* the server refuses far less; this bounds our memory */
+#define FILE_MAX ((size_t)1 << 30) /* the server refuses far less; this bounds our memory */
 
 /* One request: returns the HTTP status (0 when none came) and the body. */
 static long http_call(const char *method, const char *url, const char *ctype, const char *key,
@@ -69,8 +68,7 @@ static long http_call(const char *method, const char *url, const char *ctype, co
     return status;
 }
 
-/* The message of a {"error":{"message":...}} body, or the body itself. */
-static void error_message(const buf_t *body, long status, char *out, size_t n)
+void cli_error_message(const buf_t *body, long status, char *out, size_t n)
 {
     json_t *j = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
     const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
@@ -153,7 +151,7 @@ static void progress(size_t done, size_t total, double bytes, double total_bytes
     fflush(stderr);
 }
 
-static const char *flag_value(int *i, int argc, char **argv, const char *name)
+const char *cli_flag_value(int *i, int argc, char **argv, const char *name)
 {
     size_t n = strlen(name);
     if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') return argv[*i] + n + 1;
@@ -210,7 +208,7 @@ static long upload_one(const struct file *f, const char *server, const char *key
             *chunks += (size_t)json_integer_value(json_object_get(j, "chunks"));
             json_decref(j);
         } else if (status) {
-            error_message(&resp, status, err, errlen);
+            cli_error_message(&resp, status, err, errlen);
         }
     }
     buf_free(&body);
@@ -221,13 +219,13 @@ static long upload_one(const struct file *f, const char *server, const char *key
 int cli_ingest_main(int argc, char **argv)
 {
     const char *server = getenv("RAGD_SERVER"), *key = getenv("RAGD_API_KEY");
-    if (!server) server = DEFAULT_SERVER;
+    if (!server) server = CLI_DEFAULT_SERVER;
     int npaths = 0;
     for (int i = 0; i < argc; i++) {
         const char *v;
-        if ((v = flag_value(&i, argc, argv, "--server"))) {
+        if ((v = cli_flag_value(&i, argc, argv, "--server"))) {
             server = v;
-        } else if ((v = flag_value(&i, argc, argv, "--api-key"))) {
+        } else if ((v = cli_flag_value(&i, argc, argv, "--api-key"))) {
             key = v;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: ragd ingest PATH... [--server URL] [--api-key KEY]\n"
@@ -292,14 +290,14 @@ int cli_query_main(int argc, char **argv)
 {
     const char *server = getenv("RAGD_SERVER"), *text = NULL, *mode = "hybrid";
     long top_k = 5;
-    if (!server) server = DEFAULT_SERVER;
+    if (!server) server = CLI_DEFAULT_SERVER;
     for (int i = 0; i < argc; i++) {
         const char *v;
-        if ((v = flag_value(&i, argc, argv, "--server")))
+        if ((v = cli_flag_value(&i, argc, argv, "--server")))
             server = v;
-        else if ((v = flag_value(&i, argc, argv, "--mode")))
+        else if ((v = cli_flag_value(&i, argc, argv, "--mode")))
             mode = v;
-        else if ((v = flag_value(&i, argc, argv, "--top-k")))
+        else if ((v = cli_flag_value(&i, argc, argv, "--top-k")))
             top_k = strtol(v, NULL, 10);
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: ragd query TEXT [--server URL] [--top-k N] [--mode "
@@ -336,7 +334,7 @@ int cli_query_main(int argc, char **argv)
     free(body);
     int rc = 0;
     if (status != 200) {
-        if (status) error_message(&resp, status, err, sizeof err);
+        if (status) cli_error_message(&resp, status, err, sizeof err);
         fprintf(stderr, "ragd query: %s\n", err);
         rc = 1;
     } else {

@@ -7,6 +7,9 @@
  *     a plain summary otherwise; failed files are listed; exit 1 if any.
  *   ragd query TEXT [--server URL] [--top-k N] [--mode hybrid|vector|keyword]
  *     prints the results readably.
+ *   ragd ask QUESTION [--server URL] [--top-k N] [--mode ...] [--max-tokens N]
+ *     streams the answer to the terminal as it is written, then lists the
+ *     sources it cites (cli_ask.c).
  * --server defaults to RAGD_SERVER or http://127.0.0.1:8050; the key to
  * RAGD_API_KEY. */
 #ifndef RAGD_CLI_H
@@ -16,6 +19,18 @@
 
 int cli_ingest_main(int argc, char **argv);
 int cli_query_main(int argc, char **argv);
+int cli_ask_main(int argc, char **argv);
+
+/* ---- shared by the commands ---- */
+
+#define CLI_DEFAULT_SERVER "http://127.0.0.1:8050"
+/* The value of flag `name` at argv[*i] ("--name V" or "--name=V"; *i moves
+ * past V), or NULL when argv[*i] is not that flag. */
+const char *cli_flag_value(int *i, int argc, char **argv, const char *name);
+/* The message of a {"error":{"message":...}} body, or the body itself, as
+ * "HTTP status: message". */
+struct buf;
+void cli_error_message(const struct buf *body, long status, char *out, size_t n);
 
 /* A document id from a relative path: characters outside [A-Za-z0-9._:-]
  * become '-', at most 128 bytes (a long path keeps its end and a hash). */

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +21,8 @@
 #define MAX_EXTRA_HEADERS 8
 /* Statuses the middleware knows; anything else is counted as its class. */
 #define ENDPOINT_UNMATCHED "unmatched"
+#define STREAM_BLOCK       (16 * 1024) /* bytes MHD asks of a stream at most */
+#define STOP_WAIT_S        10.0        /* for deferred answers to end at stop */
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -30,7 +34,27 @@ struct http_server {
     char address[80];
     atomic_long inflight;
     atomic_bool accepting;
+    atomic_bool stopping;
+    atomic_long deferred; /* deferred requests whose answer has not ended */
+    pthread_mutex_t mu;   /* hands deferred answers over (pending, suspended) */
     metrics_family_t *requests, *durations;
+};
+
+/* A streamed answer: written by the handler's thread, read by MHD's.
+ * Two references: the writer's (until http_stream_end) and the MHD
+ * response's (until its free callback). */
+struct http_stream {
+    pthread_mutex_t mu;
+    atomic_int refs;
+    http_server_t *srv;
+    struct MHD_Connection *conn;
+    int fd;
+    buf_t data;
+    size_t off;     /* bytes of data already given to MHD */
+    bool done;      /* the writer has ended */
+    bool gone;      /* MHD is done with the response: the client left or it was sent */
+    bool suspended; /* the reader found nothing and suspended the connection */
+    bool counted;   /* begun on a deferred request: its end ends the deferral */
 };
 
 struct http_request {
@@ -53,6 +77,16 @@ struct http_request {
     } headers[MAX_EXTRA_HEADERS];
     size_t nheaders;
     char *params[HTTP_PARAMS_MAX]; /* NUL-terminated copies, lazily */
+    int fd;                        /* the client's socket, to see it close */
+    /* deferred answers (under srv->mu) */
+    bool deferred;        /* the handler deferred: another thread answers */
+    pthread_t mhd_thread; /* the thread that ran the handler */
+    bool suspended;       /* the connection waits for the answer */
+    bool pending;         /* an answer is ready to queue */
+    int pending_status;
+    char *pending_ct;
+    buf_t pending_body;
+    http_stream_t *pending_stream;
 };
 
 /* ---- responses ------------------------------------------------------------ */
@@ -65,12 +99,9 @@ void http_response_header(http_request_t *req, const char *name, const char *val
     req->nheaders++;
 }
 
-void http_respond(http_request_t *req, int status, const char *content_type, const void *body,
+static void queue(http_request_t *req, struct MHD_Response *r, int status, const char *content_type,
                   size_t len)
 {
-    if (req->status) return; /* one answer per request */
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
     if (!r) return; /* MHD then closes the connection: counted with status 0 */
     if (content_type) MHD_add_response_header(r, "Content-Type", content_type);
     for (size_t i = 0; i < req->nheaders; i++)
@@ -81,6 +112,211 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
         req->bytes_out = len;
     }
     MHD_destroy_response(r);
+}
+
+static struct MHD_Response *stream_response(http_stream_t *st);
+
+/* Queues a deferred request's answer, on MHD's thread. */
+static void queue_pending(http_request_t *req)
+{
+    req->pending = false;
+    if (req->pending_stream) {
+        http_stream_t *st = req->pending_stream;
+        req->pending_stream = NULL;
+        queue(req, stream_response(st), req->pending_status, req->pending_ct, 0);
+    } else {
+        queue(req,
+              MHD_create_response_from_buffer(req->pending_body.len,
+                                              req->pending_body.data ? req->pending_body.data : "",
+                                              MHD_RESPMEM_MUST_COPY),
+              req->pending_status, req->pending_ct, req->pending_body.len);
+    }
+}
+
+/* Another thread's answer to a deferred request: kept for MHD's thread,
+ * which is woken to queue it. req must not be touched after. */
+static void hand_over(http_request_t *req)
+{
+    http_server_t *s = req->srv;
+    struct MHD_Connection *conn = req->conn;
+    pthread_mutex_lock(&s->mu);
+    req->pending = true;
+    bool resume = req->suspended;
+    req->suspended = false;
+    pthread_mutex_unlock(&s->mu);
+    if (resume) MHD_resume_connection(conn); /* MHD calls on_request again: it queues */
+}
+
+/* True when the answer must wait for MHD's thread (see hand_over): a
+ * deferred request answered by another thread than the handler's. */
+static bool handed_over(const http_request_t *req)
+{
+    return req->deferred && !pthread_equal(pthread_self(), req->mhd_thread);
+}
+
+void http_respond(http_request_t *req, int status, const char *content_type, const void *body,
+                  size_t len)
+{
+    if (req->status || req->pending) return; /* one answer per request */
+    if (handed_over(req)) {
+        req->pending_status = status;
+        req->pending_ct = content_type ? strdup(content_type) : NULL;
+        buf_init(&req->pending_body, 0);
+        buf_append(&req->pending_body, body, len);
+        if (buf_error(&req->pending_body)) req->pending_status = 500, buf_reset(&req->pending_body);
+        atomic_fetch_sub(&req->srv->deferred, 1);
+        hand_over(req);
+        return;
+    }
+    if (req->deferred) { /* the handler deferred, then answered itself after all */
+        req->deferred = false;
+        atomic_fetch_sub(&req->srv->deferred, 1);
+    }
+    queue(req, MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY),
+          status, content_type, len);
+}
+
+/* ---- deferred answers and streams ---------------------------------------------- */
+
+void http_request_defer(http_request_t *req)
+{
+    req->deferred = true;
+    atomic_fetch_add(&req->srv->deferred, 1);
+}
+
+/* True when the peer of fd has closed or reset its side. */
+static bool peer_closed(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+bool http_request_gone(http_request_t *req)
+{
+    http_server_t *s = req->srv;
+    if (atomic_load(&s->stopping)) return true;
+    pthread_mutex_lock(&s->mu);
+    /* only while suspended is the socket surely still this request's */
+    bool gone = req->suspended && peer_closed(req->fd);
+    pthread_mutex_unlock(&s->mu);
+    return gone;
+}
+
+static void stream_unref(http_stream_t *st)
+{
+    if (atomic_fetch_sub(&st->refs, 1) != 1) return;
+    buf_free(&st->data);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    http_stream_t *st = cls;
+    ssize_t n;
+    pthread_mutex_lock(&st->mu);
+    if (st->off < st->data.len) {
+        size_t k = st->data.len - st->off < max ? st->data.len - st->off : max;
+        memcpy(out, st->data.data + st->off, k);
+        st->off += k;
+        if (st->off == st->data.len) st->off = 0, buf_reset(&st->data);
+        n = (ssize_t)k;
+    } else if (st->done) {
+        n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else { /* nothing yet: wait without a thread, until the writer resumes us */
+        st->suspended = true;
+        MHD_suspend_connection(st->conn);
+        n = 0;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
+
+static void stream_free(void *cls)
+{
+    http_stream_t *st = cls;
+    pthread_mutex_lock(&st->mu);
+    st->gone = true;
+    pthread_mutex_unlock(&st->mu);
+    stream_unref(st);
+}
+
+static struct MHD_Response *stream_response(http_stream_t *st)
+{
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
+                                                               stream_read, st, stream_free);
+    if (!r) stream_free(st);
+    return r;
+}
+
+http_stream_t *http_stream_begin(http_request_t *req, int status, const char *content_type)
+{
+    if (req->status || req->pending) return NULL;
+    http_stream_t *st = calloc(1, sizeof *st);
+    if (!st) {
+        http_respond_error(req, 500, "internal", "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    atomic_init(&st->refs, 2);
+    st->srv = req->srv;
+    st->conn = req->conn;
+    st->fd = req->fd;
+    st->counted = req->deferred;
+    buf_init(&st->data, 0);
+    req->pending_stream = st;
+    req->pending_status = status;
+    req->pending_ct = content_type ? strdup(content_type) : NULL;
+    if (handed_over(req)) {
+        hand_over(req);
+    } else {
+        req->pending = true;
+        queue_pending(req);
+    }
+    return st;
+}
+
+int http_stream_write(http_stream_t *st, const void *p, size_t n)
+{
+    int rc = 0;
+    pthread_mutex_lock(&st->mu);
+    if (st->gone) {
+        rc = -EPIPE;
+    } else {
+        buf_append(&st->data, p, n);
+        rc = buf_error(&st->data);
+        if (st->suspended) {
+            st->suspended = false;
+            MHD_resume_connection(st->conn);
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+bool http_stream_gone(http_stream_t *st)
+{
+    if (atomic_load(&st->srv->stopping)) return true;
+    pthread_mutex_lock(&st->mu);
+    bool gone = st->gone || (st->suspended && peer_closed(st->fd));
+    pthread_mutex_unlock(&st->mu);
+    return gone;
+}
+
+void http_stream_end(http_stream_t *st)
+{
+    if (!st) return;
+    http_server_t *s = st->srv;
+    pthread_mutex_lock(&st->mu);
+    st->done = true;
+    if (st->suspended) { /* let the reader see the end */
+        st->suspended = false;
+        MHD_resume_connection(st->conn);
+    }
+    bool counted = st->counted;
+    pthread_mutex_unlock(&st->mu);
+    stream_unref(st);
+    if (counted) atomic_fetch_sub(&s->deferred, 1);
 }
 
 void http_respond_json(http_request_t *req, int status, json_t *value)
@@ -280,6 +516,9 @@ static void request_free(http_request_t *req)
         free(req->headers[i].value);
     }
     for (size_t i = 0; i < HTTP_PARAMS_MAX; i++) free(req->params[i]);
+    free(req->pending_ct);
+    buf_free(&req->pending_body);
+    if (req->pending_stream) stream_free(req->pending_stream);
     free(req);
 }
 
@@ -300,6 +539,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->t0 = clock_now();
         buf_init(&req->body, s->max_body + 1);
         req->match_result = http_router_match(s->router, req->method, url, &req->match);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        req->fd = ci ? ci->connect_fd : -1;
         atomic_fetch_add(&s->inflight, 1);
         *con_cls = req;
         /* With a body announced, refuse now so that it is never read (MHD
@@ -323,7 +565,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* a client streaming far past the cap is cut off */
         return req->body_in > 2 * s->max_body + (1u << 20) ? MHD_NO : MHD_YES;
     }
-    if (req->handled) return MHD_YES; /* already answered */
+    if (req->handled) { /* answered, or resumed to queue a deferred answer */
+        if (req->pending) queue_pending(req);
+        return MHD_YES;
+    }
     req->handled = true;
     if (precheck(req)) return MHD_YES;
     if (req->too_large) {
@@ -332,7 +577,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     const http_route_t *rt = req->match.route;
+    req->mhd_thread = pthread_self();
     rt->handlers[req->match.method](req, rt->ctx[req->match.method]);
+    if (req->deferred && !req->status) {
+        /* another thread answers: wait for it without holding this one,
+         * unless it already has */
+        pthread_mutex_lock(&s->mu);
+        if (!req->pending) {
+            req->suspended = true;
+            MHD_suspend_connection(conn);
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (req->pending) queue_pending(req);
+        return MHD_YES;
+    }
     if (!req->status)
         http_respond_error(req, 500, "internal", "the handler for %s gave no answer", rt->tmpl);
     return MHD_YES;
@@ -475,6 +733,7 @@ int http_server_start(http_server_t **out, const http_router_t *router, const ht
     http_server_t *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     s->router = router;
+    pthread_mutex_init(&s->mu, NULL);
     s->max_body = o->max_body;
     s->access_log = o->access_log;
     if (o->api_key && *o->api_key && !(s->api_key = strdup(o->api_key))) {
@@ -497,8 +756,8 @@ int http_server_start(http_server_t **out, const http_router_t *router, const ht
     }
     /* No MHD_USE_TURBO: with it, libmicrohttpd 0.9.75 closes the connection
      * after every 4xx answer, costing keep-alive clients a reconnect. */
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     errno = 0;
     s->daemon =
@@ -576,7 +835,15 @@ void http_server_stop(http_server_t **sp)
 {
     http_server_t *s = sp ? *sp : NULL;
     if (!s) return;
+    /* MHD must not stop with a connection suspended: deferred answers see
+     * their client gone, end, and so resume theirs. */
+    atomic_store(&s->stopping, true);
+    double deadline = clock_now() + STOP_WAIT_S;
+    while (atomic_load(&s->deferred) > 0 && clock_now() < deadline) clock_sleep(0.01);
+    if (atomic_load(&s->deferred) > 0)
+        log_warn("http: %ld deferred answer(s) still running at stop", atomic_load(&s->deferred));
     MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->mu);
     free(s->api_key);
     free(s);
     *sp = NULL;

@@ -16,7 +16,15 @@
  * - JSON error bodies: {"error":{"code":"...","message":"..."}}.
  *
  * Handlers run on a pool thread once the whole body is in, and must answer
- * with exactly one http_respond*() call. */
+ * with exactly one http_respond*() call, or start a stream, or defer.
+ *
+ * Slow answers (a generator's, seconds long) must not hold a pool thread,
+ * which serves many connections: the handler defers the request and hands
+ * it to a thread of its own, which answers later with http_respond*() or
+ * a stream; meanwhile the connection is suspended (libmicrohttpd's flow
+ * control), and woken when the answer is handed over. A stream's reader
+ * suspends the connection in the same way whenever it has sent all that
+ * was written, so a quiet stream costs no thread and no polling. */
 #ifndef RAGD_HTTP_SERVER_H
 #define RAGD_HTTP_SERVER_H
 
@@ -90,5 +98,32 @@ void http_respond_json(http_request_t *req, int status, json_t *value);
 /* Answers {"error":{"code":code,"message":...}}. */
 void http_respond_error(http_request_t *req, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* ---- deferred answers and streams ------------------------------------------ */
+
+typedef struct http_stream http_stream_t;
+
+/* Called by a handler that will answer from another thread: after it
+ * returns, the connection waits for that thread's one http_respond*() or
+ * http_stream_begin(). The request stays valid until then; after it, the
+ * thread must not touch the request. Every deferred request must be
+ * answered (http_server_stop waits for them). */
+void http_request_defer(http_request_t *req);
+/* True when a deferred request's client has closed its connection, or the
+ * server is stopping: the answer is not wanted any more. */
+bool http_request_gone(http_request_t *req);
+/* Starts a streamed answer (chunked transfer encoding) with this status,
+ * content type and the headers added so far; the body is what the writer
+ * then writes. From here on the writer uses the stream, not the request.
+ * NULL when out of memory (a 500 was answered). */
+http_stream_t *http_stream_begin(http_request_t *req, int status, const char *content_type);
+/* Appends bytes to the stream and wakes its connection. 0, -EPIPE (the
+ * client has gone: stop), -ENOMEM. */
+int http_stream_write(http_stream_t *st, const void *p, size_t n);
+/* True when the client has gone (seen at once, even while nothing is
+ * being written) or the server is stopping. */
+bool http_stream_gone(http_stream_t *st);
+/* Ends the stream (the writer's last call; NULL is a no-op). */
+void http_stream_end(http_stream_t *st);
 
 #endif

@@ -8,69 +8,27 @@
  * (and jitter; Retry-After when the server gives one) on connection errors,
  * timeouts, 429 and 5xx; other 4xx fail at once. Easy handles are pooled so
  * connections stay alive between calls. The key is sent as a Bearer token. */
-#include <curl/curl.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <jansson.h>
-#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include "rag/embed.h"
 #include "util/buf.h"
-#include "util/random.h"
+#include "util/clock.h"
+#include "util/upstream.h"
 
-#define POOL           8
-#define RESPONSE_MAX   ((size_t)256 << 20)
-#define BACKOFF_BASE_S 0.2
-#define BACKOFF_MAX_S  5.0
+#define RESPONSE_MAX ((size_t)256 << 20)
 
 typedef struct openai {
     embedder_t base;
-    char url[1024], model[256], auth[600];
+    upstream_t up;
+    char model[256];
     double timeout_s;
     unsigned retries;
-    pthread_mutex_t mu;
-    CURL *pool[POOL];
-    size_t npool;
 } openai_t;
-
-static size_t on_header(char *p, size_t size, size_t n, void *ctx)
-{
-    double *retry_after = ctx;
-    size_t len = size * n;
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) *retry_after = strtod(p + 12, NULL);
-    return len;
-}
-
-static CURL *take(openai_t *o)
-{
-    CURL *c = NULL;
-    pthread_mutex_lock(&o->mu);
-    if (o->npool) c = o->pool[--o->npool];
-    pthread_mutex_unlock(&o->mu);
-    return c ? c : curl_easy_init();
-}
-
-static void give(openai_t *o, CURL *c)
-{
-    pthread_mutex_lock(&o->mu);
-    if (o->npool < POOL) {
-        o->pool[o->npool++] = c;
-        c = NULL;
-    }
-    pthread_mutex_unlock(&o->mu);
-    if (c) curl_easy_cleanup(c);
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
 
 /* Parses the answer into out; 0 or -EPROTO with a message. */
 static int parse_answer(openai_t *o, const buf_t *b, size_t n, float *out, char *err, size_t errlen)
@@ -130,24 +88,25 @@ static int openai_embed(embedder_t *e, const char *const *texts, const size_t *l
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (!body) return -ENOMEM;
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    if (o->auth[0]) h = curl_slist_append(h, o->auth);
-    h = curl_slist_append(h, "Expect:");
+    struct curl_slist *h = upstream_headers(&o->up);
     int rc = -EIO;
     buf_t resp;
     buf_init(&resp, RESPONSE_MAX);
     for (unsigned attempt = 0;; attempt++) {
-        CURL *c = take(o);
+        CURL *c = upstream_take(&o->up);
         char cerr[CURL_ERROR_SIZE] = "";
         double retry_after = -1;
+        if (!c) {
+            rc = -ENOMEM;
+            break;
+        }
         buf_reset(&resp);
-        curl_easy_reset(c);
-        curl_easy_setopt(c, CURLOPT_URL, o->url);
+        curl_easy_setopt(c, CURLOPT_URL, o->up.url);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write_cb);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, upstream_header_cb);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, &retry_after);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(o->timeout_s * 1000));
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->timeout_s * 1000));
@@ -156,23 +115,21 @@ static int openai_embed(embedder_t *e, const char *const *texts, const size_t *l
         CURLcode cc = curl_easy_perform(c);
         long status = 0;
         if (cc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        give(o, c);
+        upstream_give(&o->up, c);
         bool retryable;
         if (cc != CURLE_OK) {
-            snprintf(err, errlen, "%s: %s", o->url, cerr[0] ? cerr : curl_easy_strerror(cc));
+            snprintf(err, errlen, "%s: %s", o->up.url, cerr[0] ? cerr : curl_easy_strerror(cc));
             retryable = true;
         } else if (status == 200) {
             rc = parse_answer(o, &resp, n, out, err, errlen);
             break;
         } else {
-            snprintf(err, errlen, "%s answered HTTP %ld: %.200s", o->url, status,
+            snprintf(err, errlen, "%s answered HTTP %ld: %.200s", o->up.url, status,
                      resp.data ? resp.data : "");
             retryable = status == 429 || status >= 500;
         }
         if (!retryable || attempt >= o->retries) break;
-        double wait = BACKOFF_BASE_S * (double)(1u << attempt) * (0.75 + 0.5 * random_unit());
-        if (retry_after >= 0) wait = retry_after;
-        sleep_s(wait < BACKOFF_MAX_S ? wait : BACKOFF_MAX_S);
+        clock_sleep(upstream_backoff(attempt, retry_after));
     }
     buf_free(&resp);
     curl_slist_free_all(h);
@@ -180,16 +137,10 @@ static int openai_embed(embedder_t *e, const char *const *texts, const size_t *l
     return rc;
 }
 
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static void openai_destroy(embedder_t *e)
 {
     openai_t *o = (openai_t *)e;
-    for (size_t i = 0; i < o->npool; i++) curl_easy_cleanup(o->pool[i]);
-    pthread_mutex_destroy(&o->mu);
+    upstream_free(&o->up);
     free(o);
 }
 
@@ -199,18 +150,14 @@ int embed_openai_new(embedder_t **out, const embed_openai_opts_t *opts)
     if (!opts->url || !*opts->url || !opts->model || !*opts->model || opts->dim < 1 ||
         opts->dim > EMBED_MAX_DIM)
         return -EINVAL;
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, curl_init_once);
     openai_t *o = calloc(1, sizeof *o);
     if (!o) return -ENOMEM;
-    pthread_mutex_init(&o->mu, NULL);
-    size_t n = strlen(opts->url);
-    while (n && opts->url[n - 1] == '/') n--;
-    bool full = n >= 11 && strncmp(opts->url + n - 11, "/embeddings", 11) == 0;
-    snprintf(o->url, sizeof o->url, "%.*s%s", (int)n, opts->url, full ? "" : "/v1/embeddings");
+    int rc = upstream_init(&o->up, opts->url, "/v1/embeddings", "/embeddings", opts->api_key);
+    if (rc) {
+        free(o);
+        return rc;
+    }
     snprintf(o->model, sizeof o->model, "%s", opts->model);
-    if (opts->api_key && *opts->api_key)
-        snprintf(o->auth, sizeof o->auth, "Authorization: Bearer %s", opts->api_key);
     o->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : 30;
     o->retries = opts->retries;
     snprintf(o->base.name, sizeof o->base.name, "openai:%.*s", (int)sizeof o->base.name - 8,

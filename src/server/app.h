@@ -11,6 +11,7 @@
 #include "metrics/process.h"
 #include "rag/rag.h"
 #include "server/config.h"
+#include "server/routes_answer.h"
 #include "server/routes_rag.h"
 
 typedef struct app {
@@ -25,6 +26,8 @@ typedef struct app {
     unsigned threads;
     rag_t *rag;
     routes_rag_opts_t rag_routes;
+    answerer_t *answerer;
+    routes_answer_opts_t answer_routes;
 } app_t;
 
 #endif

@@ -149,6 +149,32 @@ static const config_option_t options[] = {
      FAST_BUCKETS, 0, 0, "embedding_generation_duration_seconds bounds"},
     {"buckets-search", "RAGD_BUCKETS_SEARCH", CONFIG_BUCKETS, F(buckets_search), "LIST",
      FAST_BUCKETS, 0, 0, "vector_search_duration_seconds bounds"},
+    {"generator", "RAGD_GENERATOR", CONFIG_CHOICE, F(generator), "extractive|openai", "extractive",
+     0, 0,
+     "answer writer; extractive: the context's best sentences, offline; openai: any "
+     "OpenAI-compatible /v1/chat/completions server"},
+    {"generator-url", "RAGD_GENERATOR_URL", CONFIG_STRING, F(generator_url), "URL", NULL, 0, 0,
+     "openai: the server's base URL; the key comes from RAGD_GENERATOR_API_KEY only"},
+    {"generator-model", "RAGD_GENERATOR_MODEL", CONFIG_STRING, F(generator_model), "NAME", NULL, 0,
+     0, "openai: the model (also the one model /v1/models lists)"},
+    {"generator-connect-timeout", "RAGD_GENERATOR_CONNECT_TIMEOUT", CONFIG_SECONDS,
+     F(generator_connect_timeout_s), "SECONDS", "5", 0.1, 600, "openai: time to connect"},
+    {"generator-first-token-timeout", "RAGD_GENERATOR_FIRST_TOKEN_TIMEOUT", CONFIG_SECONDS,
+     F(generator_first_token_timeout_s), "SECONDS", "60", 0.1, 3600,
+     "openai: time from a request to its first token"},
+    {"generator-timeout", "RAGD_GENERATOR_TIMEOUT", CONFIG_SECONDS, F(generator_timeout_s),
+     "SECONDS", "300", 0.1, 86400, "openai: time one answer may take in all"},
+    {"generator-retries", "RAGD_GENERATOR_RETRIES", CONFIG_UINT, F(generator_retries), "N", "2", 0,
+     10, "openai: retries with backoff on 429, 5xx and connection errors, before the first token"},
+    {"generator-max-tokens", "RAGD_GENERATOR_MAX_TOKENS", CONFIG_UINT, F(generator_max_tokens), "N",
+     "1024", 1, 65536, "longest answer, in tokens, when a request gives no max_tokens"},
+    {"prompt-template", "RAGD_PROMPT_TEMPLATE", CONFIG_STRING, F(prompt_template), "FILE", NULL, 0,
+     0,
+     "system prompt file, with {context} where the numbered passages go; none: the built-in one"},
+    {"context-tokens", "RAGD_CONTEXT_TOKENS", CONFIG_UINT, F(context_tokens), "N", "2048", 16,
+     1000000, "budget of the numbered context in a prompt, in words and CJK characters"},
+    {"max-answers", "RAGD_MAX_ANSWERS", CONFIG_UINT, F(max_answers), "N", "64", 1, 10000,
+     "answers written at once; one more gets 503"},
 };
 #undef F
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -325,6 +351,11 @@ int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FI
     /* What one option's range cannot say. */
     if (c->embedder == CONFIG_EMBEDDER_OPENAI && (!c->embedder_url[0] || !c->embedder_model[0])) {
         snprintf(err, errlen, "--embedder openai needs --embedder-url and --embedder-model");
+        return -EINVAL;
+    }
+    if (c->generator == CONFIG_GENERATOR_OPENAI &&
+        (!c->generator_url[0] || !c->generator_model[0])) {
+        snprintf(err, errlen, "--generator openai needs --generator-url and --generator-model");
         return -EINVAL;
     }
     if (c->embedder == CONFIG_EMBEDDER_HASH && c->embedding_dim < 16) {

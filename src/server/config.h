@@ -23,6 +23,10 @@ typedef struct config_buckets {
 } config_buckets_t;
 
 typedef enum config_embedder { CONFIG_EMBEDDER_HASH, CONFIG_EMBEDDER_OPENAI } config_embedder_t;
+typedef enum config_generator {
+    CONFIG_GENERATOR_EXTRACTIVE,
+    CONFIG_GENERATOR_OPENAI
+} config_generator_t;
 
 typedef struct config {
     char listen[256];
@@ -52,6 +56,16 @@ typedef struct config {
     unsigned max_top_k;
     double pdf_timeout_s;
     config_buckets_t buckets_document, buckets_embedding, buckets_search;
+    /* answers */
+    config_generator_t generator;
+    char generator_url[1024];
+    char generator_model[128];
+    double generator_connect_timeout_s, generator_first_token_timeout_s, generator_timeout_s;
+    unsigned generator_retries;
+    unsigned generator_max_tokens;
+    char prompt_template[1024]; /* a file; "" : the built-in template */
+    unsigned context_tokens;
+    unsigned max_answers;
 } config_t;
 
 /* How an option's value is read, and the type of its field. */

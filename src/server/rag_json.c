@@ -86,6 +86,45 @@ int rag_json_document_in(json_t *body, rag_doc_in_t *in, doc_kv_t *kv, char *err
     return meta ? rag_json_kv(meta, "metadata", kv, &in->nmeta, err, errlen) : 0;
 }
 
+int rag_json_query_text(json_t *text, size_t max_bytes, rag_query_t *q, char *err, size_t errlen)
+{
+    if (!json_is_string(text) || json_string_length(text) == 0) {
+        snprintf(err, errlen, "'query' (a non-empty string) is required");
+        return -EINVAL;
+    }
+    if (json_string_length(text) > max_bytes) {
+        snprintf(err, errlen, "'query' is longer than %zu bytes", max_bytes);
+        return -EINVAL;
+    }
+    q->text = json_string_value(text);
+    return 0;
+}
+
+int rag_json_query_in(json_t *body, size_t max_top_k, rag_query_t *q, doc_kv_t *kv, char *err,
+                      size_t errlen)
+{
+    json_t *k = json_object_get(body, "top_k"), *mode = json_object_get(body, "mode");
+    json_t *filter = json_object_get(body, "filter");
+    q->top_k = RAG_JSON_TOP_K_DEFAULT;
+    if (k) {
+        if (!json_is_integer(k) || json_integer_value(k) < 1 ||
+            json_integer_value(k) > (json_int_t)max_top_k) {
+            snprintf(err, errlen, "'top_k' must be an integer from 1 to %zu", max_top_k);
+            return -EINVAL;
+        }
+        q->top_k = (size_t)json_integer_value(k);
+    }
+    int m = mode ? rag_mode_parse(json_string_value(mode)) : RAG_HYBRID;
+    if (m < 0 || (mode && !json_is_string(mode))) {
+        snprintf(err, errlen, "'mode' must be \"vector\", \"keyword\" or \"hybrid\"");
+        return -EINVAL;
+    }
+    q->mode = (rag_mode_t)m;
+    q->filter = kv;
+    q->nfilter = 0;
+    return filter ? rag_json_kv(filter, "filter", kv, &q->nfilter, err, errlen) : 0;
+}
+
 static json_t *meta_object(const doc_kv_t *kv, size_t n)
 {
     json_t *o = json_object();

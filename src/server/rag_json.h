@@ -30,6 +30,17 @@ int rag_json_kv(json_t *obj, const char *what, doc_kv_t *kv, size_t *n, char *er
  * content type JSON cannot carry), with err set. */
 int rag_json_document_in(json_t *body, rag_doc_in_t *in, doc_kv_t *kv, char *err, size_t errlen);
 
+#define RAG_JSON_TOP_K_DEFAULT 5
+
+/* A query's text from a JSON value: a non-empty string of at most
+ * max_bytes, into q->text (pointing into the JSON). 0 or -EINVAL. */
+int rag_json_query_text(json_t *text, size_t max_bytes, rag_query_t *q, char *err, size_t errlen);
+/* A query's options from a request body: "top_k" (1..max_top_k; default
+ * RAG_JSON_TOP_K_DEFAULT), "mode" and "filter" (into kv, of DOC_META_MAX).
+ * 0 or -EINVAL with err set. */
+int rag_json_query_in(json_t *body, size_t max_top_k, rag_query_t *q, doc_kv_t *kv, char *err,
+                      size_t errlen);
+
 /* {"id","title","content_type","metadata","chunks","created_at","updated_at"[,"text"]} */
 json_t *rag_json_document(const doc_record_t *d);
 /* {"results":[{"document_id","chunk_index","title","section","text","score","metadata"}],

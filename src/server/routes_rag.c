@@ -1,7 +1,7 @@
 /* routes_rag: HTTP in, rag calls, HTTP out. What a client sends is checked
  * here against the API's rules before any heavy work (rag_json for the
  * wire format); rag's error codes map to statuses in one place
- * (answer_error), and only the handlers answer. */
+ * (routes_rag_error), and only the handlers answer. */
 #include "server/routes_rag.h"
 
 #include <errno.h>
@@ -14,35 +14,44 @@
 #include "server/rag_json.h"
 #include "util/utf8.h"
 
-#define TITLE_MAX     1024
-#define LIST_DEFAULT  50
-#define LIST_MAX      1000
-#define TOP_K_DEFAULT 5
+#define TITLE_MAX    1024
+#define LIST_DEFAULT 50
+#define LIST_MAX     1000
 
-static void answer_error(http_request_t *req, int rc, const char *err)
+int routes_rag_status(int rc, const char **code)
 {
     switch (rc) {
     case -EILSEQ:
-        http_respond_error(req, 400, "invalid_encoding", "%s", err);
-        break;
+        *code = "invalid_encoding";
+        return 400;
     case -EINVAL:
     case -E2BIG:
     case -ETIMEDOUT:
-        http_respond_error(req, 422, "unprocessable_document", "%s", err);
-        break;
+        *code = "unprocessable_document";
+        return 422;
     case -ENETDOWN:
-        http_respond_error(req, 503, "embedder_unavailable", "%s", err);
-        break;
+        *code = "embedder_unavailable";
+        return 503;
     case -ENOENT:
-        http_respond_error(req, 404, "not_found", "%s", err);
-        break;
+        *code = "not_found";
+        return 404;
     case -ENOSPC:
-        http_respond_error(req, 507, "insufficient_storage", "the disk is full: %s", err);
-        break;
+        *code = "insufficient_storage";
+        return 507;
     default:
-        http_respond_error(req, 500, "internal", "%s", err[0] ? err : strerror(-rc));
-        break;
+        *code = "internal";
+        return 500;
     }
+}
+
+void routes_rag_error(http_request_t *req, int rc, const char *err)
+{
+    const char *code;
+    int status = routes_rag_status(rc, &code);
+    if (rc == -ENOSPC)
+        http_respond_error(req, status, code, "the disk is full: %s", err);
+    else
+        http_respond_error(req, status, code, "%s", err[0] || status != 500 ? err : strerror(-rc));
 }
 
 /* ---- POST /v1/documents ------------------------------------------------------ */
@@ -113,7 +122,7 @@ static void h_post_document(http_request_t *req, void *ctx)
     } else {
         rag_ingested_t res;
         if ((rc = rag_ingest(o->rag, &in, &res, err, sizeof err)) != 0)
-            answer_error(req, rc, err);
+            routes_rag_error(req, rc, err);
         else
             http_respond_json(req, res.replaced ? 200 : 201,
                               json_pack("{s:s,s:I,s:b}", "id", res.id, "chunks",
@@ -141,7 +150,7 @@ static void h_list_documents(http_request_t *req, void *ctx)
     size_t n;
     int rc = rag_list(o->rag, (size_t)limit, after, &docs, &n);
     if (rc) {
-        answer_error(req, rc, "listing the documents failed");
+        routes_rag_error(req, rc, "listing the documents failed");
         return;
     }
     json_t *list = json_array();
@@ -161,7 +170,7 @@ static void h_get_document(http_request_t *req, void *ctx)
     if (rc == -ENOENT)
         http_respond_error(req, 404, "not_found", "no document with id '%s'", id);
     else if (rc)
-        answer_error(req, rc, "reading the document failed");
+        routes_rag_error(req, rc, "reading the document failed");
     else
         http_respond_json(req, 200, rag_json_document(&doc));
     doc_record_free(&doc);
@@ -176,7 +185,7 @@ static void h_delete_document(http_request_t *req, void *ctx)
     if (rc == -ENOENT)
         http_respond_error(req, 404, "not_found", "no document with id '%s'", id);
     else if (rc)
-        answer_error(req, rc, "deleting the document failed");
+        routes_rag_error(req, rc, "deleting the document failed");
     else
         http_respond_json(
             req, 200, json_pack("{s:s,s:b,s:I}", "id", id, "deleted", 1, "chunks", (json_int_t)n));
@@ -193,46 +202,18 @@ static void h_query(http_request_t *req, void *ctx)
         http_respond_error(req, 400, "invalid_json", "%s", err);
         return;
     }
-    rag_query_t q = {.top_k = TOP_K_DEFAULT};
-    json_t *text = json_object_get(body, "query"), *k = json_object_get(body, "top_k");
-    json_t *mode = json_object_get(body, "mode");
-    if (!json_is_string(text) || json_string_length(text) == 0) {
-        http_respond_error(req, 400, "invalid_field", "'query' (a non-empty string) is required");
-        goto out;
-    }
-    if (json_string_length(text) > o->max_query_bytes) {
-        http_respond_error(req, 400, "invalid_field", "'query' is longer than %zu bytes",
-                           o->max_query_bytes);
-        goto out;
-    }
-    q.text = json_string_value(text);
-    if (k) {
-        if (!json_is_integer(k) || json_integer_value(k) < 1 ||
-            json_integer_value(k) > (json_int_t)o->max_top_k) {
-            http_respond_error(req, 400, "invalid_field",
-                               "'top_k' must be an integer from 1 to %zu", o->max_top_k);
-            goto out;
-        }
-        q.top_k = (size_t)json_integer_value(k);
-    }
-    int m = mode ? rag_mode_parse(json_string_value(mode)) : RAG_HYBRID;
-    if (m < 0 || (mode && !json_is_string(mode))) {
-        http_respond_error(req, 400, "invalid_field",
-                           "'mode' must be \"vector\", \"keyword\" or \"hybrid\"");
-        goto out;
-    }
-    q.mode = (rag_mode_t)m;
-    json_t *filter = json_object_get(body, "filter");
+    rag_query_t q = {0};
     doc_kv_t kv[DOC_META_MAX];
-    if (filter && rag_json_kv(filter, "filter", kv, &q.nfilter, err, sizeof err)) {
+    if (rag_json_query_text(json_object_get(body, "query"), o->max_query_bytes, &q, err,
+                            sizeof err) ||
+        rag_json_query_in(body, o->max_top_k, &q, kv, err, sizeof err)) {
         http_respond_error(req, 400, "invalid_field", "%s", err);
         goto out;
     }
-    q.filter = kv;
     rag_answer_t answer;
     int rc = rag_query(o->rag, &q, &answer, err, sizeof err);
     if (rc)
-        answer_error(req, rc, err);
+        routes_rag_error(req, rc, err);
     else
         http_respond_json(req, 200, rag_json_answer(&answer));
     rag_answer_release(&answer);

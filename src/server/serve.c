@@ -20,12 +20,15 @@
 #include "core/health.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "answer/answer.h"
+#include "gen/gen.h"
 #include "metrics/process.h"
 #include "rag/rag.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "server/ops.h"
 #include "server/routes_rag.h"
+#include "util/clock.h"
 #include "util/file.h"
 
 /* The embedder the options name, then the pipeline over the data
@@ -67,6 +70,61 @@ static int open_rag(app_t *a, char *err, size_t errlen)
     return rag_open(&a->rag, &ro, err, errlen);
 }
 
+#define PROMPT_FILE_MAX (64 * 1024)
+
+/* The generator the options name, and the answerer over the pipeline. */
+static int open_answerer(app_t *a, char *err, size_t errlen)
+{
+    const config_t *c = &a->cfg;
+    generator_t *gen;
+    int rc;
+    if (c->generator == CONFIG_GENERATOR_OPENAI)
+        rc = gen_openai_new(&gen, &(gen_openai_opts_t){
+                                      .url = c->generator_url,
+                                      .model = c->generator_model,
+                                      .api_key = getenv("RAGD_GENERATOR_API_KEY"),
+                                      .connect_timeout_s = c->generator_connect_timeout_s,
+                                      .first_token_timeout_s = c->generator_first_token_timeout_s,
+                                      .timeout_s = c->generator_timeout_s,
+                                      .retries = c->generator_retries,
+                                  });
+    else
+        rc = gen_extractive_new(&gen);
+    if (rc) {
+        snprintf(err, errlen, "generator: %s", strerror(-rc));
+        return rc;
+    }
+    char *template = NULL;
+    if (c->prompt_template[0]) {
+        long n = (template = malloc(PROMPT_FILE_MAX))
+                     ? file_read_all(c->prompt_template, template, PROMPT_FILE_MAX)
+                     : -ENOMEM;
+        if (n < 0) {
+            snprintf(err, errlen, "--prompt-template %s: %s", c->prompt_template,
+                     strerror((int)-n));
+            free(template);
+            gen_free(&gen);
+            return (int)n;
+        }
+    }
+    rc = answer_new(&a->answerer,
+                    &(answer_opts_t){.rag = a->rag,
+                                     .gen = gen,
+                                     .template = template,
+                                     .context_tokens = c->context_tokens,
+                                     .max_tokens = c->generator_max_tokens,
+                                     .reg = a->reg},
+                    err, errlen);
+    free(template);
+    a->answer_routes = (routes_answer_opts_t){
+        .answerer = a->answerer,
+        .lim = {c->max_query, c->max_top_k},
+        .max_concurrent = c->max_answers,
+        .started = clock_epoch(),
+    };
+    return rc;
+}
+
 static int start(app_t *a, char *err, size_t errlen)
 {
     int rc;
@@ -88,16 +146,19 @@ static int start(app_t *a, char *err, size_t errlen)
         snprintf(err, errlen, "metrics: %s", strerror(-rc));
         return rc;
     }
-    if ((rc = open_rag(a, err, errlen)) != 0) return rc;
+    if ((rc = open_rag(a, err, errlen)) != 0 || (rc = open_answerer(a, err, errlen)) != 0)
+        return rc;
     const config_t *c = &a->cfg;
     a->rag_routes = (routes_rag_opts_t){a->rag, c->max_query, c->max_top_k};
     if ((rc = health_new(&a->health, a->reg, a->cfg.health_interval_s)) != 0 ||
-        (rc = ops_health_add(a)) != 0 || (rc = rag_add_health(a->rag, a->health)) != 0) {
+        (rc = ops_health_add(a)) != 0 || (rc = rag_add_health(a->rag, a->health)) != 0 ||
+        (rc = answer_add_health(a->answerer, a->health)) != 0) {
         snprintf(err, errlen, "health: %s", strerror(-rc));
         return rc;
     }
     http_router_init(&a->router);
-    if ((rc = ops_routes_add(a)) != 0 || (rc = routes_rag_add(&a->router, &a->rag_routes)) != 0) {
+    if ((rc = ops_routes_add(a)) != 0 || (rc = routes_rag_add(&a->router, &a->rag_routes)) != 0 ||
+        (rc = routes_answer_add(&a->router, &a->answer_routes)) != 0) {
         snprintf(err, errlen, "routes: %s", strerror(-rc));
         return rc;
     }
@@ -133,6 +194,10 @@ static void stop(app_t *a)
     health_free(&a->health); /* its checks read the server */
     http_server_stop(&a->http);
     http_router_free(&a->router);
+    if (routes_answer_wait(&a->answer_routes, 5) > 0) /* they have answered; let them end */
+        log_warn("shutdown: answer threads still running");
+    else
+        answer_free(&a->answerer);
     rag_close(&a->rag);
     collector_gpu_free(&a->gpu);
     metrics_registry_free(&a->reg);
