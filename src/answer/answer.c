@@ -34,9 +34,9 @@ struct answerer {
 };
 
 /* OpenTelemetry's advised bounds. */
-static const double DURATION_BUCKETS[] = {0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64,
+static const double DURATION_BUCKETS[] = {0.01, 0.02, 0.04, 0.08,  0.16,  0.32,  0.64,
                                           1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92};
-static const double TOKEN_BUCKETS[] = {1,     4,      16,      64,      256,      1024,     4096,
+static const double TOKEN_BUCKETS[] = {1,     4,     16,     64,      256,     1024,     4096,
                                        16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864};
 static const double TTFT_BUCKETS[] = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
                                       0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0};
@@ -67,58 +67,84 @@ static int register_metrics(answerer_t *a, metrics_registry_t *reg, char *err, s
         {{.type = METRICS_HISTOGRAM,
           .name = "gen_ai_client_operation_duration_seconds",
           .help = "Duration of one generator call (ragd as the model server's client), in seconds.",
-          .labels = client_l, .nlabels = 4,
-          .buckets = DURATION_BUCKETS, .nbuckets = N(DURATION_BUCKETS)},
-         &a->m.client_dur, NULL},
+          .labels = client_l,
+          .nlabels = 4,
+          .buckets = DURATION_BUCKETS,
+          .nbuckets = N(DURATION_BUCKETS)},
+         &a->m.client_dur,
+         NULL},
         {{.type = METRICS_HISTOGRAM,
           .name = "gen_ai_client_token_usage",
           .help = "Tokens of one generator call, by type (input, output).",
-          .labels = token_l, .nlabels = 4,
-          .buckets = TOKEN_BUCKETS, .nbuckets = N(TOKEN_BUCKETS)},
-         &a->m.client_tokens, NULL},
+          .labels = token_l,
+          .nlabels = 4,
+          .buckets = TOKEN_BUCKETS,
+          .nbuckets = N(TOKEN_BUCKETS)},
+         &a->m.client_tokens,
+         NULL},
         {{.type = METRICS_HISTOGRAM,
           .name = "gen_ai_server_request_duration_seconds",
           .help = "Duration of one answer, retrieval to last token, in seconds.",
-          .labels = server_l, .nlabels = 3,
-          .buckets = DURATION_BUCKETS, .nbuckets = N(DURATION_BUCKETS)},
-         &a->m.server_dur, NULL},
+          .labels = server_l,
+          .nlabels = 3,
+          .buckets = DURATION_BUCKETS,
+          .nbuckets = N(DURATION_BUCKETS)},
+         &a->m.server_dur,
+         NULL},
         {{.type = METRICS_HISTOGRAM,
           .name = "gen_ai_server_time_to_first_token_seconds",
-          .help = "Time from an answer's request to its first token, retrieval included, in seconds.",
-          .labels = model_l, .nlabels = 2,
-          .buckets = TTFT_BUCKETS, .nbuckets = N(TTFT_BUCKETS)},
-         &ttft, NULL},
+          .help =
+              "Time from an answer's request to its first token, retrieval included, in seconds.",
+          .labels = model_l,
+          .nlabels = 2,
+          .buckets = TTFT_BUCKETS,
+          .nbuckets = N(TTFT_BUCKETS)},
+         &ttft,
+         NULL},
         {{.type = METRICS_HISTOGRAM,
           .name = "gen_ai_server_time_per_output_token_seconds",
           .help = "Time per output token after the first, per answer, in seconds.",
-          .labels = model_l, .nlabels = 2,
-          .buckets = TPOT_BUCKETS, .nbuckets = N(TPOT_BUCKETS)},
-         &tpot, NULL},
+          .labels = model_l,
+          .nlabels = 2,
+          .buckets = TPOT_BUCKETS,
+          .nbuckets = N(TPOT_BUCKETS)},
+         &tpot,
+         NULL},
         {{.type = METRICS_COUNTER,
           .name = "ragd_answers_total",
           .help = "Answers by outcome: answered, no_context, error, client_gone.",
-          .labels = outcome_l, .nlabels = 1},
-         &outcomes, NULL},
+          .labels = outcome_l,
+          .nlabels = 1},
+         &outcomes,
+         NULL},
         {{.type = METRICS_COUNTER,
           .name = "ragd_generator_errors_total",
           .help = "Failed generator calls by reason.",
-          .labels = reason_l, .nlabels = 1},
-         &errors, NULL},
+          .labels = reason_l,
+          .nlabels = 1},
+         &errors,
+         NULL},
         {{.type = METRICS_HISTOGRAM,
           .name = "ragd_answer_context_chunks",
           .help = "Context passages given to the generator per answer.",
-          .buckets = CHUNK_BUCKETS, .nbuckets = N(CHUNK_BUCKETS)},
-         NULL, &a->m.ctx_chunks},
+          .buckets = CHUNK_BUCKETS,
+          .nbuckets = N(CHUNK_BUCKETS)},
+         NULL,
+         &a->m.ctx_chunks},
         {{.type = METRICS_HISTOGRAM,
           .name = "ragd_answer_context_tokens",
           .help = "Tokens of context given to the generator per answer.",
-          .buckets = CTX_TOKEN_BUCKETS, .nbuckets = N(CTX_TOKEN_BUCKETS)},
-         NULL, &a->m.ctx_tokens},
+          .buckets = CTX_TOKEN_BUCKETS,
+          .nbuckets = N(CTX_TOKEN_BUCKETS)},
+         NULL,
+         &a->m.ctx_tokens},
         {{.type = METRICS_HISTOGRAM,
           .name = "ragd_answer_output_tokens_per_second",
           .help = "Output tokens per second of one answer, after its first token.",
-          .buckets = RATE_BUCKETS, .nbuckets = N(RATE_BUCKETS)},
-         NULL, &a->m.out_rate},
+          .buckets = RATE_BUCKETS,
+          .nbuckets = N(RATE_BUCKETS)},
+         NULL,
+         &a->m.out_rate},
     };
     int rc = metrics_register_all(reg, defs, N(defs), err, errlen);
     if (rc) return rc;
@@ -126,7 +152,8 @@ static int register_metrics(answerer_t *a, metrics_registry_t *reg, char *err, s
     /* the series a dashboard reads exist at zero from the start */
     a->m.ttft = metrics_family_child(ttft, (const char *[]){OPERATION, model});
     a->m.tpot = metrics_family_child(tpot, (const char *[]){OPERATION, model});
-    a->m.client_ok = metrics_family_child(a->m.client_dur, (const char *[]){OPERATION, p, model, ""});
+    a->m.client_ok =
+        metrics_family_child(a->m.client_dur, (const char *[]){OPERATION, p, model, ""});
     a->m.server_ok = metrics_family_child(a->m.server_dur, (const char *[]){OPERATION, model, ""});
     a->m.tokens_in =
         metrics_family_child(a->m.client_tokens, (const char *[]){OPERATION, p, model, "input"});
@@ -135,7 +162,8 @@ static int register_metrics(answerer_t *a, metrics_registry_t *reg, char *err, s
     for (int i = 0; i < ANSWER_OUTCOME_COUNT; i++)
         a->m.outcomes[i] = metrics_family_child(outcomes, (const char *[]){outcome_names[i]});
     for (int i = 1; i < GEN_REASON_COUNT; i++)
-        a->m.errors[i] = metrics_family_child(errors, (const char *[]){gen_reason_name((gen_reason_t)i)});
+        a->m.errors[i] =
+            metrics_family_child(errors, (const char *[]){gen_reason_name((gen_reason_t)i)});
     return 0;
 }
 
@@ -234,7 +262,9 @@ static void observe(answerer_t *a, const answer_result_t *res, const gen_result_
                                         (const char *[]){OPERATION, a->gen->provider, model, gtype})
                  : a->m.client_ok,
         g->duration_s);
-    if (g->reason != GEN_OK && g->reason < GEN_REASON_COUNT) metrics_counter_inc(a->m.errors[g->reason]);
+    /* a client that left is not the generator's failure */
+    if (g->reason != GEN_OK && g->reason != GEN_CANCELLED && g->reason < GEN_REASON_COUNT)
+        metrics_counter_inc(a->m.errors[g->reason]);
     if (g->prompt_tokens >= 0) metrics_histogram_observe(a->m.tokens_in, (double)g->prompt_tokens);
     if (g->completion_tokens >= 0)
         metrics_histogram_observe(a->m.tokens_out, (double)g->completion_tokens);
@@ -290,7 +320,8 @@ int answer_run(answerer_t *a, const answer_request_t *req, const answer_sink_t *
     }
     char *system = NULL;
     size_t ctx_tokens = 0;
-    size_t used = n ? answer_prompt(a->template, pass, n, a->context_tokens, &system, &ctx_tokens) : 0;
+    size_t used =
+        n ? answer_prompt(a->template, pass, n, a->context_tokens, &system, &ctx_tokens) : 0;
     if (n && !system) {
         free(pass);
         out->outcome = ANSWER_ERROR;
@@ -306,9 +337,10 @@ int answer_run(answerer_t *a, const answer_request_t *req, const answer_sink_t *
     if (sink->citations) sink->citations(sink->ctx, out->citations, used);
     if (used == 0) { /* nothing to answer from: say so, ask nobody */
         relay.first = clock_now();
-        out->outcome = sink->delta(sink->ctx, answer_no_context_text, strlen(answer_no_context_text))
-                           ? ANSWER_CLIENT_GONE
-                           : ANSWER_NO_CONTEXT;
+        out->outcome =
+            sink->delta(sink->ctx, answer_no_context_text, strlen(answer_no_context_text))
+                ? ANSWER_CLIENT_GONE
+                : ANSWER_NO_CONTEXT;
         snprintf(out->finish_reason, sizeof out->finish_reason, "stop");
         free(pass);
         goto done;
@@ -337,9 +369,9 @@ int answer_run(answerer_t *a, const answer_request_t *req, const answer_sink_t *
     out->completion_tokens = g.completion_tokens;
     out->reason = g.reason;
     snprintf(out->finish_reason, sizeof out->finish_reason, "%s", g.finish_reason);
-    out->outcome = rc == 0 ? ANSWER_ANSWERED
+    out->outcome = rc == 0                                  ? ANSWER_ANSWERED
                    : rc == -ECANCELED || relay_gone(&relay) ? ANSWER_CLIENT_GONE
-                                                             : ANSWER_ERROR;
+                                                            : ANSWER_ERROR;
     note_health(a, &g, err);
 done:
     out->total_ms = (clock_now() - t0) * 1000;

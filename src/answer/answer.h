@@ -42,10 +42,10 @@ typedef struct answerer answerer_t;
 
 typedef struct answer_opts {
     rag_t *rag;
-    generator_t *gen;        /* owned from answer_new on, even on failure */
-    const char *template;    /* system prompt with one "{context}"; NULL: the default */
-    size_t context_tokens;   /* budget of the numbered context */
-    unsigned max_tokens;     /* an answer's length when a request gives none; 0: the generator's */
+    generator_t *gen;      /* owned from answer_new on, even on failure */
+    const char *template;  /* system prompt with one "{context}"; NULL: the default */
+    size_t context_tokens; /* budget of the numbered context */
+    unsigned max_tokens;   /* an answer's length when a request gives none; 0: the generator's */
     metrics_registry_t *reg;
 } answer_opts_t;
 
@@ -64,11 +64,11 @@ typedef struct answer_citation {
 } answer_citation_t;
 
 typedef struct answer_request {
-    rag_query_t query;       /* retrieval; its text is the question */
+    rag_query_t query;        /* retrieval; its text is the question */
     const gen_msg_t *history; /* earlier turns of a chat (user, assistant), oldest first */
     size_t nhistory;
-    unsigned max_tokens;      /* 0: the generator's default */
-    double temperature;       /* < 0: the generator's default */
+    unsigned max_tokens; /* 0: the generator's default */
+    double temperature;  /* < 0: the generator's default */
 } answer_request_t;
 
 typedef struct answer_sink {
@@ -85,7 +85,7 @@ typedef struct answer_result {
     answer_outcome_t outcome;
     answer_citation_t *citations; /* point into the retrieval result, held here */
     size_t ncitations;
-    long prompt_tokens, completion_tokens; /* -1: unknown */
+    long prompt_tokens, completion_tokens;                        /* -1: unknown */
     double retrieval_ms, first_token_ms, generation_ms, total_ms; /* first_token_ms -1: none */
     char finish_reason[32];
     gen_reason_t reason;

@@ -50,7 +50,8 @@ size_t answer_prompt(const char *template, gen_passage_t *p, size_t n, size_t bu
             t = budget;
         }
         used += t;
-        buf_printf(&ctx, "[%zu] %s%s%s\n%.*s\n\n", k + 1, p[k].title && *p[k].title ? p[k].title : "(untitled)",
+        buf_printf(&ctx, "[%zu] %s%s%s\n%.*s\n\n", k + 1,
+                   p[k].title && *p[k].title ? p[k].title : "(untitled)",
                    p[k].section && *p[k].section ? " — " : "", p[k].section ? p[k].section : "",
                    (int)p[k].len, p[k].text);
     }

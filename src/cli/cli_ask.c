@@ -78,7 +78,8 @@ static void print_sources(const ask_t *a)
 {
     size_t i, cited = 0;
     json_t *c;
-    json_array_foreach(a->citations, i, c) cited += cites(&a->text, json_integer_value(json_object_get(c, "n")));
+    json_array_foreach(a->citations, i, c) cited +=
+        cites(&a->text, json_integer_value(json_object_get(c, "n")));
     if (json_array_size(a->citations) == 0) return;
     printf("\nSources:\n");
     json_array_foreach(a->citations, i, c)
@@ -128,8 +129,8 @@ int cli_ask_main(int argc, char **argv)
         fprintf(stderr, "ragd ask: no question (see ragd ask --help)\n");
         return 2;
     }
-    json_t *req = json_pack("{s:s,s:I,s:s,s:b}", "query", text, "top_k", (json_int_t)top_k,
-                            "mode", mode, "stream", 1);
+    json_t *req = json_pack("{s:s,s:I,s:s,s:b}", "query", text, "top_k", (json_int_t)top_k, "mode",
+                            mode, "stream", 1);
     if (req && max_tokens > 0) json_object_set_new(req, "max_tokens", json_integer(max_tokens));
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
@@ -166,8 +167,7 @@ int cli_ask_main(int argc, char **argv)
     } else {
         if (a.text.len) putchar('\n');
         if (a.error[0] || !a.done || cc != CURLE_OK) {
-            fprintf(stderr, "ragd ask: %s\n",
-                    a.error[0] ? a.error : "the answer was cut short");
+            fprintf(stderr, "ragd ask: %s\n", a.error[0] ? a.error : "the answer was cut short");
             rc = 1;
         }
         print_sources(&a);

@@ -39,13 +39,13 @@ typedef struct gen_passage {
 } gen_passage_t;
 
 typedef struct gen_request {
-    const char *question;           /* the user's last message */
-    const gen_passage_t *passages;  /* the context, as numbered in the prompt */
+    const char *question;          /* the user's last message */
+    const gen_passage_t *passages; /* the context, as numbered in the prompt */
     size_t npassages;
-    const gen_msg_t *msgs;          /* the whole prompt: system, history, question */
+    const gen_msg_t *msgs; /* the whole prompt: system, history, question */
     size_t nmsgs;
-    unsigned max_tokens;            /* 0: the generator's default */
-    double temperature;             /* < 0: the server's default */
+    unsigned max_tokens; /* 0: the generator's default */
+    double temperature;  /* < 0: the server's default */
 } gen_request_t;
 
 typedef struct gen_sink {
@@ -76,8 +76,8 @@ typedef struct gen_result {
     long prompt_tokens, completion_tokens; /* -1: the server did not say */
     double first_token_s;                  /* from the call's start; -1 if none came */
     double duration_s;
-    unsigned attempts;        /* requests made (retries before the first token) */
-    char finish_reason[32];   /* "stop", "length", ... or "" */
+    unsigned attempts;      /* requests made (retries before the first token) */
+    char finish_reason[32]; /* "stop", "length", ... or "" */
     gen_reason_t reason;
 } gen_result_t;
 
@@ -93,14 +93,14 @@ struct generator {
 };
 
 typedef struct gen_openai_opts {
-    const char *url;   /* base URL (…/v1/chat/completions is added) or the endpoint */
+    const char *url; /* base URL (…/v1/chat/completions is added) or the endpoint */
     const char *model;
-    const char *api_key;       /* NULL or "": no Authorization header */
-    double connect_timeout_s;  /* to open the connection */
+    const char *api_key;          /* NULL or "": no Authorization header */
+    double connect_timeout_s;     /* to open the connection */
     double first_token_timeout_s; /* from the request to the first text */
-    double timeout_s;          /* the whole call */
-    unsigned retries;          /* before the first token only: 429, 5xx, connect errors */
-    unsigned max_tokens;       /* default when a request gives none; 0: the server's */
+    double timeout_s;             /* the whole call */
+    unsigned retries;             /* before the first token only: 429, 5xx, connect errors */
+    unsigned max_tokens;          /* default when a request gives none; 0: the server's */
 } gen_openai_opts_t;
 
 /* 0 or -ENOMEM. */

@@ -7,8 +7,8 @@
  * the question's distinct search terms (rag/text's terms: lowercased words
  * and CJK bigrams) that it holds, a stop word counting a tenth; ties go to
  * the better-ranked passage, then the earlier sentence. The best ones (at
- * most EXTRACT_SENTENCES, within max_tokens, scoring at least half the
- * best score, and sharing a word that is not a stop word) are given in
+ * most EXTRACT_SENTENCES, within max_tokens, scoring at least two thirds
+ * of the best score, and sharing a word that is not a stop word) are given in
  * reading order, whitespace runs as one space,
  * each followed by its passage's citation [n]. When no sentence shares
  * such a word with the question (a vector-only match), the first sentence
@@ -43,11 +43,10 @@ typedef struct terms {
 
 static bool is_stop(const char *t)
 {
-    static const char *const stop[] = {"a",    "an",  "and",  "are",  "as",   "at",  "be",
-                                       "by",   "can", "do",   "does", "for",  "from", "how",
-                                       "i",    "in",  "is",   "it",   "of",   "on",  "or",
-                                       "the",  "to",  "what", "when", "where", "which", "who",
-                                       "why",  "with"};
+    static const char *const stop[] = {"a",    "an",    "and",   "are", "as",   "at",  "be", "by",
+                                       "can",  "do",    "does",  "for", "from", "how", "i",  "in",
+                                       "is",   "it",    "of",    "on",  "or",   "the", "to", "what",
+                                       "when", "where", "which", "who", "why",  "with"};
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
         if (!strcmp(t, stop[i])) return true;
     return false;
@@ -97,12 +96,14 @@ static size_t sentence_len(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '\n' && i + 1 < n && s[i + 1] == '\n') return i + 2; /* a paragraph's end */
-        if ((c == '.' || c == '!' || c == '?') && (i + 1 == n || s[i + 1] == ' ' || s[i + 1] == '\n'))
+        if ((c == '.' || c == '!' || c == '?') &&
+            (i + 1 == n || s[i + 1] == ' ' || s[i + 1] == '\n'))
             return i + 1;
         /* 。！？ are E3 80 82, EF BC 81, EF BC 9F */
-        if (i + 2 < n && ((c == 0xE3 && (unsigned char)s[i + 1] == 0x80 && (unsigned char)s[i + 2] == 0x82) ||
-                          (c == 0xEF && (unsigned char)s[i + 1] == 0xBC &&
-                           ((unsigned char)s[i + 2] == 0x81 || (unsigned char)s[i + 2] == 0x9F))))
+        if (i + 2 < n &&
+            ((c == 0xE3 && (unsigned char)s[i + 1] == 0x80 && (unsigned char)s[i + 2] == 0x82) ||
+             (c == 0xEF && (unsigned char)s[i + 1] == 0xBC &&
+              ((unsigned char)s[i + 2] == 0x81 || (unsigned char)s[i + 2] == 0x9F))))
             return i + 3;
     }
     return n;
@@ -156,10 +157,9 @@ static int extractive_generate(generator_t *g, const gen_request_t *req, const g
             qsort(v, n, sizeof *v, by_order);
             v[0].score = 0;
         }
-        double floor = v[0].score / 2 > 1 ? v[0].score / 2 : 1;
+        double floor = v[0].score * 2 / 3 > 1 ? v[0].score * 2 / 3 : 1;
         while (take < n && take < EXTRACT_SENTENCES &&
-               (take == 0 || (v[take].score >= floor &&
-                              used + v[take].tokens <= budget)))
+               (take == 0 || (v[take].score >= floor && used + v[take].tokens <= budget)))
             used += v[take++].tokens;
         qsort(v, take, sizeof *v, by_order);
     }

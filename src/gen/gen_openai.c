@@ -49,7 +49,7 @@ typedef struct call {
     bool got_text, done, stop;
     long chunks; /* content chunks: the completion's tokens when usage is absent */
     gen_reason_t fail;
-    char msg[256];
+    char msg[600];
 } call_t;
 
 static int fail(call_t *k, gen_reason_t r, const char *fmt, const char *detail)
@@ -77,18 +77,22 @@ static int on_event(void *ctx, const char *event, const char *data, size_t len)
     if (e) {
         const char *m = json_string_value(json_object_get(e, "message"));
         rc = fail(k, GEN_HTTP_5XX, "the server reported an error mid-stream: %s",
-                  m ? m : json_string_value(e) ? json_string_value(e) : "(no message)");
+                  m                      ? m
+                  : json_string_value(e) ? json_string_value(e)
+                                         : "(no message)");
         goto out;
     }
     json_t *usage = json_object_get(j, "usage");
     if (json_is_object(usage)) {
-        json_t *p = json_object_get(usage, "prompt_tokens"), *c = json_object_get(usage, "completion_tokens");
+        json_t *p = json_object_get(usage, "prompt_tokens"),
+               *c = json_object_get(usage, "completion_tokens");
         if (json_is_integer(p)) k->out->prompt_tokens = (long)json_integer_value(p);
         if (json_is_integer(c)) k->out->completion_tokens = (long)json_integer_value(c);
     }
     json_t *choices = json_object_get(j, "choices");
     if (!json_is_array(choices)) {
-        if (!json_is_object(usage)) rc = fail(k, GEN_MALFORMED, "malformed stream event: %s", "no choices");
+        if (!json_is_object(usage))
+            rc = fail(k, GEN_MALFORMED, "malformed stream event: %s", "no choices");
         goto out;
     }
     json_t *ch = json_array_get(choices, 0);
@@ -96,7 +100,8 @@ static int on_event(void *ctx, const char *event, const char *data, size_t len)
     json_t *delta = json_object_get(ch, "delta"), *fr = json_object_get(ch, "finish_reason");
     json_t *content = json_object_get(delta, "content");
     if (!json_is_object(delta) || (content && !json_is_string(content) && !json_is_null(content))) {
-        rc = fail(k, GEN_MALFORMED, "malformed stream event: %s", "choices[0].delta is not a message delta");
+        rc = fail(k, GEN_MALFORMED, "malformed stream event: %s",
+                  "choices[0].delta is not a message delta");
         goto out;
     }
     if (json_is_string(fr))
@@ -140,7 +145,8 @@ static char *request_body(const openai_gen_t *g, const gen_request_t *req)
                           "stream", 1, "stream_options", "include_usage", 1);
     unsigned max = req->max_tokens ? req->max_tokens : g->o.max_tokens;
     if (j && max) json_object_set_new(j, "max_tokens", json_integer(max));
-    if (j && req->temperature >= 0) json_object_set_new(j, "temperature", json_real(req->temperature));
+    if (j && req->temperature >= 0)
+        json_object_set_new(j, "temperature", json_real(req->temperature));
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return s;
@@ -154,7 +160,9 @@ static void error_answer(call_t *k, const char *url)
     const char *m = json_string_value(json_object_get(e, "message"));
     if (!m) m = json_string_value(e);
     snprintf(k->msg, sizeof k->msg, "%s answered HTTP %ld: %.160s", url, k->status,
-             m ? m : k->err_body.data ? k->err_body.data : "");
+             m                  ? m
+             : k->err_body.data ? k->err_body.data
+                                : "");
     json_decref(j);
     k->fail = k->status == 429 ? GEN_RATE_LIMITED : k->status >= 500 ? GEN_HTTP_5XX : GEN_HTTP_4XX;
 }
@@ -203,7 +211,8 @@ static void attempt(openai_gen_t *g, call_t *k, const char *body, struct curl_sl
             break;
         }
         if (now - k->t0 > g->o.timeout_s) {
-            snprintf(k->msg, sizeof k->msg, "%s did not finish in %.1f s", g->up.url, g->o.timeout_s);
+            snprintf(k->msg, sizeof k->msg, "%s did not finish in %.1f s", g->up.url,
+                     g->o.timeout_s);
             k->fail = GEN_TIMEOUT;
             break;
         }
@@ -222,7 +231,8 @@ static void attempt(openai_gen_t *g, call_t *k, const char *body, struct curl_sl
         error_answer(k, g->up.url);
     } else if (cc != CURLE_OK && !k->status) {
         k->fail = GEN_CONNECT;
-        snprintf(k->msg, sizeof k->msg, "%s: %s", g->up.url, cerr[0] ? cerr : curl_easy_strerror(cc));
+        snprintf(k->msg, sizeof k->msg, "%.300s: %.256s", g->up.url,
+                 cerr[0] ? cerr : curl_easy_strerror(cc));
     } else if (cc != CURLE_OK || (!k->done && !k->out->finish_reason[0])) {
         k->fail = GEN_STREAM_CUT;
         snprintf(k->msg, sizeof k->msg, "%s: the stream ended before its end%s%s", g->up.url,

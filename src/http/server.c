@@ -566,7 +566,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return req->body_in > 2 * s->max_body + (1u << 20) ? MHD_NO : MHD_YES;
     }
     if (req->handled) { /* answered, or resumed to queue a deferred answer */
-        if (req->pending) queue_pending(req);
+        bool ready = false;
+        if (req->deferred) {
+            pthread_mutex_lock(&s->mu);
+            ready = req->pending;
+            pthread_mutex_unlock(&s->mu);
+        }
+        if (ready) queue_pending(req);
         return MHD_YES;
     }
     req->handled = true;
@@ -583,12 +589,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         /* another thread answers: wait for it without holding this one,
          * unless it already has */
         pthread_mutex_lock(&s->mu);
-        if (!req->pending) {
+        bool ready = req->pending;
+        if (!ready) {
             req->suspended = true;
             MHD_suspend_connection(conn);
         }
         pthread_mutex_unlock(&s->mu);
-        if (req->pending) queue_pending(req);
+        if (ready) queue_pending(req);
         return MHD_YES;
     }
     if (!req->status)

@@ -69,7 +69,8 @@ static const char *message_text(json_t *content, answer_wire_t *w, size_t i, cha
         return NULL;
     }
     if (!json_is_array(content)) {
-        snprintf(err, errlen, "messages[%zu].content must be a string or an array of text parts", i);
+        snprintf(err, errlen, "messages[%zu].content must be a string or an array of text parts",
+                 i);
         return NULL;
     }
     buf_t b = BUF_INIT;
@@ -80,7 +81,8 @@ static const char *message_text(json_t *content, answer_wire_t *w, size_t i, cha
         const char *type = json_string_value(json_object_get(part, "type"));
         json_t *text = json_object_get(part, "text");
         if (!type || strcmp(type, "text") != 0 || !json_is_string(text)) {
-            snprintf(err, errlen, "messages[%zu].content[%zu]: only text parts are supported", i, k);
+            snprintf(err, errlen, "messages[%zu].content[%zu]: only text parts are supported", i,
+                     k);
             buf_free(&b);
             return NULL;
         }
@@ -122,7 +124,8 @@ int answer_json_chat_request(json_t *body, const answer_limits_t *lim, const cha
     /* the question: the last user message */
     size_t n = json_array_size(msgs), last = n;
     for (size_t i = n; i-- > 0;) {
-        if (role_of(json_string_value(json_object_get(json_array_get(msgs, i), "role"))) == GEN_USER) {
+        if (role_of(json_string_value(json_object_get(json_array_get(msgs, i), "role"))) ==
+            GEN_USER) {
             last = i;
             break;
         }
@@ -136,7 +139,8 @@ int answer_json_chat_request(json_t *body, const answer_limits_t *lim, const cha
         json_t *msg = json_array_get(msgs, i);
         int role = role_of(json_string_value(json_object_get(msg, "role")));
         if (role < 0) {
-            snprintf(err, errlen, "messages[%zu].role must be system, developer, user or assistant", i);
+            snprintf(err, errlen, "messages[%zu].role must be system, developer, user or assistant",
+                     i);
             return -EINVAL;
         }
         const char *text = message_text(json_object_get(msg, "content"), w, i, err, errlen);
@@ -215,7 +219,8 @@ void answer_json_chat_id(char *out, size_t n)
     unsigned char r[12];
     random_bytes(r, sizeof r);
     size_t k = (size_t)snprintf(out, n, "chatcmpl-");
-    for (size_t i = 0; i < sizeof r && k + 2 < n; i++, k += 2) snprintf(out + k, n - k, "%02x", r[i]);
+    for (size_t i = 0; i < sizeof r && k + 2 < n; i++, k += 2)
+        snprintf(out + k, n - k, "%02x", r[i]);
 }
 
 /* usage as OpenAI gives it, or NULL when a count is unknown. */
@@ -230,12 +235,12 @@ static json_t *chat_usage(const answer_result_t *r)
 json_t *answer_json_chat(const char *id, double created, const char *model, const char *text,
                          size_t len, const answer_result_t *r)
 {
-    json_t *j = json_pack(
-        "{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s%},s:s}],s:o}", "id", id, "object", "chat.completion",
-        "created", (json_int_t)created, "model", model, "choices", "index", 0, "message", "role",
-        "assistant", "content", text ? text : "", len, "finish_reason",
-        r->finish_reason[0] ? r->finish_reason : "stop", "citations",
-        answer_json_citations(r->citations, r->ncitations));
+    json_t *j =
+        json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:{s:s,s:s%},s:s}],s:o}", "id", id, "object",
+                  "chat.completion", "created", (json_int_t)created, "model", model, "choices",
+                  "index", 0, "message", "role", "assistant", "content", text ? text : "", len,
+                  "finish_reason", r->finish_reason[0] ? r->finish_reason : "stop", "citations",
+                  answer_json_citations(r->citations, r->ncitations));
     json_t *u = chat_usage(r);
     if (j && u) json_object_set_new(j, "usage", u);
     return j;
@@ -266,6 +271,6 @@ json_t *answer_json_chat_usage(const char *id, double created, const char *model
 
 json_t *answer_json_models(const char *model, double created)
 {
-    return json_pack("{s:s,s:[{s:s,s:s,s:I,s:s}]}", "object", "list", "data", "id", model,
-                     "object", "model", "created", (json_int_t)created, "owned_by", "ragd");
+    return json_pack("{s:s,s:[{s:s,s:s,s:I,s:s}]}", "object", "list", "data", "id", model, "object",
+                     "model", "created", (json_int_t)created, "owned_by", "ragd");
 }

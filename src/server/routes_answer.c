@@ -45,7 +45,7 @@ static json_t *error_body(api_t api, int status, const char *code, const char *m
     if (!e) e = json_pack("{s:s,s:s}", "code", code, "message", "invalid request");
     if (api == API_CHAT) {
         json_object_set_new(e, "type",
-                            json_string(status == 429 ? "rate_limit_error"
+                            json_string(status == 429  ? "rate_limit_error"
                                         : status < 500 ? "invalid_request_error"
                                                        : "server_error"));
         json_object_set_new(e, "param", json_null());
@@ -114,9 +114,9 @@ static void on_citations(void *ctx, const answer_citation_t *c, size_t n)
     }
     const char *model = answer_model(j->o->answerer);
     if (j->api == API_ANSWER) {
-        write_json_event(j, "citations",
-                         json_pack("{s:o,s:s}", "citations", answer_json_citations(c, n), "model",
-                                   model));
+        write_json_event(
+            j, "citations",
+            json_pack("{s:o,s:s}", "citations", answer_json_citations(c, n), "model", model));
     } else {
         json_t *cit = answer_json_citations(c, n);
         write_json_event(j, NULL,
@@ -187,9 +187,9 @@ static void finish_whole(job_t *j, int rc, const answer_result_t *r, const char 
     } else if (buf_error(&j->text)) {
         respond_error(j->req, j->api, 500, "internal", "out of memory");
     } else if (j->api == API_ANSWER) {
-        http_respond_json(j->req, 200,
-                          answer_json_answer(j->text.data, j->text.len, r,
-                                             answer_model(j->o->answerer)));
+        http_respond_json(
+            j->req, 200,
+            answer_json_answer(j->text.data, j->text.len, r, answer_model(j->o->answerer)));
     } else {
         http_respond_json(j->req, 200,
                           answer_json_chat(j->id, j->created, answer_model(j->o->answerer),
@@ -212,8 +212,8 @@ static void *job_main(void *arg)
     routes_answer_opts_t *o = j->o;
     answer_result_t r;
     char err[512] = "";
-    int rc = answer_run(o->answerer, &j->ar,
-                        &(answer_sink_t){on_citations, on_delta, on_gone, j}, &r, err, sizeof err);
+    int rc = answer_run(o->answerer, &j->ar, &(answer_sink_t){on_citations, on_delta, on_gone, j},
+                        &r, err, sizeof err);
     if (j->st) {
         finish_stream(j, rc, &r, err);
         http_stream_end(j->st);

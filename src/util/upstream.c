@@ -102,8 +102,9 @@ size_t upstream_header_cb(char *p, size_t size, size_t n, void *retry_after)
 
 double upstream_backoff(unsigned attempt, double retry_after)
 {
-    double wait = retry_after >= 0 ? retry_after
-                                   : UPSTREAM_BACKOFF_S * (double)(1u << (attempt < 16 ? attempt : 16)) *
-                                         (0.75 + 0.5 * random_unit());
+    double wait = retry_after >= 0
+                      ? retry_after
+                      : UPSTREAM_BACKOFF_S * (double)(1u << (attempt < 16 ? attempt : 16)) *
+                            (0.75 + 0.5 * random_unit());
     return wait < UPSTREAM_WAIT_MAX ? wait : UPSTREAM_WAIT_MAX;
 }

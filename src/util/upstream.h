@@ -15,9 +15,9 @@
 #define UPSTREAM_WAIT_MAX  5.0 /* no wait is longer */
 
 typedef struct upstream {
-    char url[UPSTREAM_URL_MAX]; /* the endpoint */
+    char url[UPSTREAM_URL_MAX];  /* the endpoint */
     char base[UPSTREAM_URL_MAX]; /* the URL as given, trailing '/' removed */
-    char auth[600];             /* "Authorization: Bearer KEY", or "" */
+    char auth[600];              /* "Authorization: Bearer KEY", or "" */
     pthread_mutex_t mu;
     CURL *pool[UPSTREAM_POOL];
     size_t npool;

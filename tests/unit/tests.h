@@ -56,4 +56,9 @@
     X(parse_markdown_and_html)                                                                     \
     X(parse_pdf_in_child)                                                                          \
     X(store_roundtrip)                                                                             \
-    X(rag_pipeline)
+    X(rag_pipeline)                                                                                \
+    X(sse_parser_cut_anywhere)                                                                     \
+    X(extractive_generator)                                                                        \
+    X(prompt_budget)                                                                               \
+    X(upstream_endpoints)                                                                          \
+    X(chat_request_reading)
