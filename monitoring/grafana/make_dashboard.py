@@ -140,6 +140,35 @@ panel("stat", "Embeddings",
       [("sum(total_embeddings_count{%s})" % SEL, "embeddings")], "short", 16, 8)
 y[0] += 8
 
+# --- generation ---------------------------------------------------------------------
+row("Generation")
+panel("timeseries", "Answers by outcome",
+      [('sum by (outcome) (rate(ragd_answers_total{%s}[%s]))' % (SEL, RI), "{{outcome}}")],
+      "reqps", 0, 8, description="Answers per second: answered, no_context (nothing retrieved), error, client_gone.")
+panel("timeseries", "Time to first token",
+      [(hq(q, "gen_ai_server_time_to_first_token_seconds"), "P%s" % n) for q, n in (("0.5", "50"), ("0.95", "95"))],
+      "s", 8, 8, steps=[("green", None), ("red", 5)],
+      description="From an answer's request to its first token, retrieval included. SlowFirstToken fires when P95 > 5 s for 10 minutes.")
+panel("timeseries", "Output tokens per second",
+      [('sum(rate(gen_ai_client_token_usage_sum{%s,gen_ai_token_type="output"}[%s]))' % (SEL, RI), "all answers"),
+       (hq("0.5", "ragd_answer_output_tokens_per_second"), "per answer (P50)")],
+      "short", 16, 8, description="Tokens written per second, in all and per answer after its first token.")
+y[0] += 8
+panel("timeseries", "Token usage",
+      [('sum by (gen_ai_token_type) (rate(gen_ai_client_token_usage_sum{%s}[%s]))' % (SEL, RI), "{{gen_ai_token_type}}")],
+      "short", 0, 8, description="Input (prompt) and output tokens per second, as the generator reports them.")
+panel("timeseries", "Generator errors by reason",
+      [('sum by (reason) (rate(ragd_generator_errors_total{%s}[%s]))' % (SEL, RI), "{{reason}}")],
+      "reqps", 8, 8, description="Failed generator calls: connect, timeout, first_token_timeout, rate_limited, http_4xx, http_5xx, malformed, stream_cut.")
+panel("timeseries", "No-context ratio",
+      [(ratio('sum(rate(ragd_answers_total{%s,outcome="no_context"}[%s]))' % (SEL, RI),
+              'sum(rate(ragd_answers_total{%s}[%s]))' % (SEL, RI)), "no context"),
+       (ratio('sum(rate(ragd_answers_total{%s,outcome="error"}[%s]))' % (SEL, RI),
+              'sum(rate(ragd_answers_total{%s}[%s]))' % (SEL, RI)), "error")],
+      "percentunit", 16, 8, steps=[("green", None), ("red", 0.05)], extra={"min": 0, "max": 1},
+      description="Share of answers with nothing retrieved to answer from, and of failed answers. HighAnswerErrorRate fires above 5 %.")
+y[0] += 8
+
 # --- HTTP RED ---------------------------------------------------------------------
 row("HTTP (rate, errors, duration)")
 panel("timeseries", "Requests by endpoint",

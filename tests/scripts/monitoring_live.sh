@@ -38,7 +38,7 @@ urls_answer() { # every URL run-stack printed, fetched without following redirec
 check "every URL run-stack printed answers 200" urls_answer
 check "the sample corpus was ingested" test "$(curl -s "$U/metrics" | awk '$1 == "active_documents_count" {print $2}')" -ge 5
 
-traffic() { # SECONDS: ingests, queries of every mode, cache hits, 404s
+traffic() { # SECONDS: ingests, queries of every mode, cache hits, 404s, answers (one with no context)
     local end=$((SECONDS + $1)) i=0
     while [ $SECONDS -lt $end ]; do
         i=$((i + 1))
@@ -47,6 +47,8 @@ traffic() { # SECONDS: ingests, queries of every mode, cache hits, 404s
             curl -s -o /dev/null -d "{\"query\":\"latency budget $((i % 3))\",\"mode\":\"$m\"}" "$U/v1/query"
         done
         curl -s -o /dev/null "$U/v1/documents/missing-$i"
+        curl -s -o /dev/null -d "{\"query\":\"latency budget $((i % 3))\"}" "$U/v1/answer"
+        curl -s -o /dev/null -d '{"query":"zzqx","mode":"keyword"}' "$U/v1/answer"
         sleep 0.1
     done
 }

@@ -105,8 +105,8 @@ static int extract(generator_t *g, const char *q, const gen_passage_t *p, size_t
     buf_reset(&c->text);
     c->pieces = 0;
     gen_request_t req = {.question = q, .passages = p, .npassages = n, .max_tokens = max};
-    int rc = gen_generate(g, &req, &(gen_sink_t){collect_delta, collect_gone, c}, r, err,
-                          sizeof err);
+    int rc =
+        gen_generate(g, &req, &(gen_sink_t){collect_delta, collect_gone, c}, r, err, sizeof err);
     buf_putc(&c->text, '\0');
     return rc;
 }
@@ -201,14 +201,15 @@ TEST(chat_request_reading)
     answer_request_t ar;
     answer_wire_t w = {0};
     char err[256];
-    json_t *j = json_loads("{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"s\"},"
-                           "{\"role\":\"user\",\"content\":\"u1\"},{\"role\":\"assistant\","
-                           "\"content\":\"a1\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\","
-                           "\"text\":\"q1\"},{\"type\":\"text\",\"text\":\"q2\"}]},{\"role\":"
-                           "\"assistant\",\"content\":\"trailing\"}],\"stream\":true,"
-                           "\"stream_options\":{\"include_usage\":true},\"max_completion_tokens\":9,"
-                           "\"top_k\":3,\"mode\":\"keyword\"}",
-                           0, NULL);
+    json_t *j =
+        json_loads("{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"s\"},"
+                   "{\"role\":\"user\",\"content\":\"u1\"},{\"role\":\"assistant\","
+                   "\"content\":\"a1\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+                   "\"text\":\"q1\"},{\"type\":\"text\",\"text\":\"q2\"}]},{\"role\":"
+                   "\"assistant\",\"content\":\"trailing\"}],\"stream\":true,"
+                   "\"stream_options\":{\"include_usage\":true},\"max_completion_tokens\":9,"
+                   "\"top_k\":3,\"mode\":\"keyword\"}",
+                   0, NULL);
     ASSERT_OK(answer_json_chat_request(j, &lim, "m", &ar, &w, err, sizeof err));
     ASSERT_STR_EQ(ar.query.text, "q1\nq2"); /* the last user message */
     ASSERT_EQ(ar.nhistory, 3);
