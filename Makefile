@@ -77,6 +77,9 @@ $(BUILD)/test_unit: $(call obj,$(BUILD),$(TEST_SRC)) $(BUILD)/libragd.a
 $(BUILD)/bench_metrics: $(call obj,$(BUILD),bench/bench_metrics.c) $(BUILD)/libragd.a
 	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
+$(BUILD)/bench_answer: $(call obj,$(BUILD),bench/bench_answer.c) $(BUILD)/libragd.a
+	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
+
 $(BUILD)/bench_rag: $(call obj,$(BUILD),bench/bench_rag.c) $(BUILD)/libragd.a
 	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
@@ -138,11 +141,12 @@ unit: $(BUILD)/test_unit $(BUILD)/fake_nvml/libnvidia-ml.so.1
 	@$(BUILD)/test_unit
 
 bench: bench-deps
-	@$(MAKE) --no-print-directory $(BUILD)/bench_metrics $(BUILD)/bench_rag $(BUILD)/ragd
+	@$(MAKE) --no-print-directory $(BUILD)/bench_metrics $(BUILD)/bench_rag $(BUILD)/bench_answer $(BUILD)/ragd
 	@bench/run
 	@bench/http_bench
 	@$(BUILD)/bench_rag | grep -v '^RESULT'
 	@bench/query_instructions
+	@bench/answer_bench
 
 # The main job: ragd, Prometheus, Alertmanager and node-exporter on this
 # machine (127.0.0.1), a sample corpus ingested; Ctrl-C stops them all.

@@ -286,45 +286,66 @@ int cli_ingest_main(int argc, char **argv)
 
 /* ---- query ------------------------------------------------------------------- */
 
-int cli_query_main(int argc, char **argv)
+int cli_question_args(int argc, char **argv, const char *cmd, const char *usage, bool answer,
+                      cli_question_t *q)
 {
-    const char *server = getenv("RAGD_SERVER"), *text = NULL, *mode = "hybrid";
-    long top_k = 5;
-    if (!server) server = CLI_DEFAULT_SERVER;
+    *q = (cli_question_t){getenv("RAGD_SERVER"), NULL, "hybrid", 5, 0};
+    if (!q->server) q->server = CLI_DEFAULT_SERVER;
     for (int i = 0; i < argc; i++) {
         const char *v;
-        if ((v = cli_flag_value(&i, argc, argv, "--server")))
-            server = v;
-        else if ((v = cli_flag_value(&i, argc, argv, "--mode")))
-            mode = v;
-        else if ((v = cli_flag_value(&i, argc, argv, "--top-k")))
-            top_k = strtol(v, NULL, 10);
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: ragd query TEXT [--server URL] [--top-k N] [--mode "
-                   "hybrid|vector|keyword]\n");
+        if ((v = cli_flag_value(&i, argc, argv, "--server"))) {
+            q->server = v;
+        } else if ((v = cli_flag_value(&i, argc, argv, "--mode"))) {
+            q->mode = v;
+        } else if ((v = cli_flag_value(&i, argc, argv, "--top-k"))) {
+            q->top_k = strtol(v, NULL, 10);
+        } else if (answer && (v = cli_flag_value(&i, argc, argv, "--max-tokens"))) {
+            q->max_tokens = strtol(v, NULL, 10);
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("%s", usage);
             return 0;
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "ragd query: unknown option '%s'\n", argv[i]);
+            fprintf(stderr, "ragd %s: unknown option '%s'\n", cmd, argv[i]);
             return 2;
-        } else if (!text) {
-            text = argv[i];
+        } else if (!q->text) {
+            q->text = argv[i];
         } else {
-            fprintf(stderr, "ragd query: one query text only (quote it)\n");
+            fprintf(stderr, "ragd %s: one text only (quote it)\n", cmd);
             return 2;
         }
     }
-    if (!text) {
-        fprintf(stderr, "ragd query: no query text (see ragd query --help)\n");
+    if (!q->text) {
+        fprintf(stderr, "ragd %s: no text given (see ragd %s --help)\n", cmd, cmd);
         return 2;
     }
-    json_t *req =
-        json_pack("{s:s,s:I,s:s}", "query", text, "top_k", (json_int_t)top_k, "mode", mode);
+    return -1;
+}
+
+char *cli_question_body(const cli_question_t *q, bool stream)
+{
+    json_t *req = json_pack("{s:s,s:I,s:s}", "query", q->text, "top_k", (json_int_t)q->top_k,
+                            "mode", q->mode);
+    if (req && stream) json_object_set_new(req, "stream", json_true());
+    if (req && q->max_tokens > 0)
+        json_object_set_new(req, "max_tokens", json_integer(q->max_tokens));
     char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
-    if (!body) {
-        fprintf(stderr, "ragd query: the query is not valid UTF-8\n");
-        return 2;
-    }
+    if (!body) fprintf(stderr, "ragd: the text is not valid UTF-8\n");
+    return body;
+}
+
+int cli_query_main(int argc, char **argv)
+{
+    cli_question_t q;
+    int rc = cli_question_args(argc, argv, "query",
+                               "usage: ragd query TEXT [--server URL] [--top-k N] [--mode "
+                               "hybrid|vector|keyword]\n",
+                               false, &q);
+    if (rc >= 0) return rc;
+    char *body = cli_question_body(&q, false);
+    if (!body) return 2;
+    const char *server = q.server, *mode = q.mode;
+    rc = 0;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char url[2048], err[512] = "";
     snprintf(url, sizeof url, "%s/v1/query", server);
@@ -332,7 +353,6 @@ int cli_query_main(int argc, char **argv)
     long status = http_call("POST", url, "application/json", NULL, body, strlen(body), 60, &resp,
                             err, sizeof err);
     free(body);
-    int rc = 0;
     if (status != 200) {
         if (status) cli_error_message(&resp, status, err, sizeof err);
         fprintf(stderr, "ragd query: %s\n", err);

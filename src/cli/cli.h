@@ -15,6 +15,7 @@
 #ifndef RAGD_CLI_H
 #define RAGD_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 int cli_ingest_main(int argc, char **argv);
@@ -31,6 +32,20 @@ const char *cli_flag_value(int *i, int argc, char **argv, const char *name);
  * "HTTP status: message". */
 struct buf;
 void cli_error_message(const struct buf *body, long status, char *out, size_t n);
+
+/* The arguments of query and ask. */
+typedef struct cli_question {
+    const char *server, *text, *mode;
+    long top_k, max_tokens;
+} cli_question_t;
+/* Reads TEXT [--server URL] [--top-k N] [--mode M] (and [--max-tokens N]
+ * when answer). -1 to go on; else the exit status: 0 after --help (usage
+ * printed), 2 on a usage error (message printed). */
+int cli_question_args(int argc, char **argv, const char *cmd, const char *usage, bool answer,
+                      cli_question_t *q);
+/* The JSON body of a query or answer request (malloc'd), or NULL with a
+ * message printed (text not UTF-8). */
+char *cli_question_body(const cli_question_t *q, bool stream);
 
 /* A document id from a relative path: characters outside [A-Za-z0-9._:-]
  * become '-', at most 128 bytes (a long path keeps its end and a hash). */

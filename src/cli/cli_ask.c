@@ -97,47 +97,17 @@ static void print_sources(const ask_t *a)
 
 int cli_ask_main(int argc, char **argv)
 {
-    const char *server = getenv("RAGD_SERVER"), *text = NULL, *mode = "hybrid";
-    long top_k = 5, max_tokens = 0;
-    if (!server) server = CLI_DEFAULT_SERVER;
-    for (int i = 0; i < argc; i++) {
-        const char *v;
-        if ((v = cli_flag_value(&i, argc, argv, "--server")))
-            server = v;
-        else if ((v = cli_flag_value(&i, argc, argv, "--mode")))
-            mode = v;
-        else if ((v = cli_flag_value(&i, argc, argv, "--top-k")))
-            top_k = strtol(v, NULL, 10);
-        else if ((v = cli_flag_value(&i, argc, argv, "--max-tokens")))
-            max_tokens = strtol(v, NULL, 10);
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: ragd ask QUESTION [--server URL] [--top-k N] [--mode "
-                   "hybrid|vector|keyword] [--max-tokens N]\n"
-                   "Streams the answer of a running ragd, then lists the sources it cites.\n");
-            return 0;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "ragd ask: unknown option '%s'\n", argv[i]);
-            return 2;
-        } else if (!text) {
-            text = argv[i];
-        } else {
-            fprintf(stderr, "ragd ask: one question only (quote it)\n");
-            return 2;
-        }
-    }
-    if (!text) {
-        fprintf(stderr, "ragd ask: no question (see ragd ask --help)\n");
-        return 2;
-    }
-    json_t *req = json_pack("{s:s,s:I,s:s,s:b}", "query", text, "top_k", (json_int_t)top_k, "mode",
-                            mode, "stream", 1);
-    if (req && max_tokens > 0) json_object_set_new(req, "max_tokens", json_integer(max_tokens));
-    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    json_decref(req);
-    if (!body) {
-        fprintf(stderr, "ragd ask: the question is not valid UTF-8\n");
-        return 2;
-    }
+    cli_question_t q;
+    int rc = cli_question_args(argc, argv, "ask",
+                               "usage: ragd ask QUESTION [--server URL] [--top-k N] [--mode "
+                               "hybrid|vector|keyword] [--max-tokens N]\n"
+                               "Streams the answer of a running ragd, then lists the sources it "
+                               "cites.\n",
+                               true, &q);
+    if (rc >= 0) return rc;
+    char *body = cli_question_body(&q, true);
+    if (!body) return 2;
+    const char *server = q.server;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     ask_t a = {.c = curl_easy_init()};
     buf_init(&a.body, 1 << 20);
@@ -155,7 +125,7 @@ int cli_ask_main(int argc, char **argv)
     curl_easy_setopt(a.c, CURLOPT_ERRORBUFFER, cerr);
     curl_easy_setopt(a.c, CURLOPT_NOSIGNAL, 1L);
     CURLcode cc = curl_easy_perform(a.c);
-    int rc = 0;
+    rc = 0;
     if (cc != CURLE_OK && !a.status) {
         fprintf(stderr, "ragd ask: %s: %s\n", url, cerr[0] ? cerr : curl_easy_strerror(cc));
         rc = 1;

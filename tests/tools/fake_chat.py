@@ -17,6 +17,7 @@ GET  /stats    requests, completed and aborted streams, the last request's
                body and Authorization header
 """
 import json
+import socket
 import sys
 import threading
 import time
@@ -32,6 +33,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def setup(self):
+        super().setup()
+        # as real servers do: each event leaves at once (no Nagle delay)
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def answer(self, code, body, headers=()):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -128,7 +134,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(ThreadingHTTPServer):
+    request_queue_size = 256  # 100 streams connect at once in the benchmark
+
+
+server = Server(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 print("listening on %d" % server.server_address[1], flush=True)
 server.serve_forever()
