@@ -56,9 +56,8 @@ static int on_event(void *ctx, const char *event, const char *data, size_t len)
         return 0;
     }
     json_t *j = json_loadb(data, len, 0, NULL);
-    json_t *content =
-        json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"),
-                        "content");
+    json_t *content = json_object_get(
+        json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"), "content");
     if (json_is_string(content) && json_string_length(content)) {
         if (s->first < 0) s->first = now;
         s->pieces++;
@@ -130,7 +129,8 @@ static double cpu_of(int pid)
     fclose(f);
     char *p = strrchr(buf, ')');
     unsigned long ut = 0, st = 0;
-    /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+     */
     sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }

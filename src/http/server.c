@@ -349,6 +349,11 @@ void http_respond_error(http_request_t *req, int status, const char *code, const
 
 /* ---- request accessors ------------------------------------------------------ */
 
+http_server_t *http_request_server(const http_request_t *req)
+{
+    return req->srv;
+}
+
 http_method_t http_request_method(const http_request_t *req)
 {
     return req->method;
@@ -818,6 +823,11 @@ long http_server_inflight(const http_server_t *s)
 bool http_server_accepting(const http_server_t *s)
 {
     return atomic_load(&((http_server_t *)s)->accepting);
+}
+
+bool http_server_stopping(const http_server_t *s)
+{
+    return atomic_load(&((http_server_t *)s)->stopping);
 }
 
 void http_server_quiesce(http_server_t *s)

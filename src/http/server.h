@@ -63,6 +63,8 @@ const char *http_server_address(const http_server_t *s);
 /* Requests being handled right now. */
 long http_server_inflight(const http_server_t *s);
 bool http_server_accepting(const http_server_t *s);
+/* True once http_server_stop has begun: deferred answers end now. */
+bool http_server_stopping(const http_server_t *s);
 /* Stops accepting connections (in-flight requests go on). */
 void http_server_quiesce(http_server_t *s);
 /* Waits until no request is in flight or timeout_s passes; returns the number
@@ -74,6 +76,8 @@ void http_server_stop(http_server_t **s);
 /* ---- requests ----------------------------------------------------------- */
 
 http_method_t http_request_method(const http_request_t *req);
+/* The server the request came to. */
+http_server_t *http_request_server(const http_request_t *req);
 const char *http_request_path(const http_request_t *req);
 /* A request header (case-insensitive name), or NULL. */
 const char *http_request_header(http_request_t *req, const char *name);

@@ -24,6 +24,7 @@ typedef enum api { API_ANSWER, API_CHAT } api_t;
 typedef struct job {
     routes_answer_opts_t *o;
     api_t api;
+    http_server_t *srv;
     http_request_t *req; /* until answered */
     http_stream_t *st;   /* once streaming */
     json_t *body;        /* what ar points into */
@@ -152,6 +153,11 @@ static bool on_gone(void *ctx)
 static void finish_stream(job_t *j, int rc, const answer_result_t *r, const char *err)
 {
     const char *model = answer_model(j->o->answerer);
+    if (!j->broken && http_server_stopping(j->srv)) { /* cut short by the stop, not the client */
+        write_json_event(j, j->api == API_ANSWER ? "error" : NULL,
+                         error_body(j->api, 503, "shutting_down", "the server is shutting down"));
+        return;
+    }
     if (j->broken || r->outcome == ANSWER_CLIENT_GONE) return;
     if (rc) {
         const char *code;
@@ -178,7 +184,9 @@ static void finish_stream(job_t *j, int rc, const answer_result_t *r, const char
 
 static void finish_whole(job_t *j, int rc, const answer_result_t *r, const char *err)
 {
-    if (r->outcome == ANSWER_CLIENT_GONE) { /* nobody reads it: counted as 499 */
+    if (r->outcome == ANSWER_CLIENT_GONE && http_server_stopping(j->srv)) {
+        respond_error(j->req, j->api, 503, "shutting_down", "the server is shutting down");
+    } else if (r->outcome == ANSWER_CLIENT_GONE) { /* nobody reads it: counted as 499 */
         respond_error(j->req, j->api, 499, "client_closed_request", "the client went away");
     } else if (rc) {
         const char *code;
@@ -240,6 +248,7 @@ static void start(http_request_t *req, routes_answer_opts_t *o, api_t api)
     j->o = o;
     j->api = api;
     j->req = req;
+    j->srv = http_request_server(req);
     j->created = clock_epoch();
     buf_init(&j->text, 0);
     answer_json_chat_id(j->id, sizeof j->id);

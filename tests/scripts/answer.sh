@@ -177,6 +177,25 @@ check "client gone (not streaming): the upstream stream was cut too" eq "$(($(fs
 check "client gone: counted twice" eq "$(gseries 'ragd_answers_total{outcome="client_gone"}')" 2
 check "client gone: no generator error" eq "$(gseries "${ERR}cancelled\"}")" 0
 
+# a stop while answers are being written: they end, saying why, and ragd exits
+start_ragd s --generator openai --generator-url "$F" --generator-model fake-model --shutdown-timeout 0.5 || exit 1
+S=http://127.0.0.1:$PORT_s
+post $S/v1/documents '{"id":"slo","content":"An availability objective leaves an error budget."}' >/dev/null
+curl -sN -d '{"query":"error budget","stream":true}' $S/v1/answer >"$TEST_TMP/stop-stream" &
+c1=$!
+curl -s -w ' %{http_code}' -d '{"query":"error budget"}' $S/v1/answer >"$TEST_TMP/stop-whole" &
+c2=$!
+sleep 0.7
+t0=$(date +%s%N)
+stop_pid "$PID_s"
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait $c1 $c2
+check "stop during answers: exit 0 ($ms ms)" eq "$rc" 0
+check "stop during answers: bounded by --shutdown-timeout" test $ms -lt 3000
+check "stop: the stream ends with a shutting_down event" eq "$(tail -3 "$TEST_TMP/stop-stream" | head -2 | tr '\n' ' ')" 'event: error data: {"error":{"code":"shutting_down","message":"the server is shutting down"}} '
+check "stop: the whole answer is a 503 shutting_down" eq "$(cat "$TEST_TMP/stop-whole")" '{"error":{"code":"shutting_down","message":"the server is shutting down"}} 503'
+
 # the generator down, then back
 ctl '{"mode":"ok","tokens":3,"delay":0}'
 kill -TERM "$PID_fake"; wait "$PID_fake" 2>/dev/null
