@@ -178,9 +178,15 @@ check "client gone: counted twice" eq "$(gseries 'ragd_answers_total{outcome="cl
 check "client gone: no generator error" eq "$(gseries "${ERR}cancelled\"}")" 0
 
 # a stop while answers are being written: they end, saying why, and ragd exits
-start_ragd s --generator openai --generator-url "$F" --generator-model fake-model --shutdown-timeout 0.5 || exit 1
+start_ragd s --generator openai --generator-url "$F" --generator-model fake-model --shutdown-timeout 0.5 \
+    --generator-timeout 1.5 || exit 1
 S=http://127.0.0.1:$PORT_s
 post $S/v1/documents '{"id":"slo","content":"An availability objective leaves an error budget."}' >/dev/null
+t0=$(date +%s%N)
+r=$(post $S/v1/answer '{"query":"error budget"}')
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "total timeout: 504 after --generator-timeout ($ms ms), reason timeout" eq "$(jq_ 'd["error"]["code"]' <<<"${r% *}") ${r##* } $(series $S "${ERR}timeout\"}")" "generator_timeout 504 1"
+check "total timeout: not before 1.5 s, long before the 5 s stream" test $ms -ge 1500 -a $ms -lt 2500
 curl -sN -d '{"query":"error budget","stream":true}' $S/v1/answer >"$TEST_TMP/stop-stream" &
 c1=$!
 curl -s -w ' %{http_code}' -d '{"query":"error budget"}' $S/v1/answer >"$TEST_TMP/stop-whole" &

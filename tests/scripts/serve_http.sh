@@ -56,7 +56,7 @@ check "GET /health is JSON" grep -qi '^Content-Type: application/json' "$TEST_TM
 r=$(curl -s -I -w '%{http_code}' -o /dev/null "$U/health")
 check "HEAD /health" eq "$r" 200
 r=$(curl -s -w ' %{http_code}' "$U/ready")
-check "GET /ready lists components" contains "$r" '"components":{"http":{"status":"healthy","required":true},"data_dir":{"status":"healthy","required":true},"store":{"status":"healthy","required":true},"embedder":{"status":"healthy","required":true},"index":{"status":"healthy","required":true},"cache":{"status":"healthy","required":false}}'
+check "GET /ready lists components" contains "$r" '"components":{"http":{"status":"healthy","required":true},"data_dir":{"status":"healthy","required":true},"store":{"status":"healthy","required":true},"embedder":{"status":"healthy","required":true},"index":{"status":"healthy","required":true},"cache":{"status":"healthy","required":false},"generator":{"status":"healthy","required":false}}'
 check "GET /ready is 200" contains "$r" '} 200'
 r=$(curl -s -w ' %{http_code}' "$U/no/such/route")
 check "404 JSON body" eq "$r" '{"error":{"code":"not_found","message":"no route for GET /no/such/route"}} 404'
