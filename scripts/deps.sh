@@ -14,9 +14,16 @@ if [ "${1:-}" = --check ]; then
     check=1
     shift
 fi
+# A package counts as present when it is installed, or when an installed
+# package provides it (nodesource's nodejs provides npm, and conflicts with
+# Debian's).
+provided=$(dpkg-query -W -f='${Status}\t${Provides}\n' 2>/dev/null | awk -F'\t' '$1 ~ /install ok installed/ {print $2}' |
+    tr ',' '\n' | sed 's/ *(.*//; s/^ *//' | sort -u)
 missing=()
 for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+    grep -qxF "$p" <<<"$provided" && continue
+    missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ $check = 1 ]; then
