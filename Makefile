@@ -22,11 +22,13 @@ TEST_SRC := $(wildcard tests/unit/*.c)
 
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
 PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjansson-dev \
-             libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev
+             libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev \
+             nodejs npm
 # libclang-rt-14-dev holds clang's libFuzzer and sanitizer runtimes; clang
 # only recommends it, and deps.sh installs without recommends.
 PKG_TEST  := $(PKG_BUILD) clang libclang-rt-14-dev clang-format git prometheus prometheus-alertmanager \
-             prometheus-node-exporter docker-compose python3 python3-yaml curl sqlite3 bsdutils
+             prometheus-node-exporter docker-compose python3 python3-yaml curl sqlite3 bsdutils \
+             chromium
 PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn \
              valgrind
 
@@ -39,9 +41,18 @@ endif
 
 obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
+# The files of /dashboard, embedded in every binary (scripts/embed-assets):
+# ours, uPlot (npm, web/package.json), and the committed Grafana dashboard.
+UPLOT       := web/node_modules/uplot/dist/uPlot.iife.min.js
+DASH_ASSETS := web/dashboard.html web/dashboard.js web/dashboard.css $(UPLOT) \
+               web/node_modules/uplot/dist/uPlot.min.css \
+               monitoring/grafana/dashboards/rag-system-monitoring.json
+ASSETS_OBJ  := $(BUILD)/gen/assets.o
+NPM_STAMP   := web/node_modules/.ragd-installed
+
 .SECONDARY: # keep intermediate objects (fuzz objects would be deleted and rebuilt)
-.PHONY: all check-deps deps test-deps bench-deps run-deps test unit bench run clean format format-check \
-        fuzz dashboard
+.PHONY: all check-deps deps test-deps bench-deps run-deps npm-deps test unit bench run clean format \
+        format-check fuzz dashboard
 
 all: check-deps $(BUILD)/ragd
 
@@ -50,21 +61,36 @@ all: check-deps $(BUILD)/ragd
 # the packages are there.
 check-deps:
 	@scripts/deps.sh --check $(PKG_BUILD)
+	@[ -f $(UPLOT) ] || { echo "missing npm packages (web/node_modules): 'make deps' installs them" >&2; exit 1; }
 deps:
 	@scripts/deps.sh $(PKG_BUILD)
+	@$(MAKE) --no-print-directory npm-deps
 test-deps:
 	@scripts/deps.sh $(PKG_TEST)
+	@$(MAKE) --no-print-directory npm-deps
 bench-deps:
 	@scripts/deps.sh $(PKG_BENCH)
+	@$(MAKE) --no-print-directory npm-deps
 run-deps:
 	@scripts/deps.sh $(PKG_RUN)
+	@$(MAKE) --no-print-directory npm-deps
+# The npm packages of web/package-lock.json, exactly (npm ci), again only
+# when the lock changes.
+npm-deps: $(NPM_STAMP)
+$(NPM_STAMP): web/package.json web/package-lock.json
+	$(call show,NPM,web/node_modules) cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(ASSETS_OBJ): $(DASH_ASSETS) scripts/embed-assets
+	@mkdir -p $(dir $@)
+	$(call show,EMBED,$@) scripts/embed-assets $(@:.o=.S) $(DASH_ASSETS) && $(CC) -c $(@:.o=.S) -o $@
 
 # --- release objects -------------------------------------------------------
 $(BUILD)/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CC,$<) $(CC) $(CSTD) $(WARN) $(OPT) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
 
-$(BUILD)/libragd.a: $(call obj,$(BUILD),$(LIB_SRC))
+$(BUILD)/libragd.a: $(call obj,$(BUILD),$(LIB_SRC)) $(ASSETS_OBJ)
 	@rm -f $@
 	$(call show,AR,$@) ar rcs $@ $^
 
@@ -97,11 +123,11 @@ $(BUILD)/asan/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CC,$< (asan)) $(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
 
-$(BUILD)/asan/test_unit: $(call obj,$(BUILD)/asan,$(TEST_SRC) $(LIB_SRC))
+$(BUILD)/asan/test_unit: $(call obj,$(BUILD)/asan,$(TEST_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
 	$(call show,LD,$@) $(CC) $(SAN) -o $@ $^ $(LIBS)
 
 # The server itself, for the second pass of the black-box suites.
-$(BUILD)/asan/ragd: $(call obj,$(BUILD)/asan,$(MAIN_SRC) $(LIB_SRC))
+$(BUILD)/asan/ragd: $(call obj,$(BUILD)/asan,$(MAIN_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
 	$(call show,LD,$@) $(CC) $(SAN) -o $@ $^ $(LIBS)
 
 # --- ThreadSanitizer objects (the concurrent tests and suites) -------------
@@ -110,10 +136,10 @@ $(BUILD)/tsan/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CC,$< (tsan)) $(CC) $(CSTD) $(WARN) -O1 -g $(TSAN) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
 
-$(BUILD)/tsan/test_unit: $(call obj,$(BUILD)/tsan,$(TEST_SRC) $(LIB_SRC))
+$(BUILD)/tsan/test_unit: $(call obj,$(BUILD)/tsan,$(TEST_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
 	$(call show,LD,$@) $(CC) $(TSAN) -o $@ $^ $(LIBS)
 
-$(BUILD)/tsan/ragd: $(call obj,$(BUILD)/tsan,$(MAIN_SRC) $(LIB_SRC))
+$(BUILD)/tsan/ragd: $(call obj,$(BUILD)/tsan,$(MAIN_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
 	$(call show,LD,$@) $(CC) $(TSAN) -o $@ $^ $(LIBS)
 
 # --- fuzz targets (libFuzzer, clang) ----------------------------------------
@@ -124,7 +150,7 @@ $(BUILD)/fuzz/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CC,$< (fuzz)) clang $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(DEPFLAGS) $(INCLUDES) -Ifuzz -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
 
-$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o $(call obj,$(BUILD)/fuzz,$(FUZZ_LIB_SRC))
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o $(call obj,$(BUILD)/fuzz,$(FUZZ_LIB_SRC)) $(ASSETS_OBJ)
 	$(call show,LD,$@) clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))

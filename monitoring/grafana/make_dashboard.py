@@ -131,13 +131,14 @@ y[0] += 8
 panel("timeseries", "Cache hit ratio",
       [(ratio("sum(rate(query_cache_hits_total{%s}[%s]))" % (SEL, RI),
               "sum(rate(query_cache_hits_total{%s}[%s])) + sum(rate(query_cache_misses_total{%s}[%s]))" % (SEL, RI, SEL, RI)),
-        "hit ratio"),
-       ("sum(ragd_query_cache_entries{%s})" % SEL, "entries")],
-      "percentunit", 0, 8, extra={"min": 0})
+        "hit ratio")],
+      "percentunit", 0, 8, extra={"min": 0, "max": 1})
 panel("stat", "Documents",
-      [("sum(active_documents_count{%s})" % SEL, "documents")], "short", 8, 8)
+      [("sum(active_documents_count{%s})" % SEL, "documents")], "short", 8, 5)
 panel("stat", "Embeddings",
-      [("sum(total_embeddings_count{%s})" % SEL, "embeddings")], "short", 16, 8)
+      [("sum(total_embeddings_count{%s})" % SEL, "embeddings")], "short", 13, 5)
+panel("stat", "Cache entries",
+      [("sum(ragd_query_cache_entries{%s})" % SEL, "entries")], "short", 18, 6)
 y[0] += 8
 
 # --- generation ---------------------------------------------------------------------
@@ -232,7 +233,7 @@ y[0] += 8
 def variable(name, label, query, include_all=True):
     return {"name": name, "label": label, "type": "query", "datasource": DS,
             "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-            "definition": query, "refresh": 2, "includeAll": include_all, "multi": True,
+            "refresh": 2, "includeAll": include_all, "multi": True,
             "allValue": ".*", "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
             "sort": 1}
 
@@ -256,7 +257,8 @@ dashboard = {
         variable("instance", "Instance", 'label_values(http_requests_total{job=~"$job"}, instance)'),
     ]},
     "annotations": {"list": [{"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-                              "enable": True, "hide": True, "name": "Annotations & Alerts", "type": "dashboard"}]},
+                              "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
+                              "name": "Annotations & Alerts", "type": "dashboard"}]},
     "panels": panels,
 }
 

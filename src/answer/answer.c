@@ -161,9 +161,10 @@ static int register_metrics(answerer_t *a, metrics_registry_t *reg, char *err, s
         metrics_family_child(a->m.client_tokens, (const char *[]){OPERATION, p, model, "output"});
     for (int i = 0; i < ANSWER_OUTCOME_COUNT; i++)
         a->m.outcomes[i] = metrics_family_child(outcomes, (const char *[]){outcome_names[i]});
-    for (int i = 1; i < GEN_REASON_COUNT; i++)
-        a->m.errors[i] =
-            metrics_family_child(errors, (const char *[]){gen_reason_name((gen_reason_t)i)});
+    for (int i = 1; i < GEN_REASON_COUNT; i++) /* a client leaving is no generator error */
+        if (i != GEN_CANCELLED)
+            a->m.errors[i] =
+                metrics_family_child(errors, (const char *[]){gen_reason_name((gen_reason_t)i)});
     return 0;
 }
 

@@ -184,6 +184,23 @@ void http_request_defer(http_request_t *req)
     atomic_fetch_add(&req->srv->deferred, 1);
 }
 
+int http_request_spawn(http_request_t *req, void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    http_request_defer(req);
+    int rc = pthread_create(&t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    if (rc) { /* not deferred after all: the handler answers */
+        req->deferred = false;
+        atomic_fetch_sub(&req->srv->deferred, 1);
+        return -rc;
+    }
+    return 0;
+}
+
 /* True when the peer of fd has closed or reset its side. */
 static bool peer_closed(int fd)
 {

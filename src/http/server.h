@@ -113,6 +113,10 @@ typedef struct http_stream http_stream_t;
  * thread must not touch the request. Every deferred request must be
  * answered (http_server_stop waits for them). */
 void http_request_defer(http_request_t *req);
+/* Defers the request and runs fn(arg) on a detached thread of its own,
+ * which answers it. 0, or -errno (no thread: the request is not deferred,
+ * and the handler answers). */
+int http_request_spawn(http_request_t *req, void *(*fn)(void *), void *arg);
 /* True when a deferred request's client has closed its connection, or the
  * server is stopping: the answer is not wanted any more. */
 bool http_request_gone(http_request_t *req);

@@ -11,6 +11,7 @@
 #include "metrics/process.h"
 #include "rag/rag.h"
 #include "server/config.h"
+#include "server/prom_proxy.h"
 #include "server/routes_answer.h"
 #include "server/routes_rag.h"
 
@@ -28,6 +29,7 @@ typedef struct app {
     routes_rag_opts_t rag_routes;
     answerer_t *answerer;
     routes_answer_opts_t answer_routes;
+    prom_proxy_t prom;
 } app_t;
 
 #endif

@@ -175,6 +175,11 @@ static const config_option_t options[] = {
      1000000, "budget of the numbered context in a prompt, in words and CJK characters"},
     {"max-answers", "RAGD_MAX_ANSWERS", CONFIG_UINT, F(max_answers), "N", "64", 1, 10000,
      "answers written at once; one more gets 503"},
+    {"prometheus-url", "RAGD_PROMETHEUS_URL", CONFIG_STRING, F(prometheus_url), "URL", NULL, 0, 0,
+     "the Prometheus /dashboard reads (query, query_range and alerts only); none: the page says "
+     "so"},
+    {"prometheus-timeout", "RAGD_PROMETHEUS_TIMEOUT", CONFIG_SECONDS, F(prometheus_timeout_s),
+     "SECONDS", "10", 0.1, 300, "time one dashboard call to Prometheus may take"},
 };
 #undef F
 #define NOPTIONS (sizeof options / sizeof options[0])
@@ -356,6 +361,11 @@ int config_parse(config_t *c, int argc, char *const *argv, char *const *envp, FI
     if (c->generator == CONFIG_GENERATOR_OPENAI &&
         (!c->generator_url[0] || !c->generator_model[0])) {
         snprintf(err, errlen, "--generator openai needs --generator-url and --generator-model");
+        return -EINVAL;
+    }
+    if (c->prometheus_url[0] && strncmp(c->prometheus_url, "http://", 7) != 0 &&
+        strncmp(c->prometheus_url, "https://", 8) != 0) {
+        snprintf(err, errlen, "--prometheus-url must be an http:// or https:// URL");
         return -EINVAL;
     }
     if (c->embedder == CONFIG_EMBEDDER_HASH && c->embedding_dim < 16) {

@@ -66,6 +66,9 @@ typedef struct config {
     char prompt_template[1024]; /* a file; "" : the built-in template */
     unsigned context_tokens;
     unsigned max_answers;
+    /* dashboard */
+    char prometheus_url[1024];
+    double prometheus_timeout_s;
 } config_t;
 
 /* How an option's value is read, and the type of its field. */

@@ -6,7 +6,6 @@
 #include "server/routes_answer.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,16 +276,9 @@ static void start(http_request_t *req, routes_answer_opts_t *o, api_t api)
         job_free(j);
         return;
     }
-    pthread_attr_t attr;
-    pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    http_request_defer(req);
-    rc = pthread_create(&t, &attr, job_main, j);
-    pthread_attr_destroy(&attr);
-    if (rc) { /* answered here after all */
+    if ((rc = http_request_spawn(req, job_main, j)) != 0) {
         atomic_fetch_sub(&o->running, 1);
-        respond_error(req, api, 503, "busy", "cannot start an answer: %s", strerror(rc));
+        respond_error(req, api, 503, "busy", "cannot start an answer: %s", strerror(-rc));
         job_free(j);
     }
 }

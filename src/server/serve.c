@@ -26,6 +26,7 @@
 #include "rag/rag.h"
 #include "server/app.h"
 #include "server/config.h"
+#include "server/dashboard.h"
 #include "server/ops.h"
 #include "server/routes_rag.h"
 #include "util/clock.h"
@@ -156,9 +157,14 @@ static int start(app_t *a, char *err, size_t errlen)
         snprintf(err, errlen, "health: %s", strerror(-rc));
         return rc;
     }
+    if ((rc = prom_proxy_init(&a->prom, c->prometheus_url, c->prometheus_timeout_s)) != 0) {
+        snprintf(err, errlen, "--prometheus-url %s: %s", c->prometheus_url, strerror(-rc));
+        return rc;
+    }
     http_router_init(&a->router);
     if ((rc = ops_routes_add(a)) != 0 || (rc = routes_rag_add(&a->router, &a->rag_routes)) != 0 ||
-        (rc = routes_answer_add(&a->router, &a->answer_routes)) != 0) {
+        (rc = routes_answer_add(&a->router, &a->answer_routes)) != 0 ||
+        (rc = dashboard_routes_add(&a->router, &a->prom)) != 0) {
         snprintf(err, errlen, "routes: %s", strerror(-rc));
         return rc;
     }
@@ -194,6 +200,7 @@ static void stop(app_t *a)
     health_free(&a->health); /* its checks read the server */
     http_server_stop(&a->http);
     http_router_free(&a->router);
+    prom_proxy_free(&a->prom);
     if (routes_answer_wait(&a->answer_routes, 5) > 0) /* they have answered; let them end */
         log_warn("shutdown: answer threads still running");
     else

@@ -19,11 +19,11 @@ int upstream_init(upstream_t *u, const char *url, const char *path, const char *
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     memset(u, 0, sizeof *u);
-    size_t n = url ? strlen(url) : 0, t = strlen(tail);
+    size_t n = url ? strlen(url) : 0, t = tail ? strlen(tail) : 0;
     while (n && url[n - 1] == '/') n--;
     if (n == 0 || n + strlen(path) >= sizeof u->url) return -EINVAL;
     pthread_once(&once, curl_init_once);
-    bool full = n >= t && strncmp(url + n - t, tail, t) == 0;
+    bool full = tail && n >= t && strncmp(url + n - t, tail, t) == 0;
     snprintf(u->url, sizeof u->url, "%.*s%s", (int)n, url, full ? "" : path);
     snprintf(u->base, sizeof u->base, "%.*s", (int)n, url);
     if (api_key && *api_key) snprintf(u->auth, sizeof u->auth, "Authorization: Bearer %s", api_key);

@@ -27,7 +27,8 @@ typedef struct upstream {
 
 /* The endpoint: url as given when it already ends in `tail` (a full
  * endpoint such as ".../v1/chat/completions"), else url + path (a server's
- * base URL). api_key NULL or "": no Authorization header. Initialises
+ * base URL); tail NULL and path "": the base alone, for a caller that adds
+ * its own paths. api_key NULL or "": no Authorization header. Initialises
  * libcurl once per process. 0, or -EINVAL (url empty or too long). */
 int upstream_init(upstream_t *u, const char *url, const char *path, const char *tail,
                   const char *api_key);
