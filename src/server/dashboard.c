@@ -11,7 +11,7 @@
 
 /* The page may load only its own files and talk only to ragd. */
 #define CSP                                                                                        \
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' "    \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' "                     \
     "data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 static const dash_asset_t *asset(const char *name)

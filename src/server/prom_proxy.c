@@ -8,14 +8,14 @@
 #include "http/server.h"
 #include "util/buf.h"
 
-#define QUERY_MAX    (16 * 1024)        /* bytes of one parameter */
-#define ANSWER_MAX   ((size_t)64 << 20) /* 1,000 series of a day at 1-minute steps fit */
-#define NPARAMS      4
+#define QUERY_MAX  (16 * 1024)        /* bytes of one parameter */
+#define ANSWER_MAX ((size_t)64 << 20) /* 1,000 series of a day at 1-minute steps fit */
+#define NPARAMS    4
 
 typedef struct api {
-    const char *path;                  /* Prometheus's, after the base URL */
-    const char *params[NPARAMS];       /* the ones forwarded, in order */
-    unsigned required;                 /* bit i: params[i] must be given */
+    const char *path;            /* Prometheus's, after the base URL */
+    const char *params[NPARAMS]; /* the ones forwarded, in order */
+    unsigned required;           /* bit i: params[i] must be given */
 } api_t;
 
 static const api_t QUERY = {"/api/v1/query", {"query", "time"}, 1u};
@@ -72,12 +72,13 @@ static void *call_main(void *arg)
         http_respond_error(c->req, 502, "prometheus_unavailable", "Prometheus at %s: %s",
                            p->up.base,
                            buf_error(&body) ? "its answer is too large"
-                                            : cerr[0] ? cerr : curl_easy_strerror(cc));
+                           : cerr[0]        ? cerr
+                                            : curl_easy_strerror(cc));
     } else if (status == 200 || status == 400 || status == 422 || status == 503) {
         http_respond(c->req, (int)status, "application/json", body.data ? body.data : "", body.len);
     } else {
-        http_respond_error(c->req, 502, "prometheus_unavailable", "Prometheus at %s answered HTTP %ld",
-                           p->up.base, status);
+        http_respond_error(c->req, 502, "prometheus_unavailable",
+                           "Prometheus at %s answered HTTP %ld", p->up.base, status);
     }
     buf_free(&body);
     free(c->url);
@@ -150,7 +151,8 @@ static void h_alerts(http_request_t *req, void *ctx)
 int prom_proxy_routes_add(http_router_t *r, prom_proxy_t *p)
 {
     int rc = http_router_add(r, HTTP_GET, "/dashboard/api/query", h_query, p, 0, 200);
-    if (!rc) rc = http_router_add(r, HTTP_GET, "/dashboard/api/query_range", h_query_range, p, 0, 200);
+    if (!rc)
+        rc = http_router_add(r, HTTP_GET, "/dashboard/api/query_range", h_query_range, p, 0, 200);
     if (!rc) rc = http_router_add(r, HTTP_GET, "/dashboard/api/alerts", h_alerts, p, 0, 200);
     return rc;
 }
