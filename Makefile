@@ -173,6 +173,8 @@ bench: bench-deps
 	@$(BUILD)/bench_rag | grep -v '^RESULT'
 	@bench/query_instructions
 	@bench/answer_bench
+	@echo "== retrieval quality on ragd's own evaluation set (eval/, ragd eval)"
+	@$(BUILD)/ragd eval --corpus eval/corpus.jsonl --queries eval/queries.jsonl --qrels eval/qrels.tsv
 
 # The main job: ragd, Prometheus, Alertmanager and node-exporter on this
 # machine (127.0.0.1), a sample corpus ingested; Ctrl-C stops them all.

@@ -14,15 +14,17 @@ extern char **environ;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ragd [--version] [--help] <command> [options]\n"
-               "\n"
-               "ragd is a retrieval-augmented-generation service with Prometheus metrics.\n"
-               "\n"
-               "commands:\n"
-               "  serve    run the HTTP service (ragd serve --help)\n"
-               "  ingest   upload files and directories to a running ragd (ragd ingest --help)\n"
-               "  query    search a running ragd (ragd query --help)\n"
-               "  ask      get an answer with its sources from a running ragd (ragd ask --help)\n");
+    fprintf(
+        f, "usage: ragd [--version] [--help] <command> [options]\n"
+           "\n"
+           "ragd is a retrieval-augmented-generation service with Prometheus metrics.\n"
+           "\n"
+           "commands:\n"
+           "  serve    run the HTTP service (ragd serve --help)\n"
+           "  ingest   upload files and directories to a running ragd (ragd ingest --help)\n"
+           "  query    search a running ragd (ragd query --help)\n"
+           "  ask      get an answer with its sources from a running ragd (ragd ask --help)\n"
+           "  eval     measure retrieval quality on a set with known answers (ragd eval --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +42,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "ingest")) return cli_ingest_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "query")) return cli_query_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "ask")) return cli_ask_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "eval")) return cli_eval_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

@@ -10,6 +10,8 @@
  *   ragd ask QUESTION [--server URL] [--top-k N] [--mode ...] [--max-tokens N]
  *     streams the answer to the terminal as it is written, then lists the
  *     sources it cites (cli_ask.c).
+ *   ragd eval --corpus F --queries F --qrels F [--server URL] ...
+ *     retrieval quality on a set with known answers (cli_eval.c).
  * --server defaults to RAGD_SERVER or http://127.0.0.1:8050; the key to
  * RAGD_API_KEY. */
 #ifndef RAGD_CLI_H
@@ -21,6 +23,7 @@
 int cli_ingest_main(int argc, char **argv);
 int cli_query_main(int argc, char **argv);
 int cli_ask_main(int argc, char **argv);
+int cli_eval_main(int argc, char **argv);
 
 /* ---- shared by the commands ---- */
 

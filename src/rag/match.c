@@ -22,7 +22,8 @@ void match_expr(const char *text, int64_t chunks, match_dfs_fn dfs, void *ctx, b
     double common = MATCH_COMMON_SHARE * (double)chunks;
     bool prune = n > 1 && chunks > 0 && dfs && dfs(ctx, tok, n, df) == 0;
     bool rare = false;
-    for (size_t i = 0; prune && i < n; i++) rare |= (double)df[i] <= common;
+    /* a term no chunk holds matches nothing: it cannot stand for the query */
+    for (size_t i = 0; prune && i < n; i++) rare |= df[i] > 0 && (double)df[i] <= common;
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
         if (prune && rare && (double)df[i] > common) continue;

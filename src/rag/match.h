@@ -3,7 +3,7 @@
  * The query's terms (rag/text: words and CJK bigrams), each quoted, joined
  * with OR, so bm25 ranks chunks that hold more and rarer terms higher.
  * Terms found in more than MATCH_COMMON_SHARE of the chunks are left out
- * when a rarer term remains: their bm25 weight (IDF) is near zero, but
+ * when a rarer term that some chunk holds remains: their bm25 weight (IDF) is near zero, but
  * scoring every chunk that holds them was most of a query's cost. */
 #ifndef RAGD_MATCH_H
 #define RAGD_MATCH_H

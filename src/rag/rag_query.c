@@ -12,8 +12,12 @@
 #include "util/clock.h"
 #include "util/text_scan.h"
 
-/* Candidates each side brings to a hybrid fusion. */
-#define HYBRID_DEPTH(k) ((k)*4 < 50 ? 50 : (k)*4)
+/* Candidates each side brings to a hybrid fusion: the same for every
+ * top_k up to HYBRID_MIN_DEPTH, so the first k results of a query do not
+ * depend on how many were asked (with a depth growing with top_k, asking
+ * for more changed, and worsened, the first ten). */
+#define HYBRID_MIN_DEPTH 100
+#define HYBRID_DEPTH(k)  ((k) < HYBRID_MIN_DEPTH ? HYBRID_MIN_DEPTH : (k))
 
 int rag_mode_parse(const char *s)
 {

@@ -16,6 +16,7 @@
 #include "rag/cache.h"
 #include "rag/chunk.h"
 #include "rag/embed.h"
+#include "rag/match.h"
 #include "rag/parse.h"
 #include "rag/rag.h"
 #include "rag/store.h"
@@ -723,4 +724,106 @@ TEST(rag_pipeline)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ASSERT_OK(system(cmd));
+}
+
+/* The first k results of a hybrid query are the same whatever top_k asks
+ * (up to the fusion's fixed depth): asking for more never reorders the top. */
+TEST(hybrid_prefix_stable)
+{
+    char dir[] = "/tmp/ragd-test-prefix-XXXXXX";
+    ASSERT(mkdtemp(dir));
+    metrics_registry_t *reg;
+    ASSERT_OK(metrics_registry_new(&reg, NULL));
+    embedder_t *emb;
+    ASSERT_OK(embed_hash_new(&emb, 64));
+    static const double b[] = {0.001, 0.01, 0.1, 1};
+    rag_opts_t o = {.data_dir = dir,
+                    .embedder = emb,
+                    .chunk = {64, 8, 100},
+                    .parse = popts,
+                    .reg = reg,
+                    .buckets_document = b,
+                    .nbuckets_document = 4,
+                    .buckets_embedding = b,
+                    .nbuckets_embedding = 4,
+                    .buckets_search = b,
+                    .nbuckets_search = 4};
+    rag_t *r;
+    char err[256];
+    log_init(LOG_TEXT, open("/dev/null", O_WRONLY));
+    ASSERT_OK(rag_open(&r, &o, err, sizeof err));
+    log_init(LOG_TEXT, 2);
+    static const char *const words[] = {"latency", "budget",     "cache",   "vector", "index",
+                                        "alert",   "error",      "token",   "answer", "shard",
+                                        "replica", "disk",       "memory",  "query",  "chunk",
+                                        "embed",   "prometheus", "grafana", "burn",   "window"};
+    uint64_t x = 42;
+    for (int d = 0; d < 600; d++) {
+        char id[16], text[512];
+        size_t n = 0;
+        for (int w = 0; w < 8 + d % 17; w++) { /* lengths vary: bm25 and cosine disagree */
+            x = x * 6364136223846793005ull +
+                1442695040888963407ull; /* fixed: same corpus each run */
+            unsigned v = (unsigned)(x >> 33) % 60;
+            n += v < 20 ? (size_t)snprintf(text + n, sizeof text - n, "%s ", words[v])
+                        : (size_t)snprintf(text + n, sizeof text - n, "w%u ", v);
+        }
+        snprintf(id, sizeof id, "d%d", d);
+        rag_ingested_t ing;
+        ASSERT_OK(rag_ingest(r, &(rag_doc_in_t){.id = id, .type = DOC_TEXT, .data = text, .len = n},
+                             &ing, err, sizeof err));
+    }
+    static const char *const queries[] = {
+        "latency budget",  "cache index", "prometheus alert window",
+        "token answer",    "disk",        "w21 w22",
+        "w30 latency",     "w45 w46 w47", "error window",
+        "w59 shard",       "embed w33",   "query chunk",
+        "grafana w40 w41", "memory w25",  "replica burn"};
+    static const size_t ks[] = {3, 10, 60, 100};
+    for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
+        rag_answer_t big;
+        ASSERT_OK(rag_query(r, &(rag_query_t){.text = queries[q], .top_k = 100, .mode = RAG_HYBRID},
+                            &big, err, sizeof err));
+        ASSERT(big.results->n == 100);
+        for (size_t k = 0; k < 3; k++) {
+            rag_answer_t a;
+            ASSERT_OK(
+                rag_query(r, &(rag_query_t){.text = queries[q], .top_k = ks[k], .mode = RAG_HYBRID},
+                          &a, err, sizeof err));
+            ASSERT_EQ(a.results->n, ks[k]);
+            for (size_t i = 0; i < ks[k]; i++) {
+                ASSERT_STR_EQ(a.results->hits[i].document_id, big.results->hits[i].document_id);
+                ASSERT_EQ(a.results->hits[i].chunk_index, big.results->hits[i].chunk_index);
+            }
+            rag_answer_release(&a);
+        }
+        rag_answer_release(&big);
+    }
+    rag_close(&r);
+    metrics_registry_free(&reg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_OK(system(cmd));
+}
+
+static int fixed_dfs(void *ctx, const char *const *terms, size_t n, int64_t *dfs)
+{
+    for (size_t i = 0; i < n; i++)
+        dfs[i] = !strcmp(terms[i], "common") ? 900 : !strcmp(terms[i], "rare") ? 3 : 0;
+    return 0;
+}
+
+/* Common terms are left out only for a rarer term that matches something. */
+TEST(match_prunes_common_terms)
+{
+    buf_t b = BUF_INIT;
+    match_expr("common rare", 1000, fixed_dfs, NULL, &b);
+    ASSERT_STR_EQ(b.data, "\"rare\"");
+    buf_reset(&b);
+    match_expr("common unseen", 1000, fixed_dfs, NULL, &b); /* unseen matches nothing */
+    ASSERT_STR_EQ(b.data, "\"common\" OR \"unseen\"");
+    buf_reset(&b);
+    match_expr("common \"quoted\"", 1000, NULL, NULL, &b); /* no dfs: nothing pruned */
+    ASSERT_STR_EQ(b.data, "\"common\" OR \"quoted\"");
+    buf_free(&b);
 }

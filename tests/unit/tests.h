@@ -57,6 +57,8 @@
     X(parse_pdf_in_child)                                                                          \
     X(store_roundtrip)                                                                             \
     X(rag_pipeline)                                                                                \
+    X(hybrid_prefix_stable)                                                                        \
+    X(match_prunes_common_terms)                                                                   \
     X(sse_parser_cut_anywhere)                                                                     \
     X(extractive_generator)                                                                        \
     X(prompt_budget)                                                                               \

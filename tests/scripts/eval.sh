@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# ragd eval: the figures on sets whose answers are known exactly, in
+# process and against a running server; the shipped set; bad input.
+source "$(dirname "$0")/lib/common.sh"
+PY=/usr/bin/python3
+S=$TEST_TMP/set
+mkdir -p "$S"
+cat >"$S/corpus.jsonl" <<'J'
+{"_id": "a", "title": "Alpha", "text": "Zircon bearing sands are mined for zirconium."}
+{"_id": "b", "title": "Beta", "text": "Prometheus scrapes targets every ten seconds."}
+{"_id": "c/d", "title": "Gamma", "text": "Alertmanager groups alerts and sends them to a webhook."}
+J
+cat >"$S/queries.jsonl" <<'J'
+{"_id": "q1", "text": "zircon bearing sands"}
+{"_id": "q2", "text": "how often does prometheus scrape"}
+{"_id": "q3", "text": "alertmanager webhook"}
+{"_id": "q4", "text": "a query nobody judged"}
+J
+printf 'query-id\tcorpus-id\tscore\nq1\ta\t2\nq2\tb\t1\nq3\tc/d\t2\n' >"$S/qrels.tsv"
+args=(--corpus "$S/corpus.jsonl" --queries "$S/queries.jsonl" --qrels "$S/qrels.tsv")
+out=$("$RAGD_BIN" eval "${args[@]}" --modes keyword --json)
+check "in process: exit 0" eq "$?" 0
+check "keyword finds each answer first: every figure 1 (3 judged queries)" eq "$($PY -c 'import json,sys; d=json.load(sys.stdin)["keyword"]; print(d["mrr@10"], d["ndcg@10"], d["recall@1"], d["recall@10"], d["queries"])' <<<"$out")" "1.0 1.0 1.0 1.0 3"
+out=$("$RAGD_BIN" eval "${args[@]}")
+check "the table has every mode" eq "$(grep -cE '^  (vector|keyword|hybrid) ' <<<"$out")" 3
+# a judged document that nothing retrieves: recall 0 for that query
+printf 'query-id\tcorpus-id\tscore\nq1\tb\t2\n' >"$S/wrong.tsv"
+out=$("$RAGD_BIN" eval --corpus "$S/corpus.jsonl" --queries "$S/queries.jsonl" --qrels "$S/wrong.tsv" --modes keyword --json)
+check "a wrong judgement scores 0" eq "$($PY -c 'import json,sys; d=json.load(sys.stdin)["keyword"]; print(d["mrr@10"], d["recall@10"])' <<<"$out")" "0.0 0.0"
+
+start_ragd e || exit 1
+out=$("$RAGD_BIN" eval "${args[@]}" --server "http://127.0.0.1:$PORT_e" --ingest --modes keyword,hybrid --json)
+check "against a server, --ingest: the same figures" eq "$($PY -c 'import json,sys; d=json.load(sys.stdin); print(d["keyword"]["mrr@10"], d["hybrid"]["queries"])' <<<"$out")" "1.0 3"
+check "the server holds the corpus" eq "$(curl -s "http://127.0.0.1:$PORT_e/metrics" | awk '$1 == "active_documents_count" {print $2}')" 3
+stop_pid "$PID_e"
+
+out=$("$RAGD_BIN" eval --corpus eval/corpus.jsonl --queries eval/queries.jsonl --qrels eval/qrels.tsv --json)
+check "the shipped set: every mode scored on its 58 queries" eq "$($PY -c 'import json,sys; d=json.load(sys.stdin); print(sorted(k for k in d if k != "ingest_seconds"), {d[m]["queries"] for m in ("vector","keyword","hybrid")})' <<<"$out")" "['hybrid', 'keyword', 'vector'] {58}"
+
+echo '{"text": "no id"}' >"$S/bad.jsonl"
+"$RAGD_BIN" eval --corpus "$S/bad.jsonl" --queries "$S/queries.jsonl" --qrels "$S/qrels.tsv" 2>"$TEST_TMP/err"
+check "a corpus line without _id: exit 2, names the line" eq "$? $(grep -c 'bad.jsonl:1: not an object with "_id" and "text"' "$TEST_TMP/err")" "2 1"
+"$RAGD_BIN" eval --corpus "$S/corpus.jsonl" 2>/dev/null
+check "missing files: exit 2" eq "$?" 2
+"$RAGD_BIN" eval "${args[@]}" --modes fuzzy 2>/dev/null
+check "an unknown mode: exit 2" eq "$?" 2
+finish
