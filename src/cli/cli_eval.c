@@ -76,8 +76,8 @@ static json_t *read_jsonl(const char *path)
         json_t *j = json_loadb(line, (size_t)n, 0, &e);
         if (!json_is_object(j) || !json_is_string(json_object_get(j, "_id")) ||
             !json_is_string(json_object_get(j, "text"))) {
-            fprintf(stderr, "ragd eval: %s:%zu: not an object with \"_id\" and \"text\"%s%s\n", path,
-                    no, j ? "" : ": ", j ? "" : e.text);
+            fprintf(stderr, "ragd eval: %s:%zu: not an object with \"_id\" and \"text\"%s%s\n",
+                    path, no, j ? "" : ": ", j ? "" : e.text);
             json_decref(j);
             json_decref(a);
             a = NULL;
@@ -132,7 +132,8 @@ static void id_of(const char *corpus_id, char *out, size_t n)
 /* ---- the two ways to ask ------------------------------------------------------ */
 
 typedef struct engine {
-    rag_t *rag; /* in process, or */
+    size_t per_doc_default; /* ragd serve's --max-per-document default */
+    rag_t *rag;             /* in process, or */
     const char *server;
     metrics_registry_t *reg;
     char dir[256];
@@ -193,8 +194,8 @@ static int ingest(engine_t *e, json_t *doc, char *err, size_t errlen)
 
 /* The ranked document ids of a query (distinct, in order of their first
  * chunk) into docs; returns how many, or -1. *chunks: the list's length. */
-static int ask(engine_t *e, const char *text, rag_mode_t mode, size_t top_k, char docs[][160],
-               size_t *chunks)
+static int ask(engine_t *e, const char *text, rag_mode_t mode, size_t top_k, long per_doc,
+               char docs[][160], size_t *chunks)
 {
     static const char *const names[] = {"hybrid", "vector", "keyword"};
     size_t n = 0;
@@ -202,15 +203,20 @@ static int ask(engine_t *e, const char *text, rag_mode_t mode, size_t top_k, cha
 #define ADD(id)                                                                                    \
     do {                                                                                           \
         bool seen = false;                                                                         \
-        for (size_t k = 0; k < n && !seen; k++) seen = !strcmp(docs[k], (id));                    \
-        if (!seen && n < top_k) snprintf(docs[n++], 160, "%s", (id));                             \
+        for (size_t k = 0; k < n && !seen; k++) seen = !strcmp(docs[k], (id));                     \
+        if (!seen && n < top_k) snprintf(docs[n++], 160, "%s", (id));                              \
         (*chunks)++;                                                                               \
     } while (0)
     if (e->rag) {
         char err[256];
         rag_answer_t a;
-        if (rag_query(e->rag, &(rag_query_t){.text = text, .top_k = top_k, .mode = mode}, &a, err,
-                      sizeof err)) {
+        if (rag_query(e->rag,
+                      &(rag_query_t){.text = text,
+                                     .top_k = top_k,
+                                     .mode = mode,
+                                     .max_per_document =
+                                         per_doc < 0 ? e->per_doc_default : (size_t)per_doc},
+                      &a, err, sizeof err)) {
             fprintf(stderr, "ragd eval: query failed: %s\n", err);
             return -1;
         }
@@ -218,8 +224,9 @@ static int ask(engine_t *e, const char *text, rag_mode_t mode, size_t top_k, cha
         rag_answer_release(&a);
         return (int)n;
     }
-    json_t *j = json_pack("{s:s,s:I,s:s}", "query", text, "top_k", (json_int_t)top_k, "mode",
-                          names[mode]);
+    json_t *j =
+        json_pack("{s:s,s:I,s:s}", "query", text, "top_k", (json_int_t)top_k, "mode", names[mode]);
+    if (per_doc >= 0) json_object_set_new(j, "max_per_document", json_integer(per_doc));
     char *body = json_dumps(j, JSON_COMPACT), url[1024];
     json_decref(j);
     snprintf(url, sizeof url, "%s/v1/query", e->server);
@@ -287,7 +294,8 @@ static void score(const set_t *s, const char *qid, char docs[][160], int n, figu
 static int usage(void)
 {
     printf("usage: ragd eval --corpus FILE --queries FILE --qrels FILE [--modes "
-           "vector,keyword,hybrid] [--top-k N] [--json] [--server URL [--ingest]]\n"
+           "vector,keyword,hybrid] [--top-k N] [--max-per-document N] [--json] [--server URL "
+           "[--ingest]]\n"
            "Retrieval quality on a BEIR-style set: MRR@10, nDCG@10, recall@1, recall@10 per "
            "mode.\n");
     return 0;
@@ -297,7 +305,7 @@ int cli_eval_main(int argc, char **argv)
 {
     const char *corpus = NULL, *queries = NULL, *qrels = NULL, *modes = "vector,keyword,hybrid";
     bool as_json = false, do_ingest = false;
-    long top_k = 10;
+    long top_k = 10, per_doc = -1; /* -1: the default of ragd serve */
     engine_t e = {0};
     for (int i = 0; i < argc; i++) {
         const char *v;
@@ -311,6 +319,8 @@ int cli_eval_main(int argc, char **argv)
             modes = v;
         else if ((v = cli_flag_value(&i, argc, argv, "--top-k")))
             top_k = strtol(v, NULL, 10);
+        else if ((v = cli_flag_value(&i, argc, argv, "--max-per-document")))
+            per_doc = strtol(v, NULL, 10);
         else if ((v = cli_flag_value(&i, argc, argv, "--server")))
             e.server = v;
         else if (!strcmp(argv[i], "--ingest"))
@@ -345,6 +355,7 @@ int cli_eval_main(int argc, char **argv)
         embedder_t *emb = NULL;
         config_t c;
         config_defaults(&c);
+        e.per_doc_default = c.max_per_document;
         if (!mkdtemp(e.dir) || metrics_registry_new(&e.reg, NULL) ||
             embed_hash_new(&emb, c.embedding_dim) ||
             rag_open(&e.rag,
@@ -403,7 +414,7 @@ int cli_eval_main(int argc, char **argv)
             char docs[100][160];
             size_t chunks;
             int n = ask(&e, json_string_value(json_object_get(q, "text")), (rag_mode_t)mode,
-                        (size_t)top_k, docs, &chunks);
+                        (size_t)top_k, per_doc, docs, &chunks);
             if (n < 0) {
                 rc = 1;
                 break;

@@ -76,6 +76,7 @@ typedef struct rag_query {
     rag_mode_t mode;
     const doc_kv_t *filter; /* every key = value must hold; at most DOC_META_MAX */
     size_t nfilter;
+    size_t max_per_document; /* at most this many chunks of one document; 0: any */
 } rag_query_t;
 
 typedef struct rag_answer {

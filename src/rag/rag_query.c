@@ -12,7 +12,8 @@
 #include "util/clock.h"
 #include "util/text_scan.h"
 
-/* Candidates each side brings to a hybrid fusion: the same for every
+/* Candidates each search brings (to the fusion, and to the picking of
+ * results: identical texts once, max_per_document): the same for every
  * top_k up to HYBRID_MIN_DEPTH, so the first k results of a query do not
  * depend on how many were asked (with a depth growing with top_k, asking
  * for more changed, and worsened, the first ten). */
@@ -40,7 +41,7 @@ static int cmp_kv(const void *a, const void *b)
 static char *cache_key(const rag_query_t *q)
 {
     buf_t b = BUF_INIT;
-    buf_printf(&b, "%d:%zu:", (int)q->mode, q->top_k);
+    buf_printf(&b, "%d:%zu:%zu:", (int)q->mode, q->top_k, q->max_per_document);
     doc_kv_t sorted[DOC_META_MAX];
     size_t n = q->nfilter < DOC_META_MAX ? q->nfilter : DOC_META_MAX;
     if (n) memcpy(sorted, q->filter, n * sizeof *sorted); /* filter may be NULL when n is 0 */
@@ -143,9 +144,9 @@ int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size
     }
     metrics_counter_inc(r->m.misses);
 
-    size_t depth = q->mode == RAG_HYBRID ? HYBRID_DEPTH(q->top_k) : q->top_k;
+    size_t depth = HYBRID_DEPTH(q->top_k);
     vindex_hit_t *vh = calloc(depth, sizeof *vh), *kh = calloc(depth, sizeof *kh);
-    vindex_hit_t *final = calloc(q->top_k, sizeof *final);
+    vindex_hit_t *final = calloc(depth, sizeof *final);
     idset_t allowed = {0};
     long nv = 0, nk = 0, nf = 0;
     result_t *res = NULL;
@@ -169,14 +170,15 @@ int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size
         goto done;
     }
     if (q->mode == RAG_VECTOR)
-        memcpy(final, vh, (size_t)(nf = nv < (long)q->top_k ? nv : (long)q->top_k) * sizeof *final);
+        memcpy(final, vh, (size_t)(nf = nv) * sizeof *final);
     else if (q->mode == RAG_KEYWORD)
-        memcpy(final, kh, (size_t)(nf = nk < (long)q->top_k ? nk : (long)q->top_k) * sizeof *final);
-    else if ((nf = fuse_rrf(vh, (size_t)nv, kh, (size_t)nk, q->top_k, final)) < 0) {
+        memcpy(final, kh, (size_t)(nf = nk) * sizeof *final);
+    else if ((nf = fuse_rrf(vh, (size_t)nv, kh, (size_t)nk, depth, final)) < 0) {
         rc = (int)nf;
         goto done;
     }
-    if ((rc = store_results(r->store, final, (size_t)nf, res)) != 0) {
+    if ((rc = store_results(r->store, final, (size_t)nf,
+                            &(store_pick_t){q->top_k, q->max_per_document}, res)) != 0) {
         snprintf(err, errlen, "reading the results failed");
         goto done;
     }

@@ -103,9 +103,18 @@ long store_keyword(store_t *s, const char *match, size_t k, const doc_kv_t *filt
 int store_term_dfs(store_t *s, const char *const *terms, size_t n, int64_t *dfs);
 /* The chunk ids whose document has every key = value of filter. */
 int store_filter_ids(store_t *s, const doc_kv_t *filter, size_t nfilter, idset_t *out);
+/* How store_results picks among ranked candidates. */
+typedef struct store_pick {
+    size_t limit;            /* at most this many hits; 0: all */
+    size_t max_per_document; /* at most this many chunks of one document; 0: any */
+} store_pick_t;
 /* Appends one hit per id to out, in order, with its chunk's and document's
- * fields (a chunk deleted meanwhile is skipped). 0, -EIO, -ENOMEM. */
-int store_results(store_t *s, const vindex_hit_t *hits, size_t n, result_t *out);
+ * fields (a chunk deleted meanwhile is skipped). With pick (NULL: every
+ * id), a text given already is skipped (identical chunks of two documents
+ * come once), as is a chunk past its document's max_per_document, until
+ * limit hits are in. 0, -EIO, -ENOMEM. */
+int store_results(store_t *s, const vindex_hit_t *hits, size_t n, const store_pick_t *pick,
+                  result_t *out);
 
 /* Health: a trivial read through the pool; 0 or -errno with a message. */
 int store_check(store_t *s, char *detail, size_t n);

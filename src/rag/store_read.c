@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rag/store_int.h"
+#include "util/hash.h"
 #include "util/buf.h"
 
 #define META_SQL "SELECT key, value FROM doc_meta WHERE doc_id = ? ORDER BY key"
@@ -136,9 +137,25 @@ int store_list(store_t *s, size_t limit, const char *after, doc_record_t **out, 
     return rc;
 }
 
-int store_results(store_t *s, const vindex_hit_t *hits, size_t n, result_t *out)
+/* Whether this text was given already (hashes of the texts given so far). */
+static bool seen_text(uint64_t *seen, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++)
+        if (seen[i] == h) return true;
+    return false;
+}
+
+int store_results(store_t *s, const vindex_hit_t *hits, size_t n, const store_pick_t *pick,
+                  result_t *out)
 {
     struct store_reader *r = store_reader_get(s);
+    size_t limit = pick && pick->limit ? pick->limit : n,
+           per_doc = pick ? pick->max_per_document : 0;
+    uint64_t *texts = calloc(limit ? limit : 1, sizeof *texts);
+    if (!texts) {
+        store_reader_put(r);
+        return -ENOMEM;
+    }
     sqlite3_stmt *st = NULL, *mst = NULL;
     int rc = -EIO;
     buf_t meta = BUF_INIT;
@@ -149,13 +166,24 @@ int store_results(store_t *s, const vindex_hit_t *hits, size_t n, result_t *out)
                            -1, &st, NULL) == SQLITE_OK &&
         sqlite3_prepare_v2(r->db, META_SQL, -1, &mst, NULL) == SQLITE_OK) {
         rc = 0;
-        for (size_t i = 0; i < n && rc == 0; i++) {
+        for (size_t i = 0; i < n && rc == 0 && out->n < limit; i++) {
             sqlite3_reset(st);
             sqlite3_bind_int64(st, 1, hits[i].id);
             if (sqlite3_step(st) != SQLITE_ROW) continue; /* deleted meanwhile */
+            const char *doc_id = (const char *)sqlite3_column_text(st, 0);
+            const char *text = (const char *)sqlite3_column_text(st, 4);
+            size_t text_len = (size_t)sqlite3_column_bytes(st, 4);
+            uint64_t th = hash_fnv1a(HASH_FNV_OFFSET, text ? text : "", text_len);
+            if (pick && seen_text(texts, out->n, th)) continue; /* the same words, once */
+            if (per_doc) {
+                size_t of_doc = 0;
+                for (size_t k = 0; k < out->n; k++)
+                    of_doc += !strcmp(out->hits[k].document_id, doc_id);
+                if (of_doc >= per_doc) continue;
+            }
+            texts[out->n] = th;
             size_t nmeta;
             buf_reset(&meta);
-            const char *doc_id = (const char *)sqlite3_column_text(st, 0);
             if ((rc = read_meta(mst, doc_id, &meta, &nmeta)) != 0) break;
             if (nmeta > DOC_META_MAX) nmeta = DOC_META_MAX; /* put never stores more */
             unpack_meta(meta.data, kv, nmeta);
@@ -163,8 +191,8 @@ int store_results(store_t *s, const vindex_hit_t *hits, size_t n, result_t *out)
                               .chunk_index = sqlite3_column_int64(st, 1),
                               .title = (const char *)sqlite3_column_text(st, 2),
                               .section = (const char *)sqlite3_column_text(st, 3),
-                              .text = (const char *)sqlite3_column_text(st, 4),
-                              .text_len = (size_t)sqlite3_column_bytes(st, 4),
+                              .text = text,
+                              .text_len = text_len,
                               .score = hits[i].score,
                               .meta = kv,
                               .nmeta = nmeta};
@@ -174,6 +202,7 @@ int store_results(store_t *s, const vindex_hit_t *hits, size_t n, result_t *out)
     sqlite3_finalize(st);
     sqlite3_finalize(mst);
     buf_free(&meta);
+    free(texts);
     store_reader_put(r);
     return rc;
 }

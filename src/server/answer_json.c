@@ -51,7 +51,7 @@ int answer_json_request(json_t *body, const answer_limits_t *lim, answer_request
     memset(ar, 0, sizeof *ar);
     int rc = rag_json_query_text(json_object_get(body, "query"), lim->max_query_bytes, &ar->query,
                                  err, errlen);
-    if (!rc) rc = rag_json_query_in(body, lim->max_top_k, &ar->query, w->kv, err, errlen);
+    if (!rc) rc = rag_json_query_in(body, lim, &ar->query, w->kv, err, errlen);
     if (!rc) rc = stream_flag(body, &w->stream, err, errlen);
     if (!rc) rc = generation_opts(body, ar, err, errlen);
     return rc;
@@ -163,7 +163,7 @@ int answer_json_chat_request(json_t *body, const answer_limits_t *lim, const cha
     ar->history = w->history;
     json_t *so = json_object_get(body, "stream_options");
     w->include_usage = json_is_true(json_object_get(so, "include_usage"));
-    int rc = rag_json_query_in(body, lim->max_top_k, &ar->query, w->kv, err, errlen);
+    int rc = rag_json_query_in(body, lim, &ar->query, w->kv, err, errlen);
     if (!rc) rc = stream_flag(body, &w->stream, err, errlen);
     if (!rc) rc = generation_opts(body, ar, err, errlen);
     return rc;

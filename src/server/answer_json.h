@@ -11,12 +11,11 @@
 #include <stddef.h>
 
 #include "answer/answer.h"
+#include "server/rag_json.h"
 
 #define ANSWER_JSON_MAX_TOKENS 65536 /* the largest max_tokens a request may ask */
 
-typedef struct answer_limits {
-    size_t max_query_bytes, max_top_k;
-} answer_limits_t;
+typedef rag_json_limits_t answer_limits_t;
 
 /* What a request asks beside the question. */
 typedef struct answer_wire {

@@ -137,6 +137,10 @@ static const config_option_t options[] = {
      "longest query text"},
     {"max-top-k", "RAGD_MAX_TOP_K", CONFIG_UINT, F(max_top_k), "N", "100", 1, VINDEX_MAX_K,
      "largest top_k a query may ask"},
+    {"max-per-document", "RAGD_MAX_PER_DOCUMENT", CONFIG_UINT, F(max_per_document), "N", "2", 0,
+     VINDEX_MAX_K,
+     "chunks of one document in a result list when a query does not say (max_per_document); 0: "
+     "any"},
     {"cache-entries", "RAGD_CACHE_ENTRIES", CONFIG_UINT, F(cache_entries), "N", "1000", 0, 1000000,
      "query cache size; 0 turns it off"},
     {"cache-ttl", "RAGD_CACHE_TTL", CONFIG_SECONDS, F(cache_ttl_s), "SECONDS", "300", 1, 604800,

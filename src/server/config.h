@@ -54,6 +54,7 @@ typedef struct config {
     double cache_ttl_s;
     size_t max_query; /* bytes of query text */
     unsigned max_top_k;
+    unsigned max_per_document; /* default of a query's max_per_document */
     double pdf_timeout_s;
     config_buckets_t buckets_document, buckets_embedding, buckets_search;
     /* answers */

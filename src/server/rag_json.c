@@ -100,11 +100,13 @@ int rag_json_query_text(json_t *text, size_t max_bytes, rag_query_t *q, char *er
     return 0;
 }
 
-int rag_json_query_in(json_t *body, size_t max_top_k, rag_query_t *q, doc_kv_t *kv, char *err,
-                      size_t errlen)
+int rag_json_query_in(json_t *body, const rag_json_limits_t *lim, rag_query_t *q, doc_kv_t *kv,
+                      char *err, size_t errlen)
 {
     json_t *k = json_object_get(body, "top_k"), *mode = json_object_get(body, "mode");
-    json_t *filter = json_object_get(body, "filter");
+    json_t *filter = json_object_get(body, "filter"),
+           *pd = json_object_get(body, "max_per_document");
+    size_t max_top_k = lim->max_top_k;
     q->top_k = RAG_JSON_TOP_K_DEFAULT;
     if (k) {
         if (!json_is_integer(k) || json_integer_value(k) < 1 ||
@@ -120,6 +122,16 @@ int rag_json_query_in(json_t *body, size_t max_top_k, rag_query_t *q, doc_kv_t *
         return -EINVAL;
     }
     q->mode = (rag_mode_t)m;
+    q->max_per_document = lim->max_per_document;
+    if (pd) {
+        if (!json_is_integer(pd) || json_integer_value(pd) < 0 ||
+            json_integer_value(pd) > (json_int_t)max_top_k) {
+            snprintf(err, errlen, "'max_per_document' must be an integer from 0 (any) to %zu",
+                     max_top_k);
+            return -EINVAL;
+        }
+        q->max_per_document = (size_t)json_integer_value(pd);
+    }
     q->filter = kv;
     q->nfilter = 0;
     return filter ? rag_json_kv(filter, "filter", kv, &q->nfilter, err, errlen) : 0;

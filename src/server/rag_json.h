@@ -35,11 +35,17 @@ int rag_json_document_in(json_t *body, rag_doc_in_t *in, doc_kv_t *kv, char *err
 /* A query's text from a JSON value: a non-empty string of at most
  * max_bytes, into q->text (pointing into the JSON). 0 or -EINVAL. */
 int rag_json_query_text(json_t *text, size_t max_bytes, rag_query_t *q, char *err, size_t errlen);
+/* The limits and defaults a query is read with. */
+typedef struct rag_json_limits {
+    size_t max_query_bytes, max_top_k;
+    size_t max_per_document; /* the default of "max_per_document" */
+} rag_json_limits_t;
+
 /* A query's options from a request body: "top_k" (1..max_top_k; default
- * RAG_JSON_TOP_K_DEFAULT), "mode" and "filter" (into kv, of DOC_META_MAX).
- * 0 or -EINVAL with err set. */
-int rag_json_query_in(json_t *body, size_t max_top_k, rag_query_t *q, doc_kv_t *kv, char *err,
-                      size_t errlen);
+ * RAG_JSON_TOP_K_DEFAULT), "mode", "filter" (into kv, of DOC_META_MAX) and
+ * "max_per_document" (0..max_top_k, 0: any). 0 or -EINVAL with err set. */
+int rag_json_query_in(json_t *body, const rag_json_limits_t *lim, rag_query_t *q, doc_kv_t *kv,
+                      char *err, size_t errlen);
 
 /* {"id","title","content_type","metadata","chunks","created_at","updated_at"[,"text"]} */
 json_t *rag_json_document(const doc_record_t *d);

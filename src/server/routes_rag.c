@@ -204,9 +204,9 @@ static void h_query(http_request_t *req, void *ctx)
     }
     rag_query_t q = {0};
     doc_kv_t kv[DOC_META_MAX];
-    if (rag_json_query_text(json_object_get(body, "query"), o->max_query_bytes, &q, err,
+    if (rag_json_query_text(json_object_get(body, "query"), o->lim.max_query_bytes, &q, err,
                             sizeof err) ||
-        rag_json_query_in(body, o->max_top_k, &q, kv, err, sizeof err)) {
+        rag_json_query_in(body, &o->lim, &q, kv, err, sizeof err)) {
         http_respond_error(req, 400, "invalid_field", "%s", err);
         goto out;
     }

@@ -7,11 +7,11 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "rag/rag.h"
+#include "server/rag_json.h"
 
 typedef struct routes_rag_opts {
     rag_t *rag;
-    size_t max_query_bytes; /* longest query text */
-    size_t max_top_k;
+    rag_json_limits_t lim;
 } routes_rag_opts_t;
 
 /* Adds POST/GET /v1/documents, GET/DELETE /v1/documents/{id}, POST

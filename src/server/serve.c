@@ -119,7 +119,7 @@ static int open_answerer(app_t *a, char *err, size_t errlen)
     free(template);
     a->answer_routes = (routes_answer_opts_t){
         .answerer = a->answerer,
-        .lim = {c->max_query, c->max_top_k},
+        .lim = {c->max_query, c->max_top_k, c->max_per_document},
         .max_concurrent = c->max_answers,
         .started = clock_epoch(),
     };
@@ -150,7 +150,7 @@ static int start(app_t *a, char *err, size_t errlen)
     if ((rc = open_rag(a, err, errlen)) != 0 || (rc = open_answerer(a, err, errlen)) != 0)
         return rc;
     const config_t *c = &a->cfg;
-    a->rag_routes = (routes_rag_opts_t){a->rag, c->max_query, c->max_top_k};
+    a->rag_routes = (routes_rag_opts_t){a->rag, {c->max_query, c->max_top_k, c->max_per_document}};
     if ((rc = health_new(&a->health, a->reg, a->cfg.health_interval_s)) != 0 ||
         (rc = ops_health_add(a)) != 0 || (rc = rag_add_health(a->rag, a->health)) != 0 ||
         (rc = answer_add_health(a->answerer, a->health)) != 0) {

@@ -42,7 +42,7 @@ check "SSE: the done event has usage" contains "$(grep -A1 'event: done' "$TEST_
 # bad input: documented JSON errors, nothing counted
 for body in '{}' '{"query":""}' '{"query":"x","top_k":0}' '{"query":"x","stream":"yes"}' \
     '{"query":"x","temperature":3}' '{"query":"x","max_tokens":0}' '{"query":"x","mode":"fuzzy"}' \
-    '{"query":"x","filter":{"a":1}}'; do
+    '{"query":"x","filter":{"a":1}}' '{"query":"x","max_per_document":-1}' '{"query":"x","max_per_document":"2"}'; do
     r=$(post $X/v1/answer "$body")
     check "400 for $body" contains "$r" '"code":"invalid_field"'
 done

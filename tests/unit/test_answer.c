@@ -197,7 +197,7 @@ TEST(upstream_endpoints)
 
 TEST(chat_request_reading)
 {
-    answer_limits_t lim = {100, 10};
+    answer_limits_t lim = {100, 10, 2};
     answer_request_t ar;
     answer_wire_t w = {0};
     char err[256];

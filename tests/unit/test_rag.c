@@ -490,7 +490,7 @@ TEST(store_roundtrip)
     result_t *res;
     ASSERT_OK(result_new(&res));
     vindex_hit_t two[2] = {{first + 1, 0.5f}, {first + 99, 0.25f}}; /* the second is gone */
-    ASSERT_OK(store_results(s, two, 2, res));
+    ASSERT_OK(store_results(s, two, 2, NULL, res));
     ASSERT_EQ(res->n, 1);
     ASSERT_STR_EQ(res->hits[0].document_id, "d1");
     ASSERT_EQ(res->hits[0].chunk_index, 1);
@@ -826,4 +826,80 @@ TEST(match_prunes_common_terms)
     match_expr("common \"quoted\"", 1000, NULL, NULL, &b); /* no dfs: nothing pruned */
     ASSERT_STR_EQ(b.data, "\"common\" OR \"quoted\"");
     buf_free(&b);
+}
+
+/* A result list gives an identical text once, and at most max_per_document
+ * chunks of one document; the cap is the query's. */
+TEST(results_pick_per_document)
+{
+    char dir[] = "/tmp/ragd-test-pick-XXXXXX";
+    ASSERT(mkdtemp(dir));
+    metrics_registry_t *reg;
+    ASSERT_OK(metrics_registry_new(&reg, NULL));
+    embedder_t *emb;
+    ASSERT_OK(embed_hash_new(&emb, 64));
+    static const double b[] = {0.001, 0.01, 0.1, 1};
+    rag_opts_t o = {.data_dir = dir,
+                    .embedder = emb,
+                    .chunk = {16, 0, 100},
+                    .parse = popts,
+                    .reg = reg,
+                    .buckets_document = b,
+                    .nbuckets_document = 4,
+                    .buckets_embedding = b,
+                    .nbuckets_embedding = 4,
+                    .buckets_search = b,
+                    .nbuckets_search = 4};
+    rag_t *r;
+    char err[256];
+    log_init(LOG_TEXT, open("/dev/null", O_WRONLY));
+    ASSERT_OK(rag_open(&r, &o, err, sizeof err));
+    log_init(LOG_TEXT, 2);
+    /* "long": six chunks about zircon; "b" and "b-copy" the same text */
+    static const char longdoc[] =
+        "Zircon one is here in the first part of this text about many things.\n\n"
+        "Zircon two is here in the second part of this text about many things.\n\n"
+        "Zircon three is here in the third part of this text about many things.\n\n"
+        "Zircon four is here in the fourth part of this text about many things.\n\n"
+        "Zircon five is here in the fifth part of this text about many things.\n\n"
+        "Zircon six is here in the sixth part of this text about many things.";
+    static const char *const docs[][2] = {{"long", longdoc},
+                                          {"b", "Zircon sands are mined on beaches."},
+                                          {"b-copy", "Zircon sands are mined on beaches."},
+                                          {"c", "A zircon crystal is very old."}};
+    rag_ingested_t ing;
+    for (size_t i = 0; i < 4; i++)
+        ASSERT_OK(rag_ingest(
+            r,
+            &(rag_doc_in_t){
+                .id = docs[i][0], .type = DOC_TEXT, .data = docs[i][1], .len = strlen(docs[i][1])},
+            &ing, err, sizeof err));
+    rag_answer_t a;
+    for (int mode = 0; mode < 3; mode++) {
+        size_t ndocs[4] = {0}, copies = 0;
+        ASSERT_OK(rag_query(
+            r,
+            &(rag_query_t){
+                .text = "zircon", .top_k = 10, .mode = (rag_mode_t)mode, .max_per_document = 2},
+            &a, err, sizeof err));
+        for (size_t i = 0; i < a.results->n; i++) {
+            const char *d = a.results->hits[i].document_id;
+            for (size_t k = 0; k < 4; k++) ndocs[k] += !strcmp(d, docs[k][0]);
+            copies += !strcmp(d, "b") || !strcmp(d, "b-copy");
+        }
+        ASSERT_EQ(ndocs[0], 2); /* six chunks, two given */
+        ASSERT_EQ(copies, 1);   /* one text, once */
+        ASSERT_EQ(ndocs[3], 1);
+        ASSERT_EQ(a.results->n, 4);
+        rag_answer_release(&a);
+    }
+    ASSERT_OK(rag_query(r, &(rag_query_t){.text = "zircon", .top_k = 10, .mode = RAG_KEYWORD}, &a,
+                        err, sizeof err));
+    ASSERT_EQ(a.results->n, 8); /* no cap: the six chunks, one of the copies, c */
+    rag_answer_release(&a);
+    rag_close(&r);
+    metrics_registry_free(&reg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_OK(system(cmd));
 }

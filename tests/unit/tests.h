@@ -59,6 +59,7 @@
     X(rag_pipeline)                                                                                \
     X(hybrid_prefix_stable)                                                                        \
     X(match_prunes_common_terms)                                                                   \
+    X(results_pick_per_document)                                                                   \
     X(sse_parser_cut_anywhere)                                                                     \
     X(extractive_generator)                                                                        \
     X(prompt_budget)                                                                               \
