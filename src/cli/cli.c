@@ -174,7 +174,9 @@ static int collect_path(const char *path, const struct stat *st)
     return add_file(path, base ? base + 1 : path, st->st_size);
 }
 
-/* Uploads one file: its id from its path, its title its name. The HTTP
+/* Uploads one file: its id from its path; its title its name for plain
+ * text and PDF, and for HTML and Markdown the document's own (<title>, the
+ * first heading), which the server finds. The HTTP
  * status (0 when nothing was sent), the chunks made in *chunks, and the
  * reason of a failure in err. */
 static long upload_one(const struct file *f, const char *server, const char *key, size_t *chunks,
@@ -198,8 +200,11 @@ static long upload_one(const struct file *f, const char *server, const char *key
     } else {
         cli_path_id(f->rel, id, sizeof id);
         const char *base = strrchr(f->rel, '/');
-        char *title = curl_easy_escape(NULL, base ? base + 1 : f->rel, 0);
-        snprintf(url, sizeof url, "%s/v1/documents?id=%s&title=%s", server, id, title ? title : "");
+        const char *mime = mime_of(f->path);
+        bool own = !strcmp(mime, "text/html") || !strcmp(mime, "text/markdown");
+        char *title = own ? NULL : curl_easy_escape(NULL, base ? base + 1 : f->rel, 0);
+        snprintf(url, sizeof url, "%s/v1/documents?id=%s%s%s", server, id, title ? "&title=" : "",
+                 title ? title : "");
         curl_free(title);
         status = http_call("POST", url, mime_of(f->path), key, body.data ? body.data : "", body.len,
                            600, &resp, err, errlen);

@@ -37,10 +37,13 @@ typedef struct doc_block {
     size_t len;
 } doc_block_t;
 
+#define DOC_TITLE_MAX 1024 /* bytes of a title */
+
 typedef struct doc_blocks {
     doc_block_t *v;
     size_t n, cap;
-    size_t bytes; /* total text */
+    size_t bytes;                  /* total text */
+    char title[DOC_TITLE_MAX + 1]; /* the document's own title ("" when none) */
 } doc_blocks_t;
 
 /* Appends a block (copies). 0 or -ENOMEM. Empty text is skipped. */

@@ -14,6 +14,14 @@
 
 #define SECTION_MAX 512 /* heading paths are cut to this many bytes */
 
+/* Copies s[0..n) into out[size] without leading and trailing spaces. */
+static void set_title(char *out, size_t size, const char *s, size_t n)
+{
+    while (n && (*s == ' ' || *s == '\n')) s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n')) n--;
+    snprintf(out, size, "%.*s", (int)n, n ? s : "");
+}
+
 /* ---- Markdown (cmark) ---------------------------------------------------- */
 
 struct md {
@@ -86,6 +94,8 @@ static int parse_markdown(const char *data, size_t n, doc_blocks_t *out)
         } else if (ev == CMARK_EVENT_EXIT) {
             if (t == CMARK_NODE_HEADING) {
                 int lvl = heading >= 1 && heading <= 6 ? heading : 6;
+                if (!m.out->title[0]) /* the first heading names the document */
+                    set_title(m.out->title, sizeof m.out->title, htext.data, htext.len);
                 snprintf(m.titles[lvl - 1], sizeof m.titles[0], "%.*s", (int)htext.len,
                          htext.data ? htext.data : "");
                 for (int i = lvl; i < 6; i++) m.titles[i][0] = '\0';
@@ -112,6 +122,7 @@ struct html {
     doc_blocks_t *out;
     buf_t text;
     char section[SECTION_MAX];
+    int in_content; /* inside article or main: a header there is the article's */
     int rc;
 };
 
@@ -122,8 +133,16 @@ static bool name_in(const xmlChar *name, const char *const *list)
     return false;
 }
 
-static const char *const html_skip[] = {"script", "style", "noscript", "template", "head", "iframe",
-                                        "object", "svg",   "canvas",   "select",   NULL};
+static const char *const html_skip[] = {"script", "style",  "noscript", "template", "head",
+                                        "iframe", "object", "svg",      "canvas",   "select",
+                                        "nav",    "aside",  "footer",   NULL};
+/* ARIA roles of page furniture. */
+static const char *const html_skip_roles[] = {"navigation",    "banner", "contentinfo",
+                                              "complementary", "search", NULL};
+/* Class words of boxes whose headings are not the page's sections. */
+static const char *const html_box_words[] = {"admonition", "callout", "note",  "tip",
+                                             "warning",    "caution", "alert", "important",
+                                             "hint",       "danger",  "info",  NULL};
 static const char *const html_blocks[] = {
     "p",      "div",     "li",      "ul",       "ol",         "tr",         "td", "th",
     "table",  "section", "article", "pre",      "blockquote", "br",         "hr", "header",
@@ -164,6 +183,29 @@ static void html_heading_text(xmlNode *n, buf_t *b)
     }
 }
 
+/* True when attribute attr of n holds one of words as a whole word
+ * (class="admonition note"), or, with prefix, starts one ("callout-tip"). */
+static bool attr_has_word(xmlNode *n, const char *attr, const char *const *words)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)attr);
+    bool found = false;
+    for (char *save = NULL, *w = v ? strtok_r((char *)v, " \t\n", &save) : NULL; w && !found;
+         w = strtok_r(NULL, " \t\n", &save))
+        for (const char *const *k = words; *k && !found; k++) {
+            size_t len = strlen(*k);
+            found =
+                strncasecmp(w, *k, len) == 0 && (w[len] == '\0' || w[len] == '-' || w[len] == '_');
+        }
+    xmlFree(v);
+    return found;
+}
+
+static bool html_furniture(const struct html *h, xmlNode *n)
+{
+    if (name_in(n->name, html_skip) || attr_has_word(n, "role", html_skip_roles)) return true;
+    return !h->in_content && strcasecmp((const char *)n->name, "header") == 0;
+}
+
 /* Depth is bounded by libxml2 (no XML_PARSE_HUGE): recursion is safe. */
 static void html_walk(struct html *h, xmlNode *n)
 {
@@ -172,20 +214,35 @@ static void html_walk(struct html *h, xmlNode *n)
             if (n->content) html_text(&h->text, (const char *)n->content);
             continue;
         }
-        if (n->type != XML_ELEMENT_NODE || name_in(n->name, html_skip)) continue;
+        if (n->type != XML_ELEMENT_NODE || html_furniture(h, n)) continue;
         const char *name = (const char *)n->name;
         if ((name[0] == 'h' || name[0] == 'H') && name[1] >= '1' && name[1] <= '6' && !name[2]) {
             html_flush(h);
             buf_t t = BUF_INIT;
             html_heading_text(n, &t);
             snprintf(h->section, sizeof h->section, "%.*s", (int)t.len, t.data ? t.data : "");
+            if (!h->out->title[0] && name[1] == '1') /* no <title>: the first h1 */
+                set_title(h->out->title, sizeof h->out->title, t.data, t.len);
             buf_free(&t);
             continue;
         }
         bool block = name_in(n->name, html_blocks);
+        bool content = !strcasecmp(name, "article") || !strcasecmp(name, "main");
+        bool box = attr_has_word(n, "class", html_box_words);
+        char saved[SECTION_MAX];
+        if (box) { /* its own heading ("Note") is not the section of what follows */
+            html_flush(h);
+            memcpy(saved, h->section, sizeof saved);
+        }
         if (block && h->text.len) buf_putc(&h->text, '\n');
+        h->in_content += content;
         html_walk(h, n->children);
+        h->in_content -= content;
         if (block && h->text.len && h->text.data[h->text.len - 1] != '\n') buf_putc(&h->text, '\n');
+        if (box) {
+            html_flush(h);
+            memcpy(h->section, saved, sizeof saved);
+        }
     }
 }
 
@@ -202,8 +259,19 @@ static int parse_html(const char *data, size_t n, doc_blocks_t *out, char *err, 
     struct html h = {.out = out};
     xmlNode *root = xmlDocGetRootElement(doc);
     xmlNode *body = NULL;
-    for (xmlNode *c = root ? root->children : NULL; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && strcasecmp((const char *)c->name, "body") == 0) body = c;
+    for (xmlNode *c = root ? root->children : NULL; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (strcasecmp((const char *)c->name, "body") == 0) body = c;
+        if (strcasecmp((const char *)c->name, "head") != 0) continue;
+        for (xmlNode *t = c->children; t; t = t->next) /* <title> names the document */
+            if (t->type == XML_ELEMENT_NODE && !strcasecmp((const char *)t->name, "title") &&
+                !out->title[0]) {
+                buf_t b = BUF_INIT;
+                html_heading_text(t, &b);
+                set_title(out->title, sizeof out->title, b.data, b.len);
+                buf_free(&b);
+            }
+    }
     if (body)
         html_walk(&h, body->children);
     else if (root)

@@ -1,5 +1,13 @@
 /* parse: turns an uploaded document into text blocks, each with its section
- * (the heading path in Markdown and HTML, "page N" in a PDF).
+ * (the heading path in Markdown and HTML, "page N" in a PDF), and finds the
+ * document's own title: HTML's <title> (else its first <h1>), Markdown's
+ * first heading.
+ *
+ * HTML's page furniture is left out: nav, aside and footer, a header that
+ * is not inside an article or main, and anything whose role is navigation,
+ * banner, contentinfo or complementary. A box (an admonition: note, tip,
+ * warning, callout...) keeps its text, but a heading inside it does not
+ * become the section of what follows the box.
  *
  * Every parser is a library the field trusts: cmark for Markdown, libxml2's
  * HTML parser, poppler for PDF. PDF parsing runs in a child process (`ragd

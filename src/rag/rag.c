@@ -236,8 +236,9 @@ int rag_ingest(rag_t *r, const rag_doc_in_t *in, rag_ingested_t *out, char *err,
     int rc = ingest_split(r, in, &g, err, errlen);
     if (!rc) rc = ingest_build(r, &g, err, errlen);
     if (!rc) {
+        /* no title given: the document's own (HTML <title>, first heading) */
         store_doc_t d = {id,
-                         in->title ? in->title : "",
+                         in->title && *in->title ? in->title : g.blocks.title,
                          doc_type_mime(in->type),
                          in->meta,
                          in->nmeta,

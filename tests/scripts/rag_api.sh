@@ -24,6 +24,7 @@ r=$(post_raw $F/sample.md text/markdown '?id=ops&title=Operations')
 check "Markdown (raw) -> 201" contains "$r" '{"id":"ops","chunks":3,"replaced":false} 201'
 r=$(post_raw $F/sample.html 'text/html; charset=utf-8' '?id=web')
 check "HTML (raw) -> 201" contains "$r" '"id":"web"'
+check "HTML without a given title: its <title>" contains "$(curl -s "$U/v1/documents/web")" '"title":"Ignored title"'
 r=$(post_raw $F/sample.pdf application/pdf '?id=paper&title=Search')
 check "PDF (raw) -> 201" eq "$r" '{"id":"paper","chunks":2,"replaced":false} 201'
 r=$(post_json '{"id":"tokyo","content":"東京のデータセンターではGrafanaでメトリクスを可視化しています。大阪では別のチームが担当します。","metadata":{"lang":"ja"}}')

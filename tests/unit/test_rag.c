@@ -903,3 +903,57 @@ TEST(results_pick_per_document)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ASSERT_OK(system(cmd));
 }
+
+static const char *section_of(const doc_blocks_t *b, const char *needle)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (strstr(b->v[i].text, needle)) return b->v[i].section ? b->v[i].section : "";
+    return NULL;
+}
+
+static bool any_block_has(const doc_blocks_t *b, const char *needle)
+{
+    return section_of(b, needle) != NULL;
+}
+
+/* Titles from the document itself; page furniture out; a box's heading is
+ * not the section of what follows the box. */
+TEST(parse_titles_and_furniture)
+{
+    doc_blocks_t b;
+    char err[128];
+    static const char html[] =
+        "<html><head><title> Install guide \n</title></head><body>"
+        "<header><a href=/>Home</a> Products Pricing</header>"
+        "<nav><ul><li>Docs</li><li>Blog</li></ul></nav>"
+        "<div role=navigation>Breadcrumbs here</div>"
+        "<main><article><header><h1>Installing</h1></header>"
+        "<h2>Requirements</h2><p>You need a C compiler.</p>"
+        "<div class=\"admonition warning\"><h3>Warning</h3><p>Back up first.</p></div>"
+        "<p>Then run make.</p>"
+        "<aside>Related: other guides</aside></article></main>"
+        "<footer>Copyright 2026</footer></body></html>";
+    ASSERT_OK(parse_document(DOC_HTML, html, sizeof html - 1, &popts, &b, err, sizeof err));
+    ASSERT_STR_EQ(b.title, "Install guide");
+    ASSERT(!any_block_has(&b, "Products"));
+    ASSERT(!any_block_has(&b, "Blog"));
+    ASSERT(!any_block_has(&b, "Breadcrumbs"));
+    ASSERT(!any_block_has(&b, "Related"));
+    ASSERT(!any_block_has(&b, "Copyright"));
+    ASSERT_STR_EQ(section_of(&b, "C compiler"), "Requirements");
+    ASSERT_STR_EQ(section_of(&b, "Back up"), "Warning"); /* inside the box, its heading */
+    ASSERT_STR_EQ(section_of(&b, "Then run make"), "Requirements"); /* after it, the page's */
+    doc_blocks_free(&b);
+    static const char no_title[] =
+        "<body><h2>Intro</h2><p>x</p><h1> Real name </h1><p>y</p></body>";
+    ASSERT_OK(parse_document(DOC_HTML, no_title, sizeof no_title - 1, &popts, &b, err, sizeof err));
+    ASSERT_STR_EQ(b.title, "Real name"); /* no <title>: the first h1 */
+    doc_blocks_free(&b);
+    static const char md[] = "Some words first.\n\n## Setup\n\ntext\n\n# Later\n\nmore\n";
+    ASSERT_OK(parse_document(DOC_MARKDOWN, md, sizeof md - 1, &popts, &b, err, sizeof err));
+    ASSERT_STR_EQ(b.title, "Setup"); /* Markdown: the first heading */
+    doc_blocks_free(&b);
+    ASSERT_OK(parse_document(DOC_TEXT, "plain", 5, &popts, &b, err, sizeof err));
+    ASSERT_STR_EQ(b.title, "");
+    doc_blocks_free(&b);
+}

@@ -60,6 +60,7 @@
     X(hybrid_prefix_stable)                                                                        \
     X(match_prunes_common_terms)                                                                   \
     X(results_pick_per_document)                                                                   \
+    X(parse_titles_and_furniture)                                                                  \
     X(sse_parser_cut_anywhere)                                                                     \
     X(extractive_generator)                                                                        \
     X(prompt_budget)                                                                               \
