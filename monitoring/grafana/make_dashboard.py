@@ -141,6 +141,26 @@ panel("stat", "Cache entries",
       [("sum(ragd_query_cache_entries{%s})" % SEL, "entries")], "short", 18, 6)
 y[0] += 8
 
+# --- retrieval quality -----------------------------------------------------------------
+row("Retrieval quality")
+panel("timeseries", "Queries without results",
+      [(ratio('sum by (mode) (rate(ragd_queries_without_results_total{%s}[%s]))' % (SEL, RI),
+              'sum by (mode) (rate(ragd_query_results_count{%s}[%s]))' % (SEL, RI)), "{{mode}}")],
+      "percentunit", 0, 6, steps=[("green", None), ("red", 0.2)], extra={"min": 0, "max": 1},
+      description="Share of queries that returned nothing, by mode. HighNoResultRatio fires above 20 % for 15 minutes.")
+panel("timeseries", "Top result score (median)",
+      [(hq("0.5", "ragd_query_top_score", ", mode"), "{{mode}}")],
+      "short", 6, 6, description="Score of the first result; scales differ by mode (cosine, bm25, fusion): watch each line for drops.")
+panel("timeseries", "Results per query",
+      [(ratio('sum by (mode) (rate(ragd_query_results_sum{%s}[%s]))' % (SEL, RI),
+              'sum by (mode) (rate(ragd_query_results_count{%s}[%s]))' % (SEL, RI)), "{{mode}}")],
+      "short", 12, 6, extra={"min": 0}, description="Average length of a result list, by mode.")
+panel("timeseries", "Distinct documents per list",
+      [(ratio('sum by (mode) (rate(ragd_query_distinct_documents_sum{%s}[%s]))' % (SEL, RI),
+              'sum by (mode) (rate(ragd_query_distinct_documents_count{%s}[%s]))' % (SEL, RI)), "{{mode}}")],
+      "short", 18, 6, extra={"min": 0}, description="Average distinct documents in a list with results: low values mean one document fills the list.")
+y[0] += 8
+
 # --- generation ---------------------------------------------------------------------
 row("Generation")
 panel("timeseries", "Answers by outcome",

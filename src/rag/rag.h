@@ -6,6 +6,10 @@
  *   vector_search_duration_seconds                        one index search
  *   query_cache_hits_total, query_cache_misses_total, ragd_query_cache_entries
  *   active_documents_count, total_embeddings_count        exact, always
+ * and the quality of what queries return, by mode (answers from the cache
+ * included: that is what users got):
+ *   ragd_query_top_score, ragd_query_results, ragd_query_distinct_documents
+ *   ragd_queries_without_results_total
  *
  * Writes: the slow part (parsing, embedding) runs unlocked; the store commit
  * and the index update run under rag's write mutex, so the index always

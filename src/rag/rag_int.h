@@ -16,7 +16,12 @@ struct rag_metrics {
     metrics_child_t *doc_dur[DOC_TYPE_COUNT];
     metrics_child_t *embed_dur, *search_dur, *hits, *misses;
     metrics_child_t *cache_entries, *docs, *embeddings; /* set at scrape time */
+    /* quality, per mode (rag_mode_t) */
+    metrics_child_t *top_score[3], *results[3], *no_results[3], *distinct_docs[3];
 };
+
+/* Observes a query's result list in the quality families. */
+void rag_metrics_quality(rag_t *r, rag_mode_t mode, const result_t *res);
 
 struct rag {
     store_t *store;

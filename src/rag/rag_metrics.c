@@ -14,12 +14,35 @@ static void collect(void *ctx)
     metrics_gauge_set(r->m.cache_entries, (double)cache_size(r->cache));
 }
 
+/* Scores differ in scale by mode (cosine up to 1, RRF up to 2/61, bm25
+ * beyond 1): one set of bounds covers the three. */
+static const double SCORE_BUCKETS[] = {0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3,
+                                       0.5,   0.7,  1,    2,    5,    10,  20};
+static const double COUNT_BUCKETS[] = {0, 1, 2, 3, 5, 10, 20, 50, 100};
+
+void rag_metrics_quality(rag_t *r, rag_mode_t mode, const result_t *res)
+{
+    size_t n = res ? res->n : 0, distinct = 0;
+    metrics_histogram_observe(r->m.results[mode], (double)n);
+    if (n == 0) {
+        metrics_counter_inc(r->m.no_results[mode]);
+        return;
+    }
+    metrics_histogram_observe(r->m.top_score[mode], res->hits[0].score);
+    for (size_t i = 0; i < n; i++) { /* lists are short (top_k): quadratic is fine */
+        size_t k = 0;
+        while (k < i && strcmp(res->hits[k].document_id, res->hits[i].document_id) != 0) k++;
+        distinct += k == i;
+    }
+    metrics_histogram_observe(r->m.distinct_docs[mode], (double)distinct);
+}
+
 int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o, char *err,
                          size_t errlen)
 {
-    static const char *const type_label[] = {"document_type"};
+    static const char *const type_label[] = {"document_type"}, *const mode_label[] = {"mode"};
     struct rag_metrics *m = &r->m;
-    metrics_family_t *doc_duration;
+    metrics_family_t *doc_duration, *top, *results, *none, *distinct;
     const metrics_def_t defs[] = {
         {{.type = METRICS_HISTOGRAM,
           .name = "document_processing_duration_seconds",
@@ -67,12 +90,55 @@ int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o,
           .help = "Embedding vectors stored now."},
          NULL,
          &m->embeddings},
+        {{.type = METRICS_HISTOGRAM,
+          .name = "ragd_query_top_score",
+          .help = "Score of a query's first result, by mode (scales differ by mode).",
+          .labels = mode_label,
+          .nlabels = 1,
+          .buckets = SCORE_BUCKETS,
+          .nbuckets = sizeof SCORE_BUCKETS / sizeof SCORE_BUCKETS[0]},
+         &top,
+         NULL},
+        {{.type = METRICS_HISTOGRAM,
+          .name = "ragd_query_results",
+          .help = "Results a query returned, by mode.",
+          .labels = mode_label,
+          .nlabels = 1,
+          .buckets = COUNT_BUCKETS,
+          .nbuckets = sizeof COUNT_BUCKETS / sizeof COUNT_BUCKETS[0]},
+         &results,
+         NULL},
+        {{.type = METRICS_COUNTER,
+          .name = "ragd_queries_without_results_total",
+          .help = "Queries that returned no result, by mode.",
+          .labels = mode_label,
+          .nlabels = 1},
+         &none,
+         NULL},
+        {{.type = METRICS_HISTOGRAM,
+          .name = "ragd_query_distinct_documents",
+          .help = "Distinct documents in a query's result list, by mode.",
+          .labels = mode_label,
+          .nlabels = 1,
+          .buckets = COUNT_BUCKETS,
+          .nbuckets = sizeof COUNT_BUCKETS / sizeof COUNT_BUCKETS[0]},
+         &distinct,
+         NULL},
     };
     char why[256] = "";
     int rc = metrics_register_all(reg, defs, sizeof defs / sizeof defs[0], why, sizeof why);
     for (int t = 0; !rc && t < DOC_TYPE_COUNT; t++) /* every type present from the start */
         rc = metrics_family_get(doc_duration, (const char *[]){doc_type_name((doc_type_t)t)},
                                 &m->doc_dur[t]);
+    static const char *const modes[3] = {
+        [RAG_HYBRID] = "hybrid", [RAG_VECTOR] = "vector", [RAG_KEYWORD] = "keyword"};
+    for (int i = 0; !rc && i < 3; i++) {
+        const char *v[] = {modes[i]};
+        if ((rc = metrics_family_get(top, v, &m->top_score[i])) == 0 &&
+            (rc = metrics_family_get(results, v, &m->results[i])) == 0 &&
+            (rc = metrics_family_get(none, v, &m->no_results[i])) == 0)
+            rc = metrics_family_get(distinct, v, &m->distinct_docs[i]);
+    }
     if (!rc) rc = metrics_registry_add_collector(reg, collect, r);
     if (rc) snprintf(err, errlen, "metrics: %s", why[0] ? why : strerror(-rc));
     return rc;

@@ -137,6 +137,7 @@ int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size
     if (!key) return -ENOMEM;
     if ((out->results = cache_get(r->cache, key)) != NULL) {
         metrics_counter_inc(r->m.hits);
+        rag_metrics_quality(r, q->mode, out->results);
         free(key);
         out->cached = true;
         out->total_ms = (clock_now() - t0) * 1000;
@@ -183,6 +184,7 @@ int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size
         goto done;
     }
     cache_put(r->cache, key, res);
+    rag_metrics_quality(r, q->mode, res);
     out->results = res;
     res = NULL;
     out->embed_ms = t_embed * 1000;

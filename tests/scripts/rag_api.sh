@@ -129,6 +129,15 @@ check "cache hits counted" eq "$(metric_value "$m" query_cache_hits_total)" 1
 check "cache misses counted" test "$(metric_value "$m" query_cache_misses_total)" -ge 9
 check "vector searches counted" test "$(metric_value "$m" vector_search_duration_seconds_count)" -ge 6
 check "embedder calls counted" test "$(metric_value "$m" embedding_generation_duration_seconds_count)" -ge 14
+# quality: every query's list observed by mode (cache hits too); one without results
+q_all=$(awk '/^ragd_query_results_count/ {s += $2} END {print s}' <<<"$m")
+check "every query's results observed ($q_all = hits + misses)" eq "$q_all" "$(($(metric_value "$m" query_cache_hits_total) + $(metric_value "$m" query_cache_misses_total)))"
+n0=$(metric_value "$m" 'ragd_queries_without_results_total{mode="keyword"}')
+curl -s -o /dev/null -d '{"query":"qqzzxxyy","mode":"keyword"}' "$U/v1/query"
+m=$(curl -s "$U/metrics")
+check "a keyword query without results is counted" eq "$(metric_value "$m" 'ragd_queries_without_results_total{mode="keyword"}')" $((n0 + 1))
+check "top scores observed for vector queries" test "$(metric_value "$m" 'ragd_query_top_score_count{mode="vector"}')" -ge 1
+check "distinct documents observed for lists with results" eq "$(metric_value "$m" 'ragd_query_distinct_documents_count{mode="keyword"}')" "$(($(metric_value "$m" 'ragd_query_results_count{mode="keyword"}') - n0 - 1))"
 check "RAG components healthy" eq "$(grep -c '^component_health_status{component="\(store\|embedder\|index\|cache\)"} 1' <<<"$m")" 4
 complaints=$(promtool check metrics <<<"$m" 2>&1)
 others=$(grep -v -E '^(gpu_count|active_documents_count|total_embeddings_count) ' <<<"$complaints" | grep -v '^$')
