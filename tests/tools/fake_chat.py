@@ -21,33 +21,19 @@ import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fakehttp import JSONHandler, serve
 
 state = {"mode": "ok", "tokens": 8, "delay": 0.0, "first_delay": 0.0, "requests": 0,
          "completed": 0, "aborted": 0, "last": None, "auth": None}
 lock = threading.Lock()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
+class Handler(JSONHandler):
     def setup(self):
         super().setup()
         # as real servers do: each event leaves at once (no Nagle delay)
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def answer(self, code, body, headers=()):
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
 
     def chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -134,11 +120,4 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class Server(ThreadingHTTPServer):
-    request_queue_size = 256  # 100 streams connect at once in the benchmark
-
-
-server = Server(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
-print("listening on %d" % server.server_address[1], flush=True)
-server.serve_forever()
+serve(Handler)

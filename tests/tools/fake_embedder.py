@@ -14,7 +14,8 @@ import json
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fakehttp import JSONHandler, serve
 
 DIM = int(sys.argv[1])
 state = {"mode": "ok", "requests": 0, "model": None, "auth": None, "batches": []}
@@ -26,21 +27,7 @@ def vector(text):
     return [((h[i % 32] ^ (i * 7)) % 255) / 255.0 - 0.5 for i in range(DIM)]
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def answer(self, code, body, headers=()):
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+class Handler(JSONHandler):
 
     def do_GET(self):
         if self.path == "/stats":
@@ -79,6 +66,4 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(200, {"object": "list", "data": data, "model": req.get("model")})
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print("listening on %d" % server.server_address[1], flush=True)
-server.serve_forever()
+serve(Handler)

@@ -18,7 +18,8 @@ import math
 import sys
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fakehttp import JSONHandler, serve
 
 ENDPOINT_SERIES = 160
 INSTANCE_SERIES = 10
@@ -40,30 +41,18 @@ def value(k, t):
     return 0.5 + 0.4 * math.sin(t / 300.0 + k)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def answer(self, body):
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class Handler(JSONHandler):
 
     def do_GET(self):
         u = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(u.query))
         if u.path == "/stats":
             with lock:
-                return self.answer({"seen": seen})
+                return self.answer(200, {"seen": seen})
         with lock:
             seen.append(self.path)
         if u.path == "/api/v1/alerts":
-            return self.answer({"status": "success", "data": {"alerts": [
+            return self.answer(200, {"status": "success", "data": {"alerts": [
                 {"labels": {"alertname": "FakeAlert", "severity": "warning", "instance": "10.0.0.1:8050"},
                  "state": "firing", "value": "1"}]}})
         labels = series_labels(q.get("query", ""))
@@ -72,21 +61,14 @@ class Handler(BaseHTTPRequestHandler):
             n = int((end - start) // step) + 1
             result = [{"metric": l, "values": [[start + i * step, str(value(k, start + i * step))] for i in range(n)]}
                       for k, l in enumerate(labels)]
-            return self.answer({"status": "success", "data": {"resultType": "matrix", "result": result}})
+            return self.answer(200, {"status": "success", "data": {"resultType": "matrix", "result": result}})
         if u.path == "/api/v1/query":
             t = float(q.get("time", 0))
             result = [{"metric": l, "value": [t, str(value(k, t))]} for k, l in enumerate(labels)]
-            return self.answer({"status": "success", "data": {"resultType": "vector", "result": result}})
+            return self.answer(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
 
-class Server(ThreadingHTTPServer):
-    request_queue_size = 256
-
-
-server = Server(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
-print("listening on %d" % server.server_address[1], flush=True)
-server.serve_forever()
+serve(Handler)

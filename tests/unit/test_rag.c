@@ -726,33 +726,50 @@ TEST(rag_pipeline)
     ASSERT_OK(system(cmd));
 }
 
-/* The first k results of a hybrid query are the same whatever top_k asks
- * (up to the fusion's fixed depth): asking for more never reorders the top. */
-TEST(hybrid_prefix_stable)
+/* A pipeline over a fresh directory (dir: a mkdtemp template), hash
+ * embedder of 64 dimensions, chunks of `tokens` with `overlap`; NULL when
+ * it cannot open. Close with close_test_rag. */
+static rag_t *open_test_rag(char *dir, metrics_registry_t **reg, size_t tokens, size_t overlap)
 {
-    char dir[] = "/tmp/ragd-test-prefix-XXXXXX";
-    ASSERT(mkdtemp(dir));
-    metrics_registry_t *reg;
-    ASSERT_OK(metrics_registry_new(&reg, NULL));
-    embedder_t *emb;
-    ASSERT_OK(embed_hash_new(&emb, 64));
     static const double b[] = {0.001, 0.01, 0.1, 1};
+    embedder_t *emb;
+    rag_t *r = NULL;
+    char err[256];
+    if (!mkdtemp(dir) || metrics_registry_new(reg, NULL) || embed_hash_new(&emb, 64)) return NULL;
     rag_opts_t o = {.data_dir = dir,
                     .embedder = emb,
-                    .chunk = {64, 8, 100},
+                    .chunk = {tokens, overlap, 100},
                     .parse = popts,
-                    .reg = reg,
+                    .reg = *reg,
                     .buckets_document = b,
                     .nbuckets_document = 4,
                     .buckets_embedding = b,
                     .nbuckets_embedding = 4,
                     .buckets_search = b,
                     .nbuckets_search = 4};
-    rag_t *r;
-    char err[256];
     log_init(LOG_TEXT, open("/dev/null", O_WRONLY));
-    ASSERT_OK(rag_open(&r, &o, err, sizeof err));
+    int rc = rag_open(&r, &o, err, sizeof err);
     log_init(LOG_TEXT, 2);
+    return rc ? NULL : r;
+}
+
+static int close_test_rag(rag_t **r, metrics_registry_t **reg, const char *dir)
+{
+    char cmd[128];
+    rag_close(r);
+    metrics_registry_free(reg);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+/* The first k results of a hybrid query are the same whatever top_k asks
+ * (up to the fusion's fixed depth): asking for more never reorders the top. */
+TEST(hybrid_prefix_stable)
+{
+    char dir[] = "/tmp/ragd-test-prefix-XXXXXX", err[256];
+    metrics_registry_t *reg;
+    rag_t *r = open_test_rag(dir, &reg, 64, 8);
+    ASSERT(r);
     static const char *const words[] = {"latency", "budget",     "cache",   "vector", "index",
                                         "alert",   "error",      "token",   "answer", "shard",
                                         "replica", "disk",       "memory",  "query",  "chunk",
@@ -799,11 +816,7 @@ TEST(hybrid_prefix_stable)
         }
         rag_answer_release(&big);
     }
-    rag_close(&r);
-    metrics_registry_free(&reg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ASSERT_OK(system(cmd));
+    ASSERT_OK(close_test_rag(&r, &reg, dir));
 }
 
 static int fixed_dfs(void *ctx, const char *const *terms, size_t n, int64_t *dfs)
@@ -832,29 +845,10 @@ TEST(match_prunes_common_terms)
  * chunks of one document; the cap is the query's. */
 TEST(results_pick_per_document)
 {
-    char dir[] = "/tmp/ragd-test-pick-XXXXXX";
-    ASSERT(mkdtemp(dir));
+    char dir[] = "/tmp/ragd-test-pick-XXXXXX", err[256];
     metrics_registry_t *reg;
-    ASSERT_OK(metrics_registry_new(&reg, NULL));
-    embedder_t *emb;
-    ASSERT_OK(embed_hash_new(&emb, 64));
-    static const double b[] = {0.001, 0.01, 0.1, 1};
-    rag_opts_t o = {.data_dir = dir,
-                    .embedder = emb,
-                    .chunk = {16, 0, 100},
-                    .parse = popts,
-                    .reg = reg,
-                    .buckets_document = b,
-                    .nbuckets_document = 4,
-                    .buckets_embedding = b,
-                    .nbuckets_embedding = 4,
-                    .buckets_search = b,
-                    .nbuckets_search = 4};
-    rag_t *r;
-    char err[256];
-    log_init(LOG_TEXT, open("/dev/null", O_WRONLY));
-    ASSERT_OK(rag_open(&r, &o, err, sizeof err));
-    log_init(LOG_TEXT, 2);
+    rag_t *r = open_test_rag(dir, &reg, 16, 0);
+    ASSERT(r);
     /* "long": six chunks about zircon; "b" and "b-copy" the same text */
     static const char longdoc[] =
         "Zircon one is here in the first part of this text about many things.\n\n"
@@ -897,11 +891,7 @@ TEST(results_pick_per_document)
                         err, sizeof err));
     ASSERT_EQ(a.results->n, 8); /* no cap: the six chunks, one of the copies, c */
     rag_answer_release(&a);
-    rag_close(&r);
-    metrics_registry_free(&reg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ASSERT_OK(system(cmd));
+    ASSERT_OK(close_test_rag(&r, &reg, dir));
 }
 
 static const char *section_of(const doc_blocks_t *b, const char *needle)
