@@ -98,6 +98,12 @@ async function live(prom, promPid, out) {
   check(`panels with data: ${withData}`, withData >= 25);
   const strip = await page.textContent('#alerts');
   check('the firing-alerts strip says what fires', /No alerts firing|·/.test(strip) || d.alerts.length > 0, strip);
+  // the screenshot over the last 5 minutes: a test stack is young
+  const before = await page.evaluate(() => window.ragdDashboard.updated);
+  await page.click('#ranges button:text-is("5m")');
+  await page.waitForFunction((t) => window.ragdDashboard.updated !== t && !document.querySelector('.message:not([hidden])')?.textContent.includes('loading'),
+                             before, { timeout: 20000 }).catch(() => {});
+  await sleep(500);
   await page.screenshot({ path: `${out}/dashboard.png`, fullPage: true });
 
   // Prometheus goes away: the page says so, and keeps going
