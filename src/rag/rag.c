@@ -32,10 +32,14 @@ int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen)
     embedder_t *emb = o->embedder;
     if (!r) {
         embed_free(&emb);
+        reranker_t *rr = o->reranker;
+        rerank_free(&rr);
         return -ENOMEM;
     }
     pthread_mutex_init(&r->wmu, NULL);
     r->emb = emb;
+    r->reranker = o->reranker;
+    r->rerank_depth = o->rerank_depth ? o->rerank_depth : 20;
     r->chunk = o->chunk;
     r->parse = o->parse;
     int rc = store_open(&r->store, o->data_dir, emb->name, emb->dim, err, errlen);
@@ -72,6 +76,7 @@ void rag_close(rag_t **rp)
     vindex_free(&r->index);
     cache_free(&r->cache);
     embed_free(&r->emb);
+    rerank_free(&r->reranker);
     pthread_mutex_destroy(&r->wmu);
     free(r);
     *rp = NULL;

@@ -10,6 +10,10 @@
  * included: that is what users got):
  *   ragd_query_top_score, ragd_query_results, ragd_query_distinct_documents
  *   ragd_queries_without_results_total
+ * With a reranker, the first candidates (rerank_depth, at least top_k) are
+ * ordered again by it: ragd_rerank_duration_seconds; a failing reranker
+ * leaves the first ranking in place (ragd_reranker_errors_total, component
+ * reranker unhealthy), so queries keep being answered.
  *
  * Writes: the slow part (parsing, embedding) runs unlocked; the store commit
  * and the index update run under rag's write mutex, so the index always
@@ -40,6 +44,7 @@
 #include "rag/embed.h"
 #include "rag/doc.h"
 #include "rag/parse.h"
+#include "rag/rerank.h"
 #include "rag/result.h"
 
 typedef struct rag rag_t;
@@ -47,6 +52,8 @@ typedef struct rag rag_t;
 typedef struct rag_opts {
     const char *data_dir;
     embedder_t *embedder; /* owned by rag from rag_open on, even on failure */
+    reranker_t *reranker; /* NULL: none; owned like the embedder */
+    size_t rerank_depth;  /* candidates the reranker orders (at least top_k) */
     chunk_opts_t chunk;
     parse_opts_t parse;
     size_t cache_entries;
@@ -107,7 +114,8 @@ int rag_list(rag_t *r, size_t limit, const char *after, doc_record_t **out, size
 int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size_t errlen);
 void rag_answer_release(rag_answer_t *a);
 
-/* Registers the components store, embedder, index (required) and cache. */
+/* Registers the components store, embedder, index (required), cache, and
+ * reranker when there is one (not required: a failing one is bypassed). */
 int rag_add_health(rag_t *r, health_t *h);
 
 /* "hybrid" (or NULL), "vector", "keyword" -> mode; -EINVAL if unknown. */

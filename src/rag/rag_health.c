@@ -49,6 +49,21 @@ static health_state_t check_index(void *ctx, char *detail, size_t n)
     return HEALTH_HEALTHY;
 }
 
+/* Healthy until a call fails; then each check probes with one short text. */
+static health_state_t check_reranker(void *ctx, char *detail, size_t n)
+{
+    rag_t *r = ctx;
+    if (!atomic_load(&r->reranker_failed)) return HEALTH_HEALTHY;
+    static const char *const probe[] = {"health"};
+    static const size_t plen[] = {6};
+    double score;
+    if (rerank_score(r->reranker, "health", probe, plen, 1, &score, detail, n) == 0) {
+        atomic_store(&r->reranker_failed, false);
+        return HEALTH_HEALTHY;
+    }
+    return HEALTH_UNHEALTHY;
+}
+
 static health_state_t check_cache(void *ctx, char *detail, size_t n)
 {
     return HEALTH_HEALTHY; /* in memory, it cannot fail; listed so /ready shows it */
@@ -61,5 +76,6 @@ int rag_add_health(rag_t *r, health_t *h)
     if (!rc) rc = health_add(h, "embedder", check_embedder, r, true);
     if (!rc) rc = health_add(h, "index", check_index, r, true);
     if (!rc) rc = health_add(h, "cache", check_cache, r, false);
+    if (!rc && r->reranker) rc = health_add(h, "reranker", check_reranker, r, false);
     return rc;
 }

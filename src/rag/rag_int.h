@@ -18,6 +18,7 @@ struct rag_metrics {
     metrics_child_t *cache_entries, *docs, *embeddings; /* set at scrape time */
     /* quality, per mode (rag_mode_t) */
     metrics_child_t *top_score[3], *results[3], *no_results[3], *distinct_docs[3];
+    metrics_child_t *rerank_dur, *rerank_errors;
 };
 
 /* Observes a query's result list in the quality families. */
@@ -34,7 +35,10 @@ struct rag {
     /* What the store holds now: changed under wmu, read anywhere. */
     atomic_int_least64_t ndocs, nchunks;
     atomic_bool embedder_failed; /* the last call failed; the health check probes */
-    health_t *health;            /* set by rag_add_health; failures are reported at once */
+    reranker_t *reranker;        /* NULL: none */
+    size_t rerank_depth;
+    atomic_bool reranker_failed;
+    health_t *health; /* set by rag_add_health; failures are reported at once */
     struct rag_metrics m;
 };
 

@@ -19,6 +19,8 @@ static void collect(void *ctx)
 static const double SCORE_BUCKETS[] = {0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3,
                                        0.5,   0.7,  1,    2,    5,    10,  20};
 static const double COUNT_BUCKETS[] = {0, 1, 2, 3, 5, 10, 20, 50, 100};
+static const double RERANK_BUCKETS[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                        0.1,   0.25,   0.5,   1,    2.5,   5};
 
 void rag_metrics_quality(rag_t *r, rag_mode_t mode, const result_t *res)
 {
@@ -115,6 +117,18 @@ int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o,
           .nlabels = 1},
          &none,
          NULL},
+        {{.type = METRICS_HISTOGRAM,
+          .name = "ragd_rerank_duration_seconds",
+          .help = "Time of one reranker call, in seconds.",
+          .buckets = RERANK_BUCKETS,
+          .nbuckets = sizeof RERANK_BUCKETS / sizeof RERANK_BUCKETS[0]},
+         NULL,
+         &m->rerank_dur},
+        {{.type = METRICS_COUNTER,
+          .name = "ragd_reranker_errors_total",
+          .help = "Reranker calls that failed (the first ranking was kept)."},
+         NULL,
+         &m->rerank_errors},
         {{.type = METRICS_HISTOGRAM,
           .name = "ragd_query_distinct_documents",
           .help = "Distinct documents in a query's result list, by mode.",

@@ -125,6 +125,65 @@ static long keyword_side(rag_t *r, const rag_query_t *q, size_t depth, vindex_hi
     return n;
 }
 
+typedef struct ranked {
+    double score;
+    size_t at; /* place in the first ranking: ties keep it */
+} ranked_t;
+
+static int by_rerank(const void *a, const void *b)
+{
+    const ranked_t *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Orders the candidates of *res again by the reranker and keeps top_k of
+ * them (their score the reranker's). When the reranker fails, the first
+ * ranking stays (cut to top_k), the failure is counted and the component
+ * marked unhealthy: a query is still answered. 0 or -ENOMEM. */
+static int rerank(rag_t *r, const rag_query_t *q, result_t **res)
+{
+    result_t *in = *res, *out = NULL;
+    size_t n = in->n;
+    const char **texts = calloc(n ? n : 1, sizeof *texts);
+    size_t *lens = calloc(n ? n : 1, sizeof *lens);
+    double *scores = calloc(n ? n : 1, sizeof *scores);
+    ranked_t *order = calloc(n ? n : 1, sizeof *order);
+    int rc = texts && lens && scores && order ? result_new(&out) : -ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++)
+        texts[i] = in->hits[i].text, lens[i] = in->hits[i].text_len;
+    char why[256] = "";
+    double t0 = clock_now();
+    bool ok =
+        !rc && rerank_score(r->reranker, q->text, texts, lens, n, scores, why, sizeof why) == 0;
+    if (!rc) metrics_histogram_observe(r->m.rerank_dur, clock_now() - t0);
+    if (!rc && !ok) {
+        metrics_counter_inc(r->m.rerank_errors);
+        atomic_store(&r->reranker_failed, true);
+        if (r->health) health_set(r->health, "reranker", HEALTH_UNHEALTHY, why);
+    } else if (ok && atomic_exchange(&r->reranker_failed, false) && r->health) {
+        health_set(r->health, "reranker", HEALTH_HEALTHY, NULL);
+    }
+    for (size_t i = 0; !rc && i < n; i++) order[i] = (ranked_t){ok ? scores[i] : -(double)i, i};
+    if (!rc) qsort(order, n, sizeof *order, by_rerank);
+    for (size_t i = 0; !rc && i < n && i < q->top_k; i++) {
+        result_hit_t h = in->hits[order[i].at];
+        if (ok) h.score = order[i].score;
+        rc = result_add(out, &h);
+    }
+    free(texts);
+    free(lens);
+    free(scores);
+    free(order);
+    if (rc) {
+        result_unref(&out);
+        return rc;
+    }
+    result_unref(res);
+    *res = out;
+    return 0;
+}
+
 int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size_t errlen)
 {
     double t0 = clock_now(), t_embed = 0, t_search = 0;
@@ -178,11 +237,13 @@ int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size
         rc = (int)nf;
         goto done;
     }
-    if ((rc = store_results(r->store, final, (size_t)nf,
-                            &(store_pick_t){q->top_k, q->max_per_document}, res)) != 0) {
+    size_t pool = r->reranker && r->rerank_depth > q->top_k ? r->rerank_depth : q->top_k;
+    if ((rc = store_results(r->store, final, (size_t)nf, &(store_pick_t){pool, q->max_per_document},
+                            res)) != 0) {
         snprintf(err, errlen, "reading the results failed");
         goto done;
     }
+    if (r->reranker && (rc = rerank(r, q, &res)) != 0) goto done;
     cache_put(r->cache, key, res);
     rag_metrics_quality(r, q->mode, res);
     out->results = res;

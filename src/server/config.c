@@ -141,6 +141,15 @@ static const config_option_t options[] = {
      VINDEX_MAX_K,
      "chunks of one document in a result list when a query does not say (max_per_document); 0: "
      "any"},
+    {"reranker-url", "RAGD_RERANKER_URL", CONFIG_STRING, F(reranker_url), "URL", NULL, 0, 0,
+     "a /rerank server (Hugging Face TEI, Cohere, Jina) that orders the first candidates again; "
+     "the key comes from RAGD_RERANKER_API_KEY only"},
+    {"reranker-model", "RAGD_RERANKER_MODEL", CONFIG_STRING, F(reranker_model), "NAME", NULL, 0, 0,
+     "the reranker's model, when its API asks for one (Cohere, Jina)"},
+    {"reranker-timeout", "RAGD_RERANKER_TIMEOUT", CONFIG_SECONDS, F(reranker_timeout_s), "SECONDS",
+     "5", 0.1, 600, "time one reranker call may take (then the first ranking is kept)"},
+    {"rerank-depth", "RAGD_RERANK_DEPTH", CONFIG_UINT, F(rerank_depth), "N", "20", 1, 100,
+     "candidates the reranker orders (at least top_k)"},
     {"cache-entries", "RAGD_CACHE_ENTRIES", CONFIG_UINT, F(cache_entries), "N", "1000", 0, 1000000,
      "query cache size; 0 turns it off"},
     {"cache-ttl", "RAGD_CACHE_TTL", CONFIG_SECONDS, F(cache_ttl_s), "SECONDS", "300", 1, 604800,

@@ -55,6 +55,10 @@ typedef struct config {
     size_t max_query; /* bytes of query text */
     unsigned max_top_k;
     unsigned max_per_document; /* default of a query's max_per_document */
+    char reranker_url[1024];
+    char reranker_model[256];
+    double reranker_timeout_s;
+    unsigned rerank_depth;
     double pdf_timeout_s;
     config_buckets_t buckets_document, buckets_embedding, buckets_search;
     /* answers */

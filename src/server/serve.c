@@ -53,9 +53,21 @@ static int open_rag(app_t *a, char *err, size_t errlen)
         snprintf(err, errlen, "embedder: %s", strerror(-rc));
         return rc;
     }
+    reranker_t *rr = NULL;
+    if (c->reranker_url[0] &&
+        (rc = rerank_new(&rr, &(rerank_opts_t){.url = c->reranker_url,
+                                               .model = c->reranker_model,
+                                               .api_key = getenv("RAGD_RERANKER_API_KEY"),
+                                               .timeout_s = c->reranker_timeout_s})) != 0) {
+        embed_free(&emb);
+        snprintf(err, errlen, "--reranker-url %s: %s", c->reranker_url, strerror(-rc));
+        return rc;
+    }
     rag_opts_t ro = {
         .data_dir = c->data_dir,
         .embedder = emb,
+        .reranker = rr,
+        .rerank_depth = c->rerank_depth,
         .chunk = {c->chunk_tokens, c->chunk_overlap, c->max_chunks},
         .parse = {.timeout_s = c->pdf_timeout_s, .max_memory = (size_t)2 << 30, .max_pages = 5000},
         .cache_entries = c->cache_entries,
