@@ -30,7 +30,7 @@ PKG_TEST  := $(PKG_BUILD) clang libclang-rt-14-dev clang-format git prometheus p
              prometheus-node-exporter docker-compose python3 python3-yaml curl sqlite3 bsdutils \
              chromium
 PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn \
-             valgrind
+             valgrind python3-xapian
 
 # Quiet recipes print "  CC  file"; `make V=1` prints the whole commands.
 ifeq ($(V),1)
@@ -175,6 +175,7 @@ bench: bench-deps
 	@bench/answer_bench
 	@echo "== retrieval quality on ragd's own evaluation set (eval/, ragd eval)"
 	@$(BUILD)/ragd eval --corpus eval/corpus.jsonl --queries eval/queries.jsonl --qrels eval/qrels.tsv
+	@/usr/bin/python3 bench/xapian_eval.py eval/corpus.jsonl eval/queries.jsonl eval/qrels.tsv
 
 # The main job: ragd, Prometheus, Alertmanager and node-exporter on this
 # machine (127.0.0.1), a sample corpus ingested; Ctrl-C stops them all.
