@@ -88,6 +88,7 @@ typedef struct rag_query {
     const doc_kv_t *filter; /* every key = value must hold; at most DOC_META_MAX */
     size_t nfilter;
     size_t max_per_document; /* at most this many chunks of one document; 0: any */
+    bool merge_neighbours;   /* neighbouring chunks of a document as one hit */
 } rag_query_t;
 
 typedef struct rag_answer {

@@ -41,7 +41,8 @@ static int cmp_kv(const void *a, const void *b)
 static char *cache_key(const rag_query_t *q)
 {
     buf_t b = BUF_INIT;
-    buf_printf(&b, "%d:%zu:%zu:", (int)q->mode, q->top_k, q->max_per_document);
+    buf_printf(&b, "%d:%zu:%zu:%d:", (int)q->mode, q->top_k, q->max_per_document,
+               (int)q->merge_neighbours);
     doc_kv_t sorted[DOC_META_MAX];
     size_t n = q->nfilter < DOC_META_MAX ? q->nfilter : DOC_META_MAX;
     if (n) memcpy(sorted, q->filter, n * sizeof *sorted); /* filter may be NULL when n is 0 */
@@ -244,6 +245,12 @@ int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size
         goto done;
     }
     if (r->reranker && (rc = rerank(r, q, &res)) != 0) goto done;
+    if (q->merge_neighbours) {
+        result_t *merged;
+        if ((rc = result_merge_neighbours(res, &merged)) != 0) goto done;
+        result_unref(&res);
+        res = merged;
+    }
     cache_put(r->cache, key, res);
     rag_metrics_quality(r, q->mode, res);
     out->results = res;

@@ -67,7 +67,8 @@ static int parse(const buf_t *b, size_t n, double *scores, char *err, size_t err
     }
     if (got == n) rc = 0;
 out:
-    if (rc) snprintf(err, errlen, "the reranker's answer is not a score for each of the %zu texts", n);
+    if (rc)
+        snprintf(err, errlen, "the reranker's answer is not a score for each of the %zu texts", n);
     free(seen);
     json_decref(j);
     return rc;
@@ -105,7 +106,8 @@ int rerank_score(reranker_t *r, const char *query, const char *const *texts, con
         if (cc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         upstream_give(&r->up, c);
         if (cc != CURLE_OK) {
-            snprintf(err, errlen, "%.300s: %.256s", r->up.url, cerr[0] ? cerr : curl_easy_strerror(cc));
+            snprintf(err, errlen, "%.300s: %.256s", r->up.url,
+                     cerr[0] ? cerr : curl_easy_strerror(cc));
             rc = -ENETDOWN;
         } else if (status != 200) {
             snprintf(err, errlen, "%.300s answered HTTP %ld", r->up.url, status);

@@ -123,6 +123,12 @@ int rag_json_query_in(json_t *body, const rag_json_limits_t *lim, rag_query_t *q
     }
     q->mode = (rag_mode_t)m;
     q->max_per_document = lim->max_per_document;
+    json_t *merge = json_object_get(body, "merge_neighbours");
+    if (merge && !json_is_boolean(merge)) {
+        snprintf(err, errlen, "'merge_neighbours' must be true or false");
+        return -EINVAL;
+    }
+    q->merge_neighbours = json_is_true(merge);
     if (pd) {
         if (!json_is_integer(pd) || json_integer_value(pd) < 0 ||
             json_integer_value(pd) > (json_int_t)max_top_k) {
@@ -160,11 +166,13 @@ json_t *rag_json_answer(const rag_answer_t *a)
     const result_t *r = a->results;
     for (size_t i = 0; results && r && i < r->n; i++) {
         const result_hit_t *h = &r->hits[i];
-        json_array_append_new(
-            results, json_pack("{s:s,s:I,s:s,s:s,s:s%,s:f,s:o}", "document_id", h->document_id,
-                               "chunk_index", (json_int_t)h->chunk_index, "title", h->title,
-                               "section", h->section, "text", h->text, h->text_len, "score",
-                               h->score, "metadata", meta_object(h->meta, h->nmeta)));
+        json_t *hit = json_pack("{s:s,s:I,s:s,s:s,s:s%,s:f,s:o}", "document_id", h->document_id,
+                                "chunk_index", (json_int_t)h->chunk_index, "title", h->title,
+                                "section", h->section, "text", h->text, h->text_len, "score",
+                                h->score, "metadata", meta_object(h->meta, h->nmeta));
+        if (hit && h->chunk_last > h->chunk_index) /* merged neighbours */
+            json_object_set_new(hit, "chunk_last", json_integer(h->chunk_last));
+        json_array_append_new(results, hit);
     }
     return json_pack("{s:o,s:b,s:{s:f,s:f,s:f}}", "results", results, "cached", a->cached,
                      "timings_ms", "embedding", a->embed_ms, "search", a->search_ms, "total",

@@ -28,10 +28,18 @@ printf 'query-id\tcorpus-id\tscore\nq1\tb\t2\n' >"$S/wrong.tsv"
 out=$("$RAGD_BIN" eval --corpus "$S/corpus.jsonl" --queries "$S/queries.jsonl" --qrels "$S/wrong.tsv" --modes keyword --json)
 check "a wrong judgement scores 0" eq "$($PY -c 'import json,sys; d=json.load(sys.stdin)["keyword"]; print(d["mrr@10"], d["recall@10"])' <<<"$out")" "0.0 0.0"
 
-start_ragd e || exit 1
+start_ragd e --chunk-tokens 16 --chunk-overlap 4 || exit 1
 out=$("$RAGD_BIN" eval "${args[@]}" --server "http://127.0.0.1:$PORT_e" --ingest --modes keyword,hybrid --json)
 check "against a server, --ingest: the same figures" eq "$($PY -c 'import json,sys; d=json.load(sys.stdin); print(d["keyword"]["mrr@10"], d["hybrid"]["queries"])' <<<"$out")" "1.0 3"
 check "the server holds the corpus" eq "$(curl -s "http://127.0.0.1:$PORT_e/metrics" | awk '$1 == "active_documents_count" {print $2}')" 3
+# neighbouring chunks merged on request (16-token chunks, 4 shared)
+long="Basalt one two three four five six seven eight nine ten eleven twelve. Basalt thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty. Basalt twentyone twentytwo twentythree twentyfour twentyfive twentysix."
+curl -s -o /dev/null -H 'Content-Type: application/json' -d "{\"id\":\"long\",\"content\":\"$long\"}" "http://127.0.0.1:$PORT_e/v1/documents"
+q() { curl -s -d "$1" "http://127.0.0.1:$PORT_e/v1/query" | $PY -c 'import json,sys; r=json.load(sys.stdin)["results"]; print(len(r), r[0]["chunk_index"], r[0].get("chunk_last"), " ".join(r[0]["text"].split()) == sys.argv[1])' "$long"; }
+n=$(q '{"query":"basalt","mode":"keyword","max_per_document":0}' | cut -d' ' -f1,3)
+check "without merging: the document's chunks one by one ($n)" test "${n% *}" -ge 2 -a "${n#* }" = None
+check "merge_neighbours: one hit spanning the chunks, the text once" eq "$(q '{"query":"basalt","mode":"keyword","max_per_document":0,"merge_neighbours":true}')" "1 0 $((${n% *} - 1)) True"
+check "merge_neighbours must be a boolean" contains "$(curl -s -w ' %{http_code}' -d '{"query":"x","merge_neighbours":"yes"}' "http://127.0.0.1:$PORT_e/v1/query")" ' 400'
 stop_pid "$PID_e"
 
 out=$("$RAGD_BIN" eval --corpus eval/corpus.jsonl --queries eval/queries.jsonl --qrels eval/qrels.tsv --json)

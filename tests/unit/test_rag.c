@@ -947,3 +947,63 @@ TEST(parse_titles_and_furniture)
     ASSERT_STR_EQ(b.title, "");
     doc_blocks_free(&b);
 }
+
+/* Neighbouring chunks of one document become one hit, at the best one's
+ * place, their shared words once; others stay as they were. */
+TEST(result_merges_neighbours)
+{
+    result_t *in, *out;
+    ASSERT_OK(result_new(&in));
+    const result_hit_t hits[] = {
+        {.document_id = "a",
+         .title = "A",
+         .section = "s3",
+         .text = "c d e f",
+         .text_len = 7,
+         .chunk_index = 3,
+         .score = 0.9},
+        {.document_id = "b",
+         .title = "B",
+         .section = "",
+         .text = "other",
+         .text_len = 5,
+         .chunk_index = 0,
+         .score = 0.8},
+        {.document_id = "a",
+         .title = "A",
+         .section = "s2",
+         .text = "a b c d",
+         .text_len = 7,
+         .chunk_index = 2,
+         .score = 0.7},
+        {.document_id = "a",
+         .title = "A",
+         .section = "s5",
+         .text = "far away",
+         .text_len = 8,
+         .chunk_index = 5,
+         .score = 0.6},
+        {.document_id = "a",
+         .title = "A",
+         .section = "s4",
+         .text = "g h",
+         .text_len = 3,
+         .chunk_index = 4,
+         .score = 0.5},
+    };
+    for (size_t i = 0; i < 5; i++) ASSERT_OK(result_add(in, &hits[i]));
+    ASSERT_OK(result_merge_neighbours(in, &out));
+    ASSERT_EQ(out->n, 2);
+    ASSERT_STR_EQ(out->hits[0].document_id, "a");
+    ASSERT_EQ(out->hits[0].chunk_index, 2);
+    ASSERT_EQ(out->hits[0].chunk_last, 5);
+    ASSERT_STR_EQ(out->hits[0].text,
+                  "a b c d e f\ng h\nfar away"); /* "c d" once; no overlap after */
+    ASSERT_EQ(out->hits[0].text_len, strlen(out->hits[0].text));
+    ASSERT_STR_EQ(out->hits[0].section, "s2");
+    ASSERT_DBL_EQ(out->hits[0].score, 0.9);
+    ASSERT_STR_EQ(out->hits[1].document_id, "b");
+    ASSERT_EQ(out->hits[1].chunk_last, 0);
+    result_unref(&out);
+    result_unref(&in);
+}
