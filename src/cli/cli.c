@@ -221,6 +221,85 @@ static long upload_one(const struct file *f, const char *server, const char *key
     return status;
 }
 
+/* ---- batches ----------------------------------------------------------------------- */
+
+#define BATCH_FILES 100
+#define BATCH_BYTES ((size_t)8 << 20) /* of NDJSON; the server's default cap is 32 MiB */
+
+typedef struct batch {
+    const char *server, *key;
+    buf_t nd;                   /* one JSON document per line */
+    size_t idx[BATCH_FILES], n; /* the files of the lines */
+    size_t *ok, *failed, *chunks;
+    buf_t *failures;
+} batch_t;
+
+/* Adds file i as a line; false when it must go alone (a PDF, a file that
+ * cannot be read or is not UTF-8: the single upload says why). */
+static bool batch_add(batch_t *b, size_t i)
+{
+    const struct file *f = &files.v[i];
+    const char *mime = mime_of(f->path);
+    if (!strcmp(mime, "application/pdf") || f->size > (off_t)BATCH_BYTES) return false;
+    buf_t data = BUF_INIT;
+    FILE *fp = fopen(f->path, "rb");
+    if (!fp) return false;
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0) buf_append(&data, tmp, n);
+    fclose(fp);
+    char id[160];
+    cli_path_id(f->rel, id, sizeof id);
+    const char *base = strrchr(f->rel, '/');
+    json_t *content = buf_error(&data) ? NULL : json_stringn(data.data ? data.data : "", data.len);
+    buf_free(&data);
+    if (!content) return false; /* not UTF-8 */
+    json_t *j = json_pack("{s:s,s:o,s:s}", "id", id, "content", content, "content_type", mime);
+    if (j && strcmp(mime, "text/html") && strcmp(mime, "text/markdown")) /* those have their own */
+        json_object_set_new(j, "title", json_string(base ? base + 1 : f->rel));
+    char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!line) return false;
+    buf_puts(&b->nd, line);
+    buf_putc(&b->nd, '\n');
+    free(line);
+    b->idx[b->n++] = i;
+    return true;
+}
+
+/* Sends the batch and counts each file's result. */
+static void batch_send(batch_t *b)
+{
+    if (b->n == 0) return;
+    char url[2048], err[512] = "";
+    snprintf(url, sizeof url, "%s/v1/documents/batch", b->server);
+    buf_t resp = BUF_INIT;
+    long status = http_call("POST", url, "application/x-ndjson", b->key, b->nd.data, b->nd.len, 600,
+                            &resp, err, sizeof err);
+    json_t *j = status == 200 ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
+    json_t *results = json_object_get(j, "results");
+    if (status && status != 200) cli_error_message(&resp, status, err, sizeof err);
+    for (size_t k = 0; k < b->n; k++) {
+        json_t *r = json_array_get(results, k);
+        json_t *e = json_object_get(r, "error");
+        if (r && !e) {
+            (*b->ok)++;
+            *b->chunks += (size_t)json_integer_value(json_object_get(r, "chunks"));
+            continue;
+        }
+        (*b->failed)++;
+        const char *m = json_string_value(json_object_get(e, "message"));
+        buf_printf(b->failures, "  %s: %s\n", files.v[b->idx[k]].path,
+                   m        ? m
+                   : err[0] ? err
+                            : "no answer for it");
+    }
+    json_decref(j);
+    buf_free(&resp);
+    buf_reset(&b->nd);
+    b->n = 0;
+}
+
 int cli_ingest_main(int argc, char **argv)
 {
     const char *server = getenv("RAGD_SERVER"), *key = getenv("RAGD_API_KEY");
@@ -264,18 +343,31 @@ int cli_ingest_main(int argc, char **argv)
     for (size_t i = 0; i < files.n; i++) total += (double)files.v[i].size;
     size_t ok = 0, failed = 0, chunks = 0;
     buf_t failures = BUF_INIT;
+    batch_t b = {.server = server,
+                 .key = key,
+                 .ok = &ok,
+                 .failed = &failed,
+                 .chunks = &chunks,
+                 .failures = &failures};
+    buf_init(&b.nd, 0);
     for (size_t i = 0; i < files.n; i++) {
-        char err[512] = "";
-        long status = upload_one(&files.v[i], server, key, &chunks, err, sizeof err);
-        if (status == 200 || status == 201) {
-            ok++;
-        } else {
-            failed++;
-            buf_printf(&failures, "  %s: %s\n", files.v[i].path, err);
+        /* text, Markdown and HTML go in batches (one commit for many); a
+         * PDF (binary), or a file JSON cannot carry, goes alone */
+        if (!batch_add(&b, i)) {
+            char err[512] = "";
+            long status = upload_one(&files.v[i], server, key, &chunks, err, sizeof err);
+            if (status == 200 || status == 201) {
+                ok++;
+            } else {
+                failed++;
+                buf_printf(&failures, "  %s: %s\n", files.v[i].path, err);
+            }
         }
+        if (b.n == BATCH_FILES || b.nd.len >= BATCH_BYTES || i + 1 == files.n) batch_send(&b);
         sent += (double)files.v[i].size;
         if (tty) progress(i + 1, files.n, sent, total, t0, i + 1 == files.n);
     }
+    buf_free(&b.nd);
     printf("ingested %zu of %zu files (%.1f MB, %zu chunks) in %.1f s; %zu failed\n", ok, files.n,
            sent / 1e6, chunks, clock_now() - t0, failed);
     if (failed) fprintf(stderr, "failed:\n%s", failures.data);

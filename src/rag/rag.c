@@ -209,59 +209,95 @@ static int ingest_build(rag_t *r, struct ingest *g, char *err, size_t errlen)
 
 /* Commits to the store and brings the index, the cache and the counts in
  * line, under the write mutex (see rag.h for the lock order). */
-static int ingest_commit(rag_t *r, const store_doc_t *d, struct ingest *g, store_put_result_t *res,
-                         char *err, size_t errlen)
+/* What a committed document changes beside the store: the index (in the
+ * store's order of commits), the cache, the counts. Under wmu. */
+static void apply_commit(rag_t *r, const char *id, const struct ingest *g,
+                         const store_put_result_t *res)
 {
-    pthread_mutex_lock(&r->wmu);
-    int rc = store_put(r->store, d, g->sc, g->chunks.n, res, err, errlen);
-    if (rc == 0) {
-        vindex_remove(r->index, res->old_ids, res->n_old);
-        if (vindex_add(r->index, res->new_ids, g->vecs, res->n_new) != 0)
-            log_error("index: cannot add %zu vectors of %s (out of memory): restart to reload",
-                      res->n_new, d->id); /* committed: the index check reports it degraded */
-        cache_clear(r->cache);
-        if (!res->replaced) atomic_fetch_add(&r->ndocs, 1);
-        atomic_fetch_add(&r->nchunks, (int_least64_t)res->n_new - (int_least64_t)res->n_old);
+    vindex_remove(r->index, res->old_ids, res->n_old);
+    if (vindex_add(r->index, res->new_ids, g->vecs, res->n_new) != 0)
+        log_error("index: cannot add %zu vectors of %s (out of memory): restart to reload",
+                  res->n_new, id); /* committed: the index check reports it degraded */
+    if (!res->replaced) atomic_fetch_add(&r->ndocs, 1);
+    atomic_fetch_add(&r->nchunks, (int_least64_t)res->n_new - (int_least64_t)res->n_old);
+}
+
+int rag_ingest_batch(rag_t *r, rag_batch_item_t *items, size_t n)
+{
+    double t0 = clock_now();
+    struct ingest *g = calloc(n ? n : 1, sizeof *g);
+    store_doc_t *docs = calloc(n ? n : 1, sizeof *docs);
+    store_put_item_t *puts = calloc(n ? n : 1, sizeof *puts);
+    size_t *which = calloc(n ? n : 1, sizeof *which), nput = 0;
+    if (!g || !docs || !puts || !which) {
+        free(g), free(docs), free(puts), free(which);
+        for (size_t i = 0; i < n; i++) items[i].rc = -ENOMEM;
+        return -ENOMEM;
     }
+    /* the slow part, unlocked: parse, chunk, embed each document */
+    for (size_t i = 0; i < n; i++) {
+        rag_batch_item_t *it = &items[i];
+        const rag_doc_in_t *in = it->in;
+        g[i] = (struct ingest){.text = BUF_INIT, .embed_in = BUF_INIT, .terms = BUF_INIT};
+        if (in->id)
+            snprintf(it->out.id, sizeof it->out.id, "%s", in->id);
+        else
+            random_id(it->out.id);
+        it->err[0] = '\0';
+        it->rc = ingest_split(r, in, &g[i], it->err, sizeof it->err);
+        if (!it->rc) it->rc = ingest_build(r, &g[i], it->err, sizeof it->err);
+        if (it->rc) continue;
+        /* no title given: the document's own (HTML <title>, first heading) */
+        docs[i] = (store_doc_t){it->out.id,
+                                in->title && *in->title ? in->title : g[i].blocks.title,
+                                doc_type_mime(in->type),
+                                in->meta,
+                                in->nmeta,
+                                in->data,
+                                in->len,
+                                g[i].text.data ? g[i].text.data : "",
+                                g[i].text.len};
+        puts[nput] =
+            (store_put_item_t){.doc = &docs[i], .chunks = g[i].sc, .nchunks = g[i].chunks.n};
+        which[nput++] = i;
+    }
+    /* one transaction for all, and the index in its order */
+    char err[256] = "";
+    pthread_mutex_lock(&r->wmu);
+    int rc = nput ? store_put_many(r->store, puts, nput, err, sizeof err) : 0;
+    for (size_t k = 0; k < nput; k++) {
+        rag_batch_item_t *it = &items[which[k]];
+        if ((it->rc = puts[k].rc) != 0) {
+            snprintf(it->err, sizeof it->err, "%s", puts[k].err);
+            continue;
+        }
+        apply_commit(r, it->out.id, &g[which[k]], &puts[k].res);
+        it->out.chunks = puts[k].res.n_new;
+        it->out.replaced = puts[k].res.replaced;
+    }
+    if (nput) cache_clear(r->cache);
     pthread_mutex_unlock(&r->wmu);
+    double dt = clock_now() - t0;
+    metrics_histogram_observe(r->m.batch_docs, (double)n);
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].rc) metrics_histogram_observe(r->m.doc_dur[items[i].in->type], dt);
+        ingest_free(&g[i]);
+    }
+    for (size_t k = 0; k < nput; k++) store_put_result_free(&puts[k].res);
+    free(g), free(docs), free(puts), free(which);
     return rc;
 }
 
 int rag_ingest(rag_t *r, const rag_doc_in_t *in, rag_ingested_t *out, char *err, size_t errlen)
 {
-    double t0 = clock_now();
-    struct ingest g = {.text = BUF_INIT, .embed_in = BUF_INIT, .terms = BUF_INIT};
-    store_put_result_t res = {0};
-    char idbuf[40];
-    const char *id = in->id;
-    if (!id) {
-        random_id(idbuf);
-        id = idbuf;
+    rag_batch_item_t it = {.in = in};
+    rag_ingest_batch(r, &it, 1);
+    if (it.rc) {
+        snprintf(err, errlen, "%s", it.err);
+        return it.rc;
     }
-    int rc = ingest_split(r, in, &g, err, errlen);
-    if (!rc) rc = ingest_build(r, &g, err, errlen);
-    if (!rc) {
-        /* no title given: the document's own (HTML <title>, first heading) */
-        store_doc_t d = {id,
-                         in->title && *in->title ? in->title : g.blocks.title,
-                         doc_type_mime(in->type),
-                         in->meta,
-                         in->nmeta,
-                         in->data,
-                         in->len,
-                         g.text.data ? g.text.data : "",
-                         g.text.len};
-        rc = ingest_commit(r, &d, &g, &res, err, errlen);
-    }
-    if (!rc) {
-        metrics_histogram_observe(r->m.doc_dur[in->type], clock_now() - t0);
-        snprintf(out->id, sizeof out->id, "%s", id);
-        out->chunks = res.n_new;
-        out->replaced = res.replaced;
-    }
-    store_put_result_free(&res);
-    ingest_free(&g);
-    return rc;
+    *out = it.out;
+    return 0;
 }
 
 int rag_delete(rag_t *r, const char *id, size_t *nchunks)

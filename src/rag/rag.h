@@ -6,6 +6,7 @@
  *   vector_search_duration_seconds                        one index search
  *   query_cache_hits_total, query_cache_misses_total, ragd_query_cache_entries
  *   active_documents_count, total_embeddings_count        exact, always
+ *   ragd_ingest_batch_documents                           documents per commit
  * and the quality of what queries return, by mode (answers from the cache
  * included: that is what users got):
  *   ragd_query_top_score, ragd_query_results, ragd_query_distinct_documents
@@ -104,6 +105,20 @@ void rag_close(rag_t **r);
 
 /* Ingests a document (parse, chunk, embed, commit, index). */
 int rag_ingest(rag_t *r, const rag_doc_in_t *in, rag_ingested_t *out, char *err, size_t errlen);
+
+/* One document of a batch, and what became of it. */
+typedef struct rag_batch_item {
+    const rag_doc_in_t *in;
+    rag_ingested_t out; /* when rc is 0 */
+    int rc;             /* rag_ingest's codes */
+    char err[256];
+} rag_batch_item_t;
+/* Ingests many documents: each parsed, chunked and embedded on its own,
+ * then all committed in one transaction (one fsync), each in a savepoint:
+ * a document that fails is left out with its rc and err, the others are
+ * stored. Returns 0, or the transaction's error (then none is stored). A
+ * document is acknowledged (rc 0) only once the transaction committed. */
+int rag_ingest_batch(rag_t *r, rag_batch_item_t *items, size_t n);
 /* Deletes a document; *chunks = how many chunks went. 0 or -ENOENT, -EIO. */
 int rag_delete(rag_t *r, const char *id, size_t *chunks);
 /* The document with its text (free with doc_record_free). 0, -ENOENT. */

@@ -18,7 +18,7 @@ struct rag_metrics {
     metrics_child_t *cache_entries, *docs, *embeddings; /* set at scrape time */
     /* quality, per mode (rag_mode_t) */
     metrics_child_t *top_score[3], *results[3], *no_results[3], *distinct_docs[3];
-    metrics_child_t *rerank_dur, *rerank_errors;
+    metrics_child_t *rerank_dur, *rerank_errors, *batch_docs;
 };
 
 /* Observes a query's result list in the quality families. */

@@ -19,6 +19,7 @@ static void collect(void *ctx)
 static const double SCORE_BUCKETS[] = {0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3,
                                        0.5,   0.7,  1,    2,    5,    10,  20};
 static const double COUNT_BUCKETS[] = {0, 1, 2, 3, 5, 10, 20, 50, 100};
+static const double BATCH_BUCKETS[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
 static const double RERANK_BUCKETS[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                         0.1,   0.25,   0.5,   1,    2.5,   5};
 
@@ -124,6 +125,13 @@ int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o,
           .nbuckets = sizeof RERANK_BUCKETS / sizeof RERANK_BUCKETS[0]},
          NULL,
          &m->rerank_dur},
+        {{.type = METRICS_HISTOGRAM,
+          .name = "ragd_ingest_batch_documents",
+          .help = "Documents committed together in one transaction (1 for a single ingest).",
+          .buckets = BATCH_BUCKETS,
+          .nbuckets = sizeof BATCH_BUCKETS / sizeof BATCH_BUCKETS[0]},
+         NULL,
+         &m->batch_docs},
         {{.type = METRICS_COUNTER,
           .name = "ragd_reranker_errors_total",
           .help = "Reranker calls that failed (the first ranking was kept)."},

@@ -394,22 +394,48 @@ out:
 int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n,
               store_put_result_t *res, char *err, size_t errlen)
 {
+    store_put_item_t it = {.doc = d, .chunks = c, .nchunks = n};
     memset(res, 0, sizeof *res);
-    if (d->nmeta > DOC_META_MAX) {
-        snprintf(err, errlen, "more than %d metadata keys", DOC_META_MAX);
-        return -EINVAL;
-    }
-    double created = clock_epoch();
+    int rc = store_put_many(s, &it, 1, err, errlen);
+    if (!rc && (rc = it.rc) != 0) snprintf(err, errlen, "%s", it.err);
+    if (!rc) *res = it.res;
+    return rc;
+}
+
+int store_put_many(store_t *s, store_put_item_t *items, size_t n, char *err, size_t errlen)
+{
+    double created0 = clock_epoch();
     pthread_mutex_lock(&s->wmu);
     int rc = store_exec(s->w, "BEGIN IMMEDIATE", err, errlen);
-    if (rc == 0) {
-        if ((rc = put_replace_old(s->w, d->id, res, &created)) != 0 ||
-            (rc = put_document(s->w, d, n, created, err, errlen)) != 0 ||
-            (rc = put_chunks(s, d->id, c, n, res, err, errlen)) != 0 ||
-            (sqlite3_exec(s->w, "COMMIT", NULL, NULL, NULL) != SQLITE_OK &&
-             (rc = store_sql_err(s->w, err, errlen, "committing")) != 0)) {
-            sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
-            store_put_result_free(res);
+    for (size_t i = 0; !rc && i < n; i++) {
+        store_put_item_t *it = &items[i];
+        double created = created0;
+        memset(&it->res, 0, sizeof it->res);
+        it->err[0] = '\0';
+        if (it->doc->nmeta > DOC_META_MAX) {
+            snprintf(it->err, sizeof it->err, "more than %d metadata keys", DOC_META_MAX);
+            it->rc = -EINVAL;
+            continue;
+        }
+        if ((rc = store_exec(s->w, "SAVEPOINT doc", err, errlen)) != 0) break;
+        if ((it->rc = put_replace_old(s->w, it->doc->id, &it->res, &created)) != 0 ||
+            (it->rc = put_document(s->w, it->doc, it->nchunks, created, it->err, sizeof it->err)) !=
+                0 ||
+            (it->rc = put_chunks(s, it->doc->id, it->chunks, it->nchunks, &it->res, it->err,
+                                 sizeof it->err)) != 0) {
+            sqlite3_exec(s->w, "ROLLBACK TO doc", NULL, NULL, NULL);
+            store_put_result_free(&it->res);
+        }
+        rc = store_exec(s->w, "RELEASE doc", err, errlen);
+    }
+    if (!rc && sqlite3_exec(s->w, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = store_sql_err(s->w, err, errlen, "committing");
+    if (rc) {
+        sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+        for (size_t i = 0; i < n; i++) {
+            store_put_result_free(&items[i].res);
+            if (!items[i].rc) items[i].rc = rc;
+            if (!items[i].err[0]) snprintf(items[i].err, sizeof items[i].err, "%s", err);
         }
     }
     pthread_mutex_unlock(&s->wmu);

@@ -77,6 +77,22 @@ void store_close(store_t **s);
 int store_put(store_t *s, const store_doc_t *d, const store_chunk_t *c, size_t n,
               store_put_result_t *res, char *err, size_t errlen);
 void store_put_result_free(store_put_result_t *r);
+
+/* One document of a batch: in, and what became of it. */
+typedef struct store_put_item {
+    const store_doc_t *doc;
+    const store_chunk_t *chunks;
+    size_t nchunks;
+    store_put_result_t res; /* out, when rc is 0 */
+    int rc;                 /* out: 0, or the document's own error */
+    char err[256];
+} store_put_item_t;
+/* Stores many documents in one transaction (one fsync): each in a
+ * savepoint, so one that fails (its rc and err set) is rolled back alone
+ * and the others are kept. Returns 0 when the transaction committed
+ * (items' rc say how each went), or a negative code with err set when it
+ * could not begin or commit (then nothing is stored and every item fails). */
+int store_put_many(store_t *s, store_put_item_t *items, size_t n, char *err, size_t errlen);
 /* Deletes a document; gives the ids of its chunks (caller frees). -ENOENT. */
 int store_delete(store_t *s, const char *id, int64_t **ids, size_t *n);
 /* The document, with its text when with_text. 0, -ENOENT, -EIO, -ENOMEM.

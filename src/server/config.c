@@ -133,6 +133,8 @@ static const config_option_t options[] = {
      "tokens shared by neighbouring chunks (under half of --chunk-tokens)"},
     {"max-chunks", "RAGD_MAX_CHUNKS", CONFIG_UINT, F(max_chunks), "N", "10000", 1, 1000000,
      "most chunks one document may make (more: 422)"},
+    {"max-batch", "RAGD_MAX_BATCH", CONFIG_UINT, F(max_batch), "N", "1000", 1, 100000,
+     "documents one POST /v1/documents/batch may hold (its bytes: --max-body)"},
     {"max-query", "RAGD_MAX_QUERY", CONFIG_SIZE, F(max_query), "SIZE", "4096", 1, 1u << 20,
      "longest query text"},
     {"max-top-k", "RAGD_MAX_TOP_K", CONFIG_UINT, F(max_top_k), "N", "100", 1, VINDEX_MAX_K,

@@ -55,6 +55,7 @@ typedef struct config {
     size_t max_query; /* bytes of query text */
     unsigned max_top_k;
     unsigned max_per_document; /* default of a query's max_per_document */
+    unsigned max_batch;        /* documents per batch */
     char reranker_url[1024];
     char reranker_model[256];
     double reranker_timeout_s;

@@ -131,6 +131,108 @@ static void h_post_document(http_request_t *req, void *ctx)
     json_decref(body);
 }
 
+/* ---- POST /v1/documents/batch ---------------------------------------------------- */
+
+/* One line's error in the results. */
+static json_t *line_error(size_t line, const char *code, const char *msg)
+{
+    json_t *e = json_pack("{s:s,s:s}", "code", code, "message", msg);
+    if (!e) e = json_pack("{s:s,s:s}", "code", code, "message", "invalid line");
+    return json_pack("{s:I,s:o}", "line", (json_int_t)line, "error", e);
+}
+
+/* NDJSON: one JSON document per line (as POST /v1/documents takes), all
+ * committed in one transaction; per-line results, so one bad line loses
+ * nothing of the others. */
+static void h_post_batch(http_request_t *req, void *ctx)
+{
+    routes_rag_opts_t *o = ctx;
+    size_t len;
+    const char *body = http_request_body(req, &len), *end = body + len;
+    size_t cap = o->max_batch, n = 0, lines = 0, docs = 0; /* lines: physical, for messages */
+    json_t **parsed = calloc(cap, sizeof *parsed), *results = json_array();
+    rag_doc_in_t *ins = calloc(cap, sizeof *ins);
+    rag_batch_item_t *items = calloc(cap, sizeof *items);
+    doc_kv_t(*kv)[DOC_META_MAX] = calloc(cap, sizeof *kv);
+    size_t *line_of = calloc(cap, sizeof *line_of);
+    json_t **slot = calloc(cap, sizeof *slot); /* the results entry of each item */
+    if (!parsed || !results || !ins || !items || !kv || !line_of || !slot) {
+        http_respond_error(req, 500, "internal", "out of memory");
+        goto out;
+    }
+    for (const char *p = body; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        size_t ll = (size_t)(le - p);
+        if (ll && p[ll - 1] == '\r') ll--;
+        const char *line = p;
+        p = nl ? nl + 1 : end;
+        lines++;
+        if (ll == 0) continue; /* blank lines are allowed */
+        if (++docs > cap) {
+            http_respond_error(req, 413, "payload_too_large",
+                               "a batch holds at most %zu documents (--max-batch)", cap);
+            goto out;
+        }
+        char err[512] = "";
+        json_error_t je;
+        json_t *j = json_loadb(line, ll, JSON_REJECT_DUPLICATES, &je);
+        int rc = -EINVAL;
+        if (!json_is_object(j)) {
+            snprintf(err, sizeof err, "line %zu: %s", lines, j ? "not a JSON object" : je.text);
+        } else if ((rc = rag_json_document_in(j, &ins[n], kv[n], err, sizeof err)) == 0) {
+            rc = doc_check(&ins[n], err, sizeof err);
+        }
+        if (rc) {
+            json_array_append_new(
+                results,
+                line_error(lines, rc == -ENOTSUP ? "unsupported_media_type" : "invalid_field",
+                           err));
+            json_decref(j);
+            continue;
+        }
+        parsed[n] = j;
+        line_of[n] = lines;
+        items[n].in = &ins[n];
+        slot[n] = json_object();
+        json_array_append_new(results, slot[n]); /* filled once committed, in line order */
+        n++;
+    }
+    if (docs == 0) {
+        http_respond_error(req, 400, "invalid_field",
+                           "the body holds no document: one JSON document per line");
+        goto out;
+    }
+    rag_ingest_batch(o->rag, items, n);
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object_set_new(slot[i], "line", json_integer((json_int_t)line_of[i]));
+        if (items[i].rc) {
+            const char *code;
+            routes_rag_status(items[i].rc, &code);
+            json_t *e = json_pack("{s:s,s:s}", "code", code, "message", items[i].err);
+            json_object_set_new(slot[i], "error", e ? e : json_pack("{s:s}", "code", code));
+            continue;
+        }
+        ok++;
+        json_object_set_new(slot[i], "id", json_string(items[i].out.id));
+        json_object_set_new(slot[i], "chunks", json_integer((json_int_t)items[i].out.chunks));
+        json_object_set_new(slot[i], "replaced", json_boolean(items[i].out.replaced));
+    }
+    http_respond_json(req, 200,
+                      json_pack("{s:O,s:I,s:I}", "results", results, "ingested", (json_int_t)ok,
+                                "failed", (json_int_t)(docs - ok)));
+out:
+    for (size_t i = 0; parsed && i < n; i++) json_decref(parsed[i]);
+    json_decref(results);
+    free(parsed);
+    free(ins);
+    free(items);
+    free(kv);
+    free(line_of);
+    free(slot);
+}
+
 /* ---- GET /v1/documents, GET/DELETE /v1/documents/{id} ----------------------- */
 
 static void h_list_documents(http_request_t *req, void *ctx)
@@ -225,6 +327,9 @@ int routes_rag_add(http_router_t *r, routes_rag_opts_t *o)
 {
     int rc =
         http_router_add(r, HTTP_POST, "/v1/documents", h_post_document, o, HTTP_ROUTE_WRITE, 201);
+    if (!rc)
+        rc = http_router_add(r, HTTP_POST, "/v1/documents/batch", h_post_batch, o, HTTP_ROUTE_WRITE,
+                             200);
     if (!rc) rc = http_router_add(r, HTTP_GET, "/v1/documents", h_list_documents, o, 0, 200);
     if (!rc) rc = http_router_add(r, HTTP_GET, "/v1/documents/{id}", h_get_document, o, 0, 200);
     if (!rc)

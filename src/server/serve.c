@@ -162,7 +162,8 @@ static int start(app_t *a, char *err, size_t errlen)
     if ((rc = open_rag(a, err, errlen)) != 0 || (rc = open_answerer(a, err, errlen)) != 0)
         return rc;
     const config_t *c = &a->cfg;
-    a->rag_routes = (routes_rag_opts_t){a->rag, {c->max_query, c->max_top_k, c->max_per_document}};
+    a->rag_routes = (routes_rag_opts_t){
+        a->rag, {c->max_query, c->max_top_k, c->max_per_document}, c->max_batch};
     if ((rc = health_new(&a->health, a->reg, a->cfg.health_interval_s)) != 0 ||
         (rc = ops_health_add(a)) != 0 || (rc = rag_add_health(a->rag, a->health)) != 0 ||
         (rc = answer_add_health(a->answerer, a->health)) != 0) {
