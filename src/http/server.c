@@ -23,6 +23,7 @@
 #define ENDPOINT_UNMATCHED "unmatched"
 #define STREAM_BLOCK       (16 * 1024) /* bytes MHD asks of a stream at most */
 #define STOP_WAIT_S        10.0        /* for deferred answers to end at stop */
+#define FLUSH_WAIT_S       1.0         /* then for their connections to send what is left */
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -876,6 +877,8 @@ void http_server_stop(http_server_t **sp)
     while (atomic_load(&s->deferred) > 0 && clock_now() < deadline) clock_sleep(0.01);
     if (atomic_load(&s->deferred) > 0)
         log_warn("http: %ld deferred answer(s) still running at stop", atomic_load(&s->deferred));
+    /* their last words (a stream's closing event) still go out, briefly */
+    http_server_drain(s, FLUSH_WAIT_S);
     MHD_stop_daemon(s->daemon);
     pthread_mutex_destroy(&s->mu);
     free(s->api_key);
