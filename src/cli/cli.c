@@ -21,10 +21,9 @@
 
 #define FILE_MAX ((size_t)1 << 30) /* the server refuses far less; this bounds our memory */
 
-/* One request: returns the HTTP status (0 when none came) and the body. */
-static long http_call(const char *method, const char *url, const char *ctype, const char *key,
-                      const void *body, size_t len, double timeout, buf_t *out, char *err,
-                      size_t errlen)
+long cli_http_call(const char *method, const char *url, const char *ctype, const char *key,
+                   const void *body, size_t len, double timeout, buf_t *out, char *err,
+                   size_t errlen)
 {
     CURL *c = curl_easy_init();
     if (!c) {
@@ -206,8 +205,8 @@ static long upload_one(const struct file *f, const char *server, const char *key
         snprintf(url, sizeof url, "%s/v1/documents?id=%s%s%s", server, id, title ? "&title=" : "",
                  title ? title : "");
         curl_free(title);
-        status = http_call("POST", url, mime_of(f->path), key, body.data ? body.data : "", body.len,
-                           600, &resp, err, errlen);
+        status = cli_http_call("POST", url, mime_of(f->path), key, body.data ? body.data : "",
+                               body.len, 600, &resp, err, errlen);
         if (status == 200 || status == 201) {
             json_t *j = json_loadb(resp.data, resp.len, 0, NULL);
             *chunks += (size_t)json_integer_value(json_object_get(j, "chunks"));
@@ -274,8 +273,8 @@ static void batch_send(batch_t *b)
     char url[2048], err[512] = "";
     snprintf(url, sizeof url, "%s/v1/documents/batch", b->server);
     buf_t resp = BUF_INIT;
-    long status = http_call("POST", url, "application/x-ndjson", b->key, b->nd.data, b->nd.len, 600,
-                            &resp, err, sizeof err);
+    long status = cli_http_call("POST", url, "application/x-ndjson", b->key, b->nd.data, b->nd.len,
+                                600, &resp, err, sizeof err);
     json_t *j = status == 200 ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
     json_t *results = json_object_get(j, "results");
     if (status && status != 200) cli_error_message(&resp, status, err, sizeof err);
@@ -447,8 +446,8 @@ int cli_query_main(int argc, char **argv)
     char url[2048], err[512] = "";
     snprintf(url, sizeof url, "%s/v1/query", server);
     buf_t resp = BUF_INIT;
-    long status = http_call("POST", url, "application/json", NULL, body, strlen(body), 60, &resp,
-                            err, sizeof err);
+    long status = cli_http_call("POST", url, "application/json", NULL, body, strlen(body), 60,
+                                &resp, err, sizeof err);
     free(body);
     if (status != 200) {
         if (status) cli_error_message(&resp, status, err, sizeof err);

@@ -31,6 +31,13 @@ int cli_eval_main(int argc, char **argv);
 /* The value of flag `name` at argv[*i] ("--name V" or "--name=V"; *i moves
  * past V), or NULL when argv[*i] is not that flag. */
 const char *cli_flag_value(int *i, int argc, char **argv, const char *name);
+/* One request to a server: its HTTP status (0 when none came, err says
+ * why), the body in out (NUL-terminated). ctype and key may be NULL;
+ * timeout 0: none. */
+struct buf;
+long cli_http_call(const char *method, const char *url, const char *ctype, const char *key,
+                   const void *body, size_t len, double timeout, struct buf *out, char *err,
+                   size_t errlen);
 /* The message of a {"error":{"message":...}} body, or the body itself, as
  * "HTTP status: message". */
 struct buf;

@@ -144,20 +144,17 @@ static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ft
     return remove(p);
 }
 
-static long post(const char *url, const char *body, buf_t *out)
+/* POSTs j (taken) as JSON to the server's path; the HTTP status (0 when
+ * none came), the body in out. */
+static long post_json(const engine_t *e, const char *path, json_t *j, buf_t *out)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    long status = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL, url[1024], err[256];
+    json_decref(j);
+    if (!body) return 0;
+    snprintf(url, sizeof url, "%s%s", e->server, path);
+    long status = cli_http_call("POST", url, "application/json", NULL, body, strlen(body), 0, out,
+                                err, sizeof err);
+    free(body);
     return status;
 }
 
@@ -181,12 +178,8 @@ static int ingest(engine_t *e, json_t *doc, char *err, size_t errlen)
     json_t *j = json_pack("{s:s,s:O,s:s}", "id", id, "content", text, "content_type",
                           ct ? ct : "text/plain");
     if (title) json_object_set_new(j, "title", json_string(title));
-    char *body = json_dumps(j, JSON_COMPACT), url[1024];
-    json_decref(j);
-    snprintf(url, sizeof url, "%s/v1/documents", e->server);
     buf_t out = BUF_INIT;
-    long status = post(url, body, &out);
-    free(body);
+    long status = post_json(e, "/v1/documents", j, &out);
     if (status != 200 && status != 201) cli_error_message(&out, status, err, errlen);
     buf_free(&out);
     return status == 200 || status == 201 ? 0 : -EIO;
@@ -227,16 +220,12 @@ static int ask(engine_t *e, const char *text, rag_mode_t mode, size_t top_k, lon
     json_t *j =
         json_pack("{s:s,s:I,s:s}", "query", text, "top_k", (json_int_t)top_k, "mode", names[mode]);
     if (per_doc >= 0) json_object_set_new(j, "max_per_document", json_integer(per_doc));
-    char *body = json_dumps(j, JSON_COMPACT), url[1024];
-    json_decref(j);
-    snprintf(url, sizeof url, "%s/v1/query", e->server);
     buf_t out = BUF_INIT;
-    long status = post(url, body, &out);
-    free(body);
+    long status = post_json(e, "/v1/query", j, &out);
     json_t *r = status == 200 ? json_loadb(out.data, out.len, 0, NULL) : NULL;
     buf_free(&out);
     if (!r) {
-        fprintf(stderr, "ragd eval: %s answered %ld\n", url, status);
+        fprintf(stderr, "ragd eval: %s/v1/query answered %ld\n", e->server, status);
         return -1;
     }
     size_t i;
