@@ -5,7 +5,6 @@
 # (scripts/run-stack with the test overlay) and over a fake Prometheus of
 # 1,000+ series; screenshots in build/screenshots/.
 source "$(dirname "$0")/lib/common.sh"
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 SHOTS=build/screenshots
 mkdir -p "$SHOTS"
 
@@ -56,15 +55,8 @@ stop_pid "$PID_n"
 check "a --prometheus-url that is not http(s): exit 2" eq "$?" 2
 
 # ---- the real stack, in the browser ------------------------------------------------------
-R=$TEST_TMP/run
-export RUN_DIR=$R RAGD_PORT=$(free_port) PROM_PORT=$(free_port) AM_PORT=$(free_port) NODE_PORT=$(free_port)
-export SCRAPE_INTERVAL=1s EVAL_INTERVAL=1s RULE_FOR=3s RULE_WINDOW=20s GROUP_WAIT=1s GROUP_INTERVAL=1s DETACH=1
 export RAGD_ARGS="--access-log off"
-scripts/run-stack >"$TEST_TMP/stack.out" 2>&1
-rc=$?
-check "run-stack starts the stack" eq "$rc" 0
-[ $rc -eq 0 ] || { cat "$TEST_TMP/stack.out"; exit 1; }
-PIDS+=($(cat "$R/pids"))
+start_stack "run-stack starts the stack"
 check "make run prints the dashboard URL first" eq "$(sed -n '/are up/{n;p}' "$TEST_TMP/stack.out" | awk '{print $1, $2}')" "dashboard http://127.0.0.1:$RAGD_PORT/dashboard"
 S=http://127.0.0.1:$RAGD_PORT
 end=$((SECONDS + 8))

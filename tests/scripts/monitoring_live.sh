@@ -9,20 +9,13 @@
 #     and the alerts reach the webhook through Alertmanager with the right
 #     labels; then the fault ends and they resolve.
 source "$(dirname "$0")/lib/common.sh"
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 spawn emb /usr/bin/python3 tests/tools/fake_embedder.py 8 || exit 1
 spawn hook /usr/bin/python3 tests/tools/webhook_receiver.py "$TEST_TMP/alerts.jsonl" || exit 1
 E=http://127.0.0.1:$PORT_emb
-R=$TEST_TMP/run
-export RUN_DIR=$R RAGD_PORT=$(free_port) PROM_PORT=$(free_port) AM_PORT=$(free_port) NODE_PORT=$(free_port)
-export SCRAPE_INTERVAL=1s EVAL_INTERVAL=1s RULE_FOR=3s RULE_WINDOW=20s GROUP_WAIT=1s GROUP_INTERVAL=1s DETACH=1
 export ALERT_WEBHOOK_URL=http://127.0.0.1:$PORT_hook/alerts
 export RAGD_ARGS="--embedder openai --embedder-url $E --embedder-model fake --embedding-dim 8 --embedder-timeout 1 --embedder-retries 0 --health-interval 0.5 --access-log off"
-scripts/run-stack >"$TEST_TMP/stack.out" 2>&1
-rc=$?
-check "run-stack starts ragd, Prometheus, Alertmanager, node-exporter" eq "$rc" 0
-[ $rc -eq 0 ] || { cat "$TEST_TMP/stack.out"; exit 1; }
-PIDS+=($(cat "$R/pids"))
+start_stack "run-stack starts ragd, Prometheus, Alertmanager, node-exporter"
+R=$RUN_DIR
 U=http://127.0.0.1:$RAGD_PORT
 P=http://127.0.0.1:$PROM_PORT
 urls_answer() { # every URL run-stack printed, fetched without following redirects

@@ -102,6 +102,26 @@ spawn() {
     printf -v "PID_$name" %s "$pid"
 }
 
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_stack WHAT: scripts/run-stack on free loopback ports with the test
+# overlay (1 s scrapes and evaluations, `for` of 3 s, 20 s windows), in
+# $TEST_TMP/run, detached; RAGD_ARGS and ALERT_WEBHOOK_URL as the caller
+# set them. Checks that it came up ("WHAT" names the check; the test ends
+# if not) and sets RAGD_PORT, PROM_PORT, AM_PORT, NODE_PORT; its output is
+# in $TEST_TMP/stack.out.
+start_stack() {
+    export RUN_DIR=$TEST_TMP/run RAGD_PORT=$(free_port) PROM_PORT=$(free_port) AM_PORT=$(free_port)
+    export NODE_PORT=$(free_port)
+    export SCRAPE_INTERVAL=1s EVAL_INTERVAL=1s RULE_FOR=3s RULE_WINDOW=20s GROUP_WAIT=1s GROUP_INTERVAL=1s
+    export DETACH=1
+    scripts/run-stack >"$TEST_TMP/stack.out" 2>&1
+    local rc=$?
+    check "$1" eq "$rc" 0
+    [ $rc -eq 0 ] || { cat "$TEST_TMP/stack.out"; exit 1; }
+    PIDS+=($(cat "$RUN_DIR/pids"))
+}
+
 # stop_pid PID: SIGTERM, then the exit status.
 stop_pid() {
     kill -TERM "$1" 2>/dev/null
