@@ -4,24 +4,33 @@
 # when not root), then build and run; see README.md.
 
 CC      ?= cc
+CXX     ?= g++
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+# C++ only for the hnswlib shim (src/rag/hnsw.cc): hnswlib is header-only C++.
+CXXSTD  := -std=c++17 -D_GNU_SOURCE
+CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+# Sanitizer builds leave out hnswlib's prefetching: it reads the link after
+# a list's last one (hnswalg.h, searchBaseLayer), a harmless read of heap
+# memory that AddressSanitizer rightly reports.
+CXXSAN  := -DNO_MANUAL_VECTORIZATION
 OPT     ?= -O2 -g
 DEPFLAGS = -MMD -MP
 PKGS    := sqlite3 libcmark libxml-2.0 poppler-glib libcurl
 INCLUDES = -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS     = -lmicrohttpd -ljansson $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lpthread -lm -ldl
+LIBS     = -lmicrohttpd -ljansson $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lstdc++ -lpthread -lm -ldl
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 BUILD   := build
 VERSION := $(shell cat VERSION)
 
-LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c src/core/*.c src/http/*.c src/collectors/*.c src/rag/*.c src/gen/*.c src/answer/*.c src/server/*.c src/cli/*.c)
+LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c src/core/*.c src/http/*.c src/collectors/*.c src/rag/*.c src/gen/*.c src/answer/*.c src/server/*.c src/cli/*.c) \
+            $(wildcard src/rag/*.cc)
 MAIN_SRC := src/main.c
 TEST_SRC := $(wildcard tests/unit/*.c)
 
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
-PKG_BUILD := gcc make libc6-dev pkg-config zlib1g-dev libmicrohttpd-dev libjansson-dev \
+PKG_BUILD := gcc g++ make libc6-dev pkg-config libhnswlib-dev zlib1g-dev libmicrohttpd-dev libjansson-dev \
              libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev \
              nodejs npm
 # libclang-rt-14-dev holds clang's libFuzzer and sanitizer runtimes; clang
@@ -30,7 +39,7 @@ PKG_TEST  := $(PKG_BUILD) clang libclang-rt-14-dev clang-format git prometheus p
              prometheus-node-exporter docker-compose python3 python3-yaml curl sqlite3 bsdutils \
              chromium
 PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn \
-             valgrind python3-xapian
+             valgrind python3-xapian python3-hnswlib python3-faiss python3-numpy
 
 # Quiet recipes print "  CC  file"; `make V=1` prints the whole commands.
 ifeq ($(V),1)
@@ -39,7 +48,7 @@ else
 show = @printf '  %-4s %s\n' '$(1)' '$(2)';
 endif
 
-obj = $(patsubst %.c,$(1)/obj/%.o,$(2))
+obj = $(patsubst %.cc,$(1)/obj/%.o,$(patsubst %.c,$(1)/obj/%.o,$(2)))
 
 # The files of /dashboard, embedded in every binary (scripts/embed-assets):
 # ours, uPlot (npm, web/package.json), and the committed Grafana dashboard.
@@ -51,7 +60,7 @@ ASSETS_OBJ  := $(BUILD)/gen/assets.o
 NPM_STAMP   := web/node_modules/.ragd-installed
 
 .SECONDARY: # keep intermediate objects (fuzz objects would be deleted and rebuilt)
-.PHONY: all check-deps deps test-deps bench-deps run-deps npm-deps test unit bench run clean format \
+.PHONY: all check-deps deps test-deps bench-deps run-deps npm-deps test unit bench bench-scale run clean format \
         format-check fuzz dashboard
 
 all: check-deps $(BUILD)/ragd
@@ -90,6 +99,10 @@ $(BUILD)/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CC,$<) $(CC) $(CSTD) $(WARN) $(OPT) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
 
+$(BUILD)/obj/%.o: %.cc VERSION
+	@mkdir -p $(dir $@)
+	$(call show,CXX,$<) $(CXX) $(CXXSTD) $(CXXWARN) $(OPT) $(DEPFLAGS) $(INCLUDES) -c $< -o $@
+
 $(BUILD)/libragd.a: $(call obj,$(BUILD),$(LIB_SRC)) $(ASSETS_OBJ)
 	@rm -f $@
 	$(call show,AR,$@) ar rcs $@ $^
@@ -104,6 +117,9 @@ $(BUILD)/bench_metrics: $(call obj,$(BUILD),bench/bench_metrics.c) $(BUILD)/libr
 	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
 $(BUILD)/bench_answer: $(call obj,$(BUILD),bench/bench_answer.c) $(BUILD)/libragd.a
+	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
+
+$(BUILD)/bench_scale: $(call obj,$(BUILD),bench/bench_scale.c) $(BUILD)/libragd.a
 	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
 $(BUILD)/bench_rag: $(call obj,$(BUILD),bench/bench_rag.c) $(BUILD)/libragd.a
@@ -123,6 +139,10 @@ $(BUILD)/asan/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CC,$< (asan)) $(CC) $(CSTD) $(WARN) -O1 -g $(SAN) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
 
+$(BUILD)/asan/obj/%.o: %.cc VERSION
+	@mkdir -p $(dir $@)
+	$(call show,CXX,$< (asan)) $(CXX) $(CXXSTD) $(CXXWARN) $(CXXSAN) -O1 -g $(SAN) $(DEPFLAGS) $(INCLUDES) -c $< -o $@
+
 $(BUILD)/asan/test_unit: $(call obj,$(BUILD)/asan,$(TEST_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
 	$(call show,LD,$@) $(CC) $(SAN) -o $@ $^ $(LIBS)
 
@@ -135,6 +155,10 @@ TSAN := -fsanitize=thread -fno-omit-frame-pointer
 $(BUILD)/tsan/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CC,$< (tsan)) $(CC) $(CSTD) $(WARN) -O1 -g $(TSAN) $(DEPFLAGS) $(INCLUDES) -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(BUILD)/tsan/obj/%.o: %.cc VERSION
+	@mkdir -p $(dir $@)
+	$(call show,CXX,$< (tsan)) $(CXX) $(CXXSTD) $(CXXWARN) $(CXXSAN) -O1 -g $(TSAN) $(DEPFLAGS) $(INCLUDES) -c $< -o $@
 
 $(BUILD)/tsan/test_unit: $(call obj,$(BUILD)/tsan,$(TEST_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
 	$(call show,LD,$@) $(CC) $(TSAN) -o $@ $^ $(LIBS)
@@ -149,6 +173,11 @@ FUZZ_LIB_SRC := $(filter-out src/cli/%,$(LIB_SRC))
 $(BUILD)/fuzz/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CC,$< (fuzz)) clang $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(DEPFLAGS) $(INCLUDES) -Ifuzz -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
+
+# vptr checks need clang's C++ UBSan runtime, which a C link leaves out
+$(BUILD)/fuzz/obj/%.o: %.cc VERSION
+	@mkdir -p $(dir $@)
+	$(call show,CXX,$< (fuzz)) clang++ $(CXXSTD) $(CXXWARN) $(CXXSAN) -O1 -g $(FUZZ_SAN) -fno-sanitize=vptr -fsanitize=fuzzer-no-link $(DEPFLAGS) $(INCLUDES) -c $< -o $@
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o $(call obj,$(BUILD)/fuzz,$(FUZZ_LIB_SRC)) $(ASSETS_OBJ)
 	$(call show,LD,$@) clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
@@ -176,6 +205,12 @@ bench: bench-deps
 	@echo "== retrieval quality on ragd's own evaluation set (eval/, ragd eval)"
 	@$(BUILD)/ragd eval --corpus eval/corpus.jsonl --queries eval/queries.jsonl --qrels eval/qrels.tsv
 	@/usr/bin/python3 bench/xapian_eval.py eval/corpus.jsonl eval/queries.jsonl eval/qrels.tsv
+
+# The vector index at a million chunks beside hnswlib and FAISS (about 25
+# minutes; BENCH_SCALE_N=100000 for a quick look).
+bench-scale: bench-deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench_scale
+	@bench/scale
 
 # The main job: ragd, Prometheus, Alertmanager and node-exporter on this
 # machine (127.0.0.1), a sample corpus ingested; Ctrl-C stops them all.

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "core/log.h"
 #include "rag/rag.h"
 #include "rag/vindex.h"
@@ -23,19 +24,6 @@
 
 #define DIM     384
 #define QUERIES 200
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
-{
-    qsort(v, n, sizeof *v, cmp_d);
-    size_t i = (size_t)ceil(p * (double)n) - 1;
-    return v[i < n ? i : n - 1];
-}
 
 typedef float v16 __attribute__((vector_size(64), aligned(64)));
 
@@ -68,7 +56,7 @@ static double memory_bandwidth(void)
     }
     (void)sink;
     free(p);
-    return pct(r, 5, 0.5);
+    return bench_pct(r, 5, 0.5);
 }
 
 static const char *const words[] = {
@@ -136,7 +124,7 @@ static void run_queries(rag_t *rag, size_t chunks, unsigned *seed)
             lat[i] = (clock_now() - t0) * 1000;
             rag_answer_release(&out);
         }
-        double p50 = pct(lat, QUERIES, 0.5), p99 = pct(lat, QUERIES, 0.99);
+        double p50 = bench_pct(lat, QUERIES, 0.5), p99 = bench_pct(lat, QUERIES, 0.99);
         printf("  query %-8s at %6zu chunks: p50 %7.3f ms  p99 %7.3f ms\n", modes[m], chunks, p50,
                p99);
         printf("RESULT query_%s_%zu_p50_ms %.4f\nRESULT query_%s_%zu_p99_ms %.4f\n", modes[m],
@@ -149,7 +137,7 @@ static void raw_scan(double bw)
 {
     static const size_t sizes[] = {10000, 100000};
     vindex_t *ix;
-    vindex_new(&ix, DIM);
+    vindex_new(&ix, DIM, NULL);
     unsigned seed = 3;
     size_t have = 0;
     float *v = malloc(1000 * DIM * sizeof(float));
@@ -168,10 +156,10 @@ static void raw_scan(double bw)
         vindex_hit_t hits[10];
         for (int i = 0; i < QUERIES; i++) {
             double t0 = clock_now();
-            vindex_search(ix, v + (size_t)(i % 1000) * DIM, 10, NULL, NULL, hits);
+            vindex_search(ix, v + (size_t)(i % 1000) * DIM, 10, NULL, hits);
             lat[i] = (clock_now() - t0) * 1000;
         }
-        double p50 = pct(lat, QUERIES, 0.5), p99 = pct(lat, QUERIES, 0.99);
+        double p50 = bench_pct(lat, QUERIES, 0.5), p99 = bench_pct(lat, QUERIES, 0.99);
         double gbs = (double)have * DIM * sizeof(float) / (p50 / 1000) / 1e9;
         printf("  vector scan at %6zu rows: p50 %7.3f ms  p99 %7.3f ms  %6.1f GB/s (%.0f %% of "
                "memory bandwidth)\n",

@@ -161,6 +161,26 @@ panel("timeseries", "Distinct documents per list",
       "short", 18, 6, extra={"min": 0}, description="Average distinct documents in a list with results: low values mean one document fills the list.")
 y[0] += 8
 
+# --- vector index -------------------------------------------------------------------
+row("Vector index")
+panel("timeseries", "Graph recall estimate",
+      [('ragd_vector_index_recall_estimate{%s}' % SEL, "{{instance}}")],
+      "percentunit", 0, 6, steps=[("red", None), ("green", 0.9)], extra={"min": 0, "max": 1},
+      description="Share of the exact top 10 the HNSW graph finds on sampled queries (mean of the last 32 checks). LowVectorRecall fires below 90 % for 30 minutes. Empty while the index is exact.")
+panel("timeseries", "Vectors by segment",
+      [('sum by (segment) (ragd_vector_index_vectors{%s})' % SEL, "{{segment}}"),
+       ('sum(ragd_vector_index_deleted_vectors{%s})' % SEL, "deleted, still in the graph")],
+      "short", 6, 6, extra={"min": 0},
+      description="graph: searched approximately; flat: new rows not yet in the graph (and every row of an exact index). A flat segment that keeps growing under a graph means the builder is behind.")
+panel("timeseries", "Keyword and vector search P95",
+      [(hq("0.95", "vector_search_duration_seconds"), "vector"),
+       (hq("0.95", "ragd_keyword_search_duration_seconds"), "keyword")],
+      "s", 12, 6, description="P95 of one search on each side of a query.")
+panel("timeseries", "Vector index memory",
+      [('sum(ragd_vector_index_memory_bytes{%s})' % SEL, "index")],
+      "bytes", 18, 6, extra={"min": 0}, description="Vectors, graph links and maps, as the index counts them.")
+y[0] += 8
+
 # --- generation ---------------------------------------------------------------------
 row("Generation")
 panel("timeseries", "Answers by outcome",

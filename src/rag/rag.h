@@ -47,6 +47,7 @@
 #include "rag/parse.h"
 #include "rag/rerank.h"
 #include "rag/result.h"
+#include "rag/vindex.h"
 
 typedef struct rag rag_t;
 
@@ -57,6 +58,7 @@ typedef struct rag_opts {
     size_t rerank_depth;  /* candidates the reranker orders (at least top_k) */
     chunk_opts_t chunk;
     parse_opts_t parse;
+    vindex_opts_t vindex; /* its path is set by rag_open (the data directory) */
     size_t cache_entries;
     double cache_ttl_s;
     metrics_registry_t *reg;

@@ -19,6 +19,10 @@ struct rag_metrics {
     /* quality, per mode (rag_mode_t) */
     metrics_child_t *top_score[3], *results[3], *no_results[3], *distinct_docs[3];
     metrics_child_t *rerank_dur, *rerank_errors, *batch_docs;
+    metrics_child_t *keyword_dur;
+    /* the vector index, set at scrape time */
+    metrics_child_t *vi_graph, *vi_flat, *vi_deleted, *vi_memory, *vi_recall, *vi_checks;
+    metrics_child_t *vi_saves_ok, *vi_saves_err;
 };
 
 /* Observes a query's result list in the quality families. */

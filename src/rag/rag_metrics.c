@@ -12,6 +12,34 @@ static void collect(void *ctx)
     metrics_gauge_set(r->m.docs, (double)atomic_load(&r->ndocs));
     metrics_gauge_set(r->m.embeddings, (double)atomic_load(&r->nchunks));
     metrics_gauge_set(r->m.cache_entries, (double)cache_size(r->cache));
+    vindex_stats_t st;
+    vindex_stats(r->index, &st);
+    metrics_gauge_set(r->m.vi_graph, (double)st.graph_rows);
+    metrics_gauge_set(r->m.vi_flat, (double)st.flat_rows);
+    metrics_gauge_set(r->m.vi_deleted, (double)(st.graph_deleted + st.pending_deletes));
+    metrics_gauge_set(r->m.vi_memory, (double)st.memory_bytes);
+    if (st.recall >= 0) metrics_gauge_set(r->m.vi_recall, st.recall);
+    metrics_counter_set(r->m.vi_checks, (double)st.recall_checks);
+    metrics_counter_set(r->m.vi_saves_ok, (double)st.saves);
+    metrics_counter_set(r->m.vi_saves_err, (double)st.save_errors);
+}
+
+/* The index's settings as an info metric (after rag_open built it). */
+static int register_index_info(rag_t *r, metrics_registry_t *reg, char *why, size_t n)
+{
+    static const char *const labels[] = {"kind", "m", "ef_construction", "ef_search",
+                                         "ann_min_chunks"};
+    vindex_stats_t st;
+    vindex_stats(r->index, &st);
+    char m[16], efc[16], efs[16], amin[24];
+    snprintf(m, sizeof m, "%u", st.m);
+    snprintf(efc, sizeof efc, "%u", st.ef_construction);
+    snprintf(efs, sizeof efs, "%u", st.ef_search);
+    snprintf(amin, sizeof amin, "%zu", st.ann_min_rows);
+    const char *values[] = {vindex_kind_name(st.kind), m, efc, efs, amin};
+    return metrics_info_register(reg, "ragd_vector_index_info",
+                                 "The vector index's kind (auto, exact, hnsw) and graph settings.",
+                                 labels, values, 5, why, n);
 }
 
 /* Scores differ in scale by mode (cosine up to 1, RRF up to 2/61, bm25
@@ -43,9 +71,11 @@ void rag_metrics_quality(rag_t *r, rag_mode_t mode, const result_t *res)
 int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o, char *err,
                          size_t errlen)
 {
-    static const char *const type_label[] = {"document_type"}, *const mode_label[] = {"mode"};
+    static const char *const type_label[] = {"document_type"}, *const mode_label[] = {"mode"},
+                             *const segment_label[] = {"segment"},
+                             *const result_label[] = {"result"};
     struct rag_metrics *m = &r->m;
-    metrics_family_t *doc_duration, *top, *results, *none, *distinct;
+    metrics_family_t *doc_duration, *top, *results, *none, *distinct, *segments, *saves;
     const metrics_def_t defs[] = {
         {{.type = METRICS_HISTOGRAM,
           .name = "document_processing_duration_seconds",
@@ -146,6 +176,52 @@ int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o,
           .nbuckets = sizeof COUNT_BUCKETS / sizeof COUNT_BUCKETS[0]},
          &distinct,
          NULL},
+        {{.type = METRICS_HISTOGRAM,
+          .name = "ragd_keyword_search_duration_seconds",
+          .help = "Time of one keyword (bm25) search, in seconds.",
+          .buckets = o->buckets_search,
+          .nbuckets = o->nbuckets_search},
+         NULL,
+         &m->keyword_dur},
+        {{.type = METRICS_GAUGE,
+          .name = "ragd_vector_index_vectors",
+          .help = "Vectors in the index by segment: graph (approximate search) or flat (scanned "
+                  "exactly: new rows and small indexes).",
+          .labels = segment_label,
+          .nlabels = 1},
+         &segments,
+         NULL},
+        {{.type = METRICS_GAUGE,
+          .name = "ragd_vector_index_deleted_vectors",
+          .help = "Deleted vectors the graph still holds as ways through it."},
+         NULL,
+         &m->vi_deleted},
+        {{.type = METRICS_GAUGE,
+          .name = "ragd_vector_index_memory_bytes",
+          .help = "Memory of the vector index: vectors, graph links and maps, in bytes."},
+         NULL,
+         &m->vi_memory},
+        {{.type = METRICS_GAUGE,
+          .name = "ragd_vector_index_recall_estimate",
+          .help = "Share of the exact top 10 that the graph finds, mean of the last sampled "
+                  "checks (absent before the first).",
+          .flags = METRICS_F_ABSENT},
+         NULL,
+         &m->vi_recall},
+        {{.type = METRICS_COUNTER,
+          .name = "ragd_vector_index_recall_checks_total",
+          .help = "Sampled queries checked against the exact answer.",
+          .flags = METRICS_F_MIRROR},
+         NULL,
+         &m->vi_checks},
+        {{.type = METRICS_COUNTER,
+          .name = "ragd_vector_index_saves_total",
+          .help = "Writes of the graph to the data directory, by result (ok, error).",
+          .labels = result_label,
+          .nlabels = 1,
+          .flags = METRICS_F_MIRROR},
+         &saves,
+         NULL},
     };
     char why[256] = "";
     int rc = metrics_register_all(reg, defs, sizeof defs / sizeof defs[0], why, sizeof why);
@@ -161,6 +237,11 @@ int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o,
             (rc = metrics_family_get(none, v, &m->no_results[i])) == 0)
             rc = metrics_family_get(distinct, v, &m->distinct_docs[i]);
     }
+    if (!rc && (rc = metrics_family_get(segments, (const char *[]){"graph"}, &m->vi_graph)) == 0)
+        rc = metrics_family_get(segments, (const char *[]){"flat"}, &m->vi_flat);
+    if (!rc && (rc = metrics_family_get(saves, (const char *[]){"ok"}, &m->vi_saves_ok)) == 0)
+        rc = metrics_family_get(saves, (const char *[]){"error"}, &m->vi_saves_err);
+    if (!rc) rc = register_index_info(r, reg, why, sizeof why);
     if (!rc) rc = metrics_registry_add_collector(reg, collect, r);
     if (rc) snprintf(err, errlen, "metrics: %s", why[0] ? why : strerror(-rc));
     return rc;

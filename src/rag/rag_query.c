@@ -71,11 +71,6 @@ static char *cache_key(const rag_query_t *q)
     return buf_steal(&b, NULL);
 }
 
-static bool allow_in_set(void *ctx, int64_t id)
-{
-    return idset_has(ctx, id);
-}
-
 static int term_dfs(void *ctx, const char *const *terms, size_t n, int64_t *dfs)
 {
     return store_term_dfs(ctx, terms, n, dfs);
@@ -97,8 +92,7 @@ static long vector_side(rag_t *r, const rag_query_t *q, size_t depth, const idse
         double ts = clock_now();
         n = q->nfilter && allowed->n == 0
                 ? 0
-                : vindex_search(r->index, qv, depth, q->nfilter ? allow_in_set : NULL,
-                                (void *)allowed, out);
+                : vindex_search(r->index, qv, depth, q->nfilter ? allowed : NULL, out);
         double dt = clock_now() - ts;
         metrics_histogram_observe(r->m.search_dur, dt);
         *t_search += dt;
@@ -119,7 +113,9 @@ static long keyword_side(rag_t *r, const rag_query_t *q, size_t depth, vindex_hi
     } else if (match.data[0]) {
         double ts = clock_now();
         n = store_keyword(r->store, match.data, depth, q->filter, q->nfilter, out);
-        *t_search += clock_now() - ts;
+        double dt = clock_now() - ts;
+        metrics_histogram_observe(r->m.keyword_dur, dt);
+        *t_search += dt;
         if (n < 0) snprintf(err, errlen, "keyword search failed");
     }
     buf_free(&match);

@@ -177,9 +177,21 @@ fail:
     return rc;
 }
 
+/* SQLite's global memory statistics take a process-wide mutex on every
+ * allocation, which readers on many threads then wait on; ragd reads none
+ * of them. Must run before SQLite initialises: once, before the first open
+ * (if SQLite is already up, the call fails and nothing changes). */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 int store_open(store_t **out, const char *dir, const char *embedder, unsigned dim, char *err,
                size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
     char path[1200];
     *out = NULL;
     snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE);

@@ -104,9 +104,13 @@ int store_get(store_t *s, const char *id, bool with_text, doc_record_t *out);
 int store_list(store_t *s, size_t limit, const char *after, doc_record_t **out, size_t *n);
 int store_counts(store_t *s, int64_t *docs, int64_t *chunks);
 
-/* Calls fn for every stored vector (start-up load). */
+/* Calls fn for every stored vector of a chunk id above `after`, in id
+ * order (start-up load; 0: all). fn's vec may be unaligned. */
 typedef int (*store_vector_fn)(void *ctx, int64_t id, const float *vec);
-int store_each_vector(store_t *s, store_vector_fn fn, void *ctx);
+int store_each_vector(store_t *s, int64_t after, store_vector_fn fn, void *ctx);
+/* The ids of the chunks up to `upto`, into out (empty first). 0, -ENOMEM
+ * or -EIO. */
+int store_chunk_ids(store_t *s, int64_t upto, idset_t *out);
 
 /* bm25 top k for an FTS5 MATCH expression, optionally only chunks whose
  * document has every key = value of filter (nfilter <= DOC_META_MAX).

@@ -226,12 +226,14 @@ int store_counts(store_t *s, int64_t *docs, int64_t *chunks)
     return rc;
 }
 
-int store_each_vector(store_t *s, store_vector_fn fn, void *ctx)
+int store_each_vector(store_t *s, int64_t after, store_vector_fn fn, void *ctx)
 {
     struct store_reader *r = store_reader_get(s);
     sqlite3_stmt *st;
     int rc = -EIO;
-    if (sqlite3_prepare_v2(r->db, "SELECT id, embedding FROM chunks", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(r->db, "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, after);
         int step;
         rc = 0;
         while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {

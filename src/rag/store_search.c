@@ -1,4 +1,5 @@
-/* store_search: keyword search (FTS5, bm25) and metadata filters.
+/* store_search: keyword search (FTS5, bm25), metadata filters, and sets
+ * of chunk ids.
  *
  * A filter is a conjunction of key = value conditions on the document's
  * metadata rows; keys and values are bound parameters, so any string is
@@ -89,6 +90,18 @@ int store_term_dfs(store_t *s, const char *const *terms, size_t n, int64_t *dfs)
     return rc;
 }
 
+/* Steps st (bound, prepared) to its end, adding column 0 of each row to
+ * out; finalizes it. 0, -ENOMEM or -EIO. */
+static int step_ids(sqlite3_stmt *st, idset_t *out)
+{
+    int step, rc = 0;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = idset_add(out, sqlite3_column_int64(st, 0));
+    if (rc == 0 && step != SQLITE_DONE) rc = -EIO;
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int store_filter_ids(store_t *s, const doc_kv_t *filter, size_t nfilter, idset_t *out)
 {
     char sql[FILTER_SQL_MAX] = "SELECT c.id FROM chunks c WHERE 1";
@@ -99,12 +112,23 @@ int store_filter_ids(store_t *s, const doc_kv_t *filter, size_t nfilter, idset_t
     int rc = -EIO;
     if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
         filter_bind(st, filter, nfilter, 1);
-        int step;
-        rc = 0;
-        while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
-            rc = idset_add(out, sqlite3_column_int64(st, 0));
-        if (rc == 0 && step != SQLITE_DONE) rc = -EIO;
-        sqlite3_finalize(st);
+        rc = step_ids(st, out);
+    }
+    store_reader_put(r);
+    if (rc) idset_free(out);
+    return rc;
+}
+
+int store_chunk_ids(store_t *s, int64_t upto, idset_t *out)
+{
+    memset(out, 0, sizeof *out);
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    if (sqlite3_prepare_v2(r->db, "SELECT id FROM chunks WHERE id <= ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, upto);
+        rc = step_ids(st, out);
     }
     store_reader_put(r);
     if (rc) idset_free(out);

@@ -1,31 +1,55 @@
 #include "rag/vindex.h"
+#include "rag/vindex_int.h"
 #include "util/vec.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define EMPTY_SLOT UINT32_MAX
 
-struct vindex {
-    pthread_rwlock_t lock;
-    unsigned dim, stride; /* stride: dim rounded up to 16 floats */
-    float **blocks;       /* each VINDEX_BLOCK_ROWS * stride floats, 64-byte aligned */
-    size_t nblocks, blocks_cap;
-    int64_t *ids; /* row -> id */
-    size_t n, ids_cap;
-    /* id -> row: open addressing, linear probing, backward-shift deletion */
-    int64_t *keys;
-    uint32_t *rows;
-    size_t mask, used;
-};
+/* Defaults (vindex_opts_t): hnswlib's usual m; ef values measured by
+ * make bench-scale for recall@10 >= 0.95; the sizes where exact scoring
+ * stops paying (see README, "Vector index"). */
+#define DEFAULT_M                16
+#define DEFAULT_EF_CONSTRUCTION  100
+#define DEFAULT_EF_SEARCH        256
+#define DEFAULT_ANN_MIN_ROWS     20000
+#define DEFAULT_FILTER_EXACT_MAX 20000
+#define GRAPH_MAX_CANDIDATES     4096 /* a filtered graph search explores at most this */
 
 typedef float v16 __attribute__((vector_size(64), aligned(64)));
 
 static inline float *row_ptr(const vindex_t *ix, size_t r)
 {
     return ix->blocks[r / VINDEX_BLOCK_ROWS] + (r % VINDEX_BLOCK_ROWS) * ix->stride;
+}
+
+/* Blocks come straight from mmap: freed, they go back to the system at
+ * once. From malloc they might not: glibc raises its mmap threshold after
+ * a large free, and later blocks would come from a heap that keeps what
+ * the flat segment hands over to the graph (1.5 GiB at a million rows). */
+static size_t block_bytes(const vindex_t *ix)
+{
+    return (size_t)VINDEX_BLOCK_ROWS * ix->stride * sizeof(float);
+}
+
+static float *block_new(const vindex_t *ix)
+{
+    void *p = mmap(NULL, block_bytes(ix), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                   0); /* page-aligned (so 64-byte aligned) and zeroed */
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Frees the blocks past the rows in use, but one (a segment that shrinks
+ * and grows around a block boundary does not map and unmap each time).
+ * Under the write lock. */
+static void blocks_trim(vindex_t *ix)
+{
+    size_t keep = (ix->n + VINDEX_BLOCK_ROWS - 1) / VINDEX_BLOCK_ROWS + 1;
+    while (ix->nblocks > keep) munmap(ix->blocks[--ix->nblocks], block_bytes(ix));
 }
 
 static size_t slot_of(const vindex_t *ix, int64_t id)
@@ -98,7 +122,12 @@ static void map_del(vindex_t *ix, size_t s)
     ix->used--;
 }
 
-int vindex_new(vindex_t **out, unsigned dim)
+const char *vindex_kind_name(vindex_kind_t k)
+{
+    return k == VINDEX_EXACT ? "exact" : k == VINDEX_HNSW ? "hnsw" : "auto";
+}
+
+int vindex_new(vindex_t **out, unsigned dim, const vindex_opts_t *o)
 {
     *out = NULL;
     if (dim == 0) return -EINVAL;
@@ -108,9 +137,31 @@ int vindex_new(vindex_t **out, unsigned dim)
     pthread_rwlockattr_init(&a);
     pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&ix->lock, &a);
+    pthread_rwlock_init(&ix->glock, &a);
     pthread_rwlockattr_destroy(&a);
     ix->dim = dim;
     ix->stride = (dim + 15) / 16 * 16;
+    if (o)
+        ix->o = *o;
+    else
+        ix->o.kind = VINDEX_EXACT;
+    if (!ix->o.m) ix->o.m = DEFAULT_M;
+    if (!ix->o.ef_construction) ix->o.ef_construction = DEFAULT_EF_CONSTRUCTION;
+    if (!ix->o.ef_search) ix->o.ef_search = DEFAULT_EF_SEARCH;
+    if (!ix->o.ann_min_rows) ix->o.ann_min_rows = DEFAULT_ANN_MIN_ROWS;
+    if (!ix->o.filter_exact_max) ix->o.filter_exact_max = DEFAULT_FILTER_EXACT_MAX;
+    ix->o.path = NULL;
+    int rc = 0;
+    if (o && o->path && !(ix->path = strdup(o->path))) rc = -ENOMEM;
+    if (!rc && ix->o.m > HNSW_MAX_M) rc = -EINVAL;
+    if (!rc) rc = vindex_graph_init(ix);
+    if (rc) {
+        free(ix->path);
+        pthread_rwlock_destroy(&ix->lock);
+        pthread_rwlock_destroy(&ix->glock);
+        free(ix);
+        return rc;
+    }
     *out = ix;
     return 0;
 }
@@ -119,12 +170,15 @@ void vindex_free(vindex_t **ixp)
 {
     vindex_t *ix = ixp ? *ixp : NULL;
     if (!ix) return;
-    for (size_t i = 0; i < ix->nblocks; i++) free(ix->blocks[i]);
+    vindex_graph_fini(ix); /* stops the builder and saves the graph */
+    for (size_t i = 0; i < ix->nblocks; i++) munmap(ix->blocks[i], block_bytes(ix));
     free(ix->blocks);
     free(ix->ids);
     free(ix->keys);
     free(ix->rows);
+    free(ix->path);
     pthread_rwlock_destroy(&ix->lock);
+    pthread_rwlock_destroy(&ix->glock);
     free(ix);
     *ixp = NULL;
 }
@@ -137,9 +191,52 @@ unsigned vindex_dim(const vindex_t *ix)
 size_t vindex_size(vindex_t *ix)
 {
     pthread_rwlock_rdlock(&ix->lock);
-    size_t n = ix->n;
+    size_t n = ix->n - ix->pending.n;
+    if (ix->graph) {
+        pthread_rwlock_rdlock(&ix->glock);
+        n += hnsw_live(ix->graph);
+        pthread_rwlock_unlock(&ix->glock);
+    }
     pthread_rwlock_unlock(&ix->lock);
     return n;
+}
+
+void vindex_stats(vindex_t *ix, vindex_stats_t *st)
+{
+    memset(st, 0, sizeof *st);
+    st->kind = ix->o.kind;
+    st->m = ix->o.m;
+    st->ef_construction = ix->o.ef_construction;
+    st->ef_search = ix->o.ef_search;
+    st->ann_min_rows = ix->o.ann_min_rows;
+    pthread_rwlock_rdlock(&ix->lock);
+    st->flat_rows = ix->n;
+    st->pending_deletes = ix->pending.n;
+    st->watermark = ix->watermark;
+    st->memory_bytes = ix->nblocks * (size_t)VINDEX_BLOCK_ROWS * ix->stride * sizeof(float) +
+                       ix->ids_cap * sizeof *ix->ids +
+                       (ix->keys ? (ix->mask + 1) * (sizeof *ix->keys + sizeof *ix->rows) : 0);
+    if (ix->graph) {
+        pthread_rwlock_rdlock(&ix->glock);
+        st->graph_rows = hnsw_live(ix->graph);
+        st->graph_deleted = hnsw_deleted(ix->graph);
+        st->memory_bytes += hnsw_memory(ix->graph);
+        st->m = hnsw_m(ix->graph);
+        st->ef_construction = hnsw_ef_construction(ix->graph);
+        pthread_rwlock_unlock(&ix->glock);
+    }
+    pthread_rwlock_unlock(&ix->lock);
+    pthread_mutex_lock(&ix->smu);
+    st->recall = -1;
+    if (ix->nrecall) {
+        double sum = 0;
+        for (unsigned i = 0; i < ix->nrecall; i++) sum += ix->recall[i];
+        st->recall = sum / ix->nrecall;
+    }
+    st->recall_checks = ix->recall_checks;
+    st->saves = ix->saves;
+    st->save_errors = ix->save_errors;
+    pthread_mutex_unlock(&ix->smu);
 }
 
 /* Room for `more` rows: blocks, the id array, the map. Under the write lock. */
@@ -150,9 +247,8 @@ static int reserve(vindex_t *ix, size_t more)
         if (vec_reserve((void **)&ix->blocks, &ix->blocks_cap, ix->nblocks + 1, 16,
                         sizeof *ix->blocks))
             return -ENOMEM;
-        float *b = aligned_alloc(64, (size_t)VINDEX_BLOCK_ROWS * ix->stride * sizeof(float));
+        float *b = block_new(ix);
         if (!b) return -ENOMEM;
-        memset(b, 0, (size_t)VINDEX_BLOCK_ROWS * ix->stride * sizeof(float));
         ix->blocks[ix->nblocks++] = b;
     }
     if (vec_reserve((void **)&ix->ids, &ix->ids_cap, need, 1024, sizeof *ix->ids)) return -ENOMEM;
@@ -179,28 +275,80 @@ int vindex_add(vindex_t *ix, const int64_t *ids, const float *vecs, size_t n)
         }
     }
     pthread_rwlock_unlock(&ix->lock);
+    if (rc == 0) vindex_graph_wake(ix);
     return rc;
+}
+
+/* Removes the flat row in map slot s: the last row moves into its place.
+ * Under the write lock. */
+static void flat_remove_slot(vindex_t *ix, size_t s)
+{
+    size_t row = ix->rows[s], last = ix->n - 1;
+    map_del(ix, s);
+    if (row != last) {
+        memcpy(row_ptr(ix, row), row_ptr(ix, last), ix->stride * sizeof(float));
+        ix->ids[row] = ix->ids[last];
+        ix->rows[map_find(ix, ix->ids[row])] = (uint32_t)row;
+    }
+    ix->n--;
 }
 
 size_t vindex_remove(vindex_t *ix, const int64_t *ids, size_t n)
 {
     size_t removed = 0;
+    bool graph_work = false;
+    pthread_rwlock_wrlock(&ix->lock);
+    if (ix->graph) pthread_rwlock_rdlock(&ix->glock);
+    for (size_t i = 0; i < n; i++) {
+        size_t s = map_find(ix, ids[i]);
+        if (s != SIZE_MAX) {
+            flat_remove_slot(ix, s);
+            removed++;
+        } else if (ix->graph && !idset_has(&ix->pending, ids[i]) &&
+                   hnsw_vector(ix->graph, ids[i])) {
+            /* hidden from searches now; the builder marks it in the graph */
+            if (idset_add(&ix->pending, ids[i]) == 0) {
+                removed++;
+                graph_work = true;
+            }
+        }
+    }
+    if (ix->graph) pthread_rwlock_unlock(&ix->glock);
+    blocks_trim(ix);
+    pthread_rwlock_unlock(&ix->lock);
+    if (graph_work) vindex_graph_wake(ix);
+    return removed;
+}
+
+int vindex_flat_handover(vindex_t *ix, const int64_t *ids, size_t n, int64_t watermark)
+{
+    int rc = 0;
     pthread_rwlock_wrlock(&ix->lock);
     for (size_t i = 0; i < n; i++) {
         size_t s = map_find(ix, ids[i]);
+        if (s != SIZE_MAX)
+            flat_remove_slot(ix, s);
+        else if (idset_add(&ix->pending, ids[i]) != 0)
+            rc = -ENOMEM;
+    }
+    blocks_trim(ix);
+    if (watermark > ix->watermark) ix->watermark = watermark;
+    pthread_rwlock_unlock(&ix->lock);
+    return rc;
+}
+
+size_t vindex_flat_copy(vindex_t *ix, const int64_t *ids, size_t n, int64_t *got, float *vecs)
+{
+    size_t m = 0;
+    pthread_rwlock_rdlock(&ix->lock);
+    for (size_t i = 0; i < n; i++) {
+        size_t s = map_find(ix, ids[i]);
         if (s == SIZE_MAX) continue;
-        size_t row = ix->rows[s], last = ix->n - 1;
-        map_del(ix, s);
-        if (row != last) { /* move the last row into the hole */
-            memcpy(row_ptr(ix, row), row_ptr(ix, last), ix->stride * sizeof(float));
-            ix->ids[row] = ix->ids[last];
-            ix->rows[map_find(ix, ix->ids[row])] = (uint32_t)row;
-        }
-        ix->n--;
-        removed++;
+        memcpy(vecs + m * ix->dim, row_ptr(ix, ix->rows[s]), ix->dim * sizeof(float));
+        got[m++] = ids[i];
     }
     pthread_rwlock_unlock(&ix->lock);
-    return removed;
+    return m;
 }
 
 /* Scores of nrows consecutive rows against q. The hot loop of every
@@ -231,6 +379,24 @@ VINDEX_CLONES static void score_rows(const float *rows, size_t nrows, unsigned s
     }
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+long vindex_flat_ids(vindex_t *ix, int64_t **ids, size_t *cap)
+{
+    pthread_rwlock_rdlock(&ix->lock);
+    size_t n = ix->n;
+    int rc = vec_reserve((void **)ids, cap, n ? n : 1, 1024, sizeof **ids);
+    if (rc == 0) memcpy(*ids, ix->ids, n * sizeof **ids);
+    pthread_rwlock_unlock(&ix->lock);
+    if (rc) return rc;
+    qsort(*ids, n, sizeof **ids, cmp_id);
+    return (long)n;
+}
+
 /* Min-heap of the best k: heap[0] is the worst kept. */
 static bool worse(const vindex_hit_t *a, const vindex_hit_t *b)
 {
@@ -251,7 +417,12 @@ static void heap_down(vindex_hit_t *h, size_t n, size_t i)
     }
 }
 
-static void heap_offer(vindex_hit_t *h, size_t *n, size_t k, vindex_hit_t c)
+bool vindex_heap_takes(const vindex_hit_t *h, size_t n, size_t k, vindex_hit_t c)
+{
+    return n < k || worse(&h[0], &c);
+}
+
+void vindex_heap_offer(vindex_hit_t *h, size_t *n, size_t k, vindex_hit_t c)
 {
     if (*n < k) { /* sift up */
         size_t i = (*n)++;
@@ -274,7 +445,90 @@ static int cmp_best(const void *a, const void *b)
     return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
 }
 
-long vindex_search(vindex_t *ix, const float *q, size_t k, vindex_allow_fn allow, void *ctx,
+void vindex_heap_sort(vindex_hit_t *h, size_t n)
+{
+    qsort(h, n, sizeof *h, cmp_best);
+}
+
+/* Every flat row (the allowed ones) into the heap. Under the read lock. */
+static void flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *allowed,
+                      float *scores, vindex_hit_t *heap, size_t *got)
+{
+    for (size_t b = 0; b * VINDEX_BLOCK_ROWS < ix->n; b++) {
+        size_t first = b * VINDEX_BLOCK_ROWS;
+        size_t rows = ix->n - first < VINDEX_BLOCK_ROWS ? ix->n - first : VINDEX_BLOCK_ROWS;
+        score_rows(ix->blocks[b], rows, ix->stride, qq, scores);
+        for (size_t r = 0; r < rows; r++) {
+            vindex_hit_t c = {ix->ids[first + r], scores[r]};
+            if (!vindex_heap_takes(heap, *got, k, c)) continue; /* cheap reject first */
+            if (allowed && !idset_has(allowed, c.id)) continue;
+            vindex_heap_offer(heap, got, k, c);
+        }
+    }
+}
+
+/* The allowed ids scored one by one, wherever each lives. Under the read
+ * lock, and glock when there is a graph. */
+static void score_ids(vindex_t *ix, const float *qq, size_t k, const idset_t *allowed,
+                      vindex_hit_t *heap, size_t *got)
+{
+    for (size_t i = 0; allowed->keys && i <= allowed->mask; i++) {
+        int64_t id = allowed->keys[i];
+        if (!id) continue;
+        size_t s = map_find(ix, id);
+        float score;
+        if (s != SIZE_MAX) {
+            score = hnsw_dot(row_ptr(ix, ix->rows[s]), qq, ix->dim);
+        } else {
+            const float *v = ix->graph ? hnsw_vector(ix->graph, id) : NULL;
+            if (!v || idset_has(&ix->pending, id)) continue;
+            score = hnsw_dot(v, qq, ix->dim);
+        }
+        vindex_heap_offer(heap, got, k, (vindex_hit_t){id, score});
+    }
+}
+
+void vindex_graph_scan(vindex_t *ix, const float *q, size_t k, const idset_t *allowed,
+                       vindex_hit_t *heap, size_t *got)
+{
+    size_t slots = hnsw_slots(ix->graph);
+    for (size_t i = 0; i < slots; i++) {
+        int64_t id;
+        const float *v;
+        if (!hnsw_row(ix->graph, i, &id, &v)) continue;
+        if (allowed && !idset_has(allowed, id)) continue;
+        vindex_heap_offer(heap, got, k, (vindex_hit_t){id, hnsw_dot(v, q, ix->dim)});
+    }
+}
+
+/* The graph's nearest rows into the heap: want candidates (more when a
+ * filter or pending deletes will drop some). Under the read lock and glock.
+ * Returns how many of them passed, or -ENOMEM. */
+static long graph_ask(vindex_t *ix, const float *qq, size_t k, const idset_t *allowed, size_t total,
+                      vindex_hit_t *heap, size_t *got)
+{
+    size_t want = k + ix->pending.n;
+    if (allowed) /* enough candidates that about k pass the filter, twice over */
+        want = allowed->n ? k * total / allowed->n * 2 : total;
+    if (want > GRAPH_MAX_CANDIDATES) want = GRAPH_MAX_CANDIDATES;
+    if (want < k) want = k;
+    size_t ef = ix->o.ef_search > want ? ix->o.ef_search : want;
+    hnsw_hit_t *hits = malloc(want * sizeof *hits);
+    if (!hits) return -ENOMEM;
+    long n = hnsw_search(ix->graph, qq, want, ef, hits);
+    long passed = 0;
+    for (long i = 0; i < n; i++) {
+        if (idset_has(&ix->pending, hits[i].id)) continue;
+        if (allowed && !idset_has(allowed, hits[i].id)) continue;
+        if (map_find(ix, hits[i].id) != SIZE_MAX) continue; /* being handed over: flat has it */
+        vindex_heap_offer(heap, got, k, (vindex_hit_t){hits[i].id, hits[i].score});
+        passed++;
+    }
+    free(hits);
+    return n < 0 ? n : passed;
+}
+
+long vindex_search(vindex_t *ix, const float *q, size_t k, const idset_t *allowed,
                    vindex_hit_t *out)
 {
     if (k > VINDEX_MAX_K) k = VINDEX_MAX_K;
@@ -290,20 +544,41 @@ long vindex_search(vindex_t *ix, const float *q, size_t k, vindex_allow_fn allow
     memcpy(qq, q, ix->dim * sizeof(float));
     memset(qq + ix->dim, 0, (ix->stride - ix->dim) * sizeof(float));
     pthread_rwlock_rdlock(&ix->lock);
-    for (size_t b = 0; b * VINDEX_BLOCK_ROWS < ix->n; b++) {
-        size_t first = b * VINDEX_BLOCK_ROWS;
-        size_t rows = ix->n - first < VINDEX_BLOCK_ROWS ? ix->n - first : VINDEX_BLOCK_ROWS;
-        score_rows(ix->blocks[b], rows, ix->stride, qq, scores);
-        for (size_t r = 0; r < rows; r++) {
-            vindex_hit_t c = {ix->ids[first + r], scores[r]};
-            if (got == k && !worse(&out[0], &c)) continue; /* cheap reject first */
-            if (allow && !allow(ctx, c.id)) continue;
-            heap_offer(out, &got, k, c);
+    if (!ix->graph) {
+        if (allowed && allowed->n < ix->n / 8)
+            score_ids(ix, qq, k, allowed, out, &got);
+        else
+            flat_scan(ix, qq, k, allowed, scores, out, &got);
+    } else {
+        pthread_rwlock_rdlock(&ix->glock);
+        size_t total = ix->n + hnsw_live(ix->graph);
+        if (allowed && allowed->n <= ix->o.filter_exact_max) {
+            score_ids(ix, qq, k, allowed, out, &got); /* few allowed: exact */
+        } else {
+            flat_scan(ix, qq, k, allowed, scores, out, &got);
+            long passed = graph_ask(ix, qq, k, allowed, total, out, &got);
+            if (passed < 0)
+                n = passed;
+            else if (allowed && got < k) { /* the filter left too few: exact after all */
+                got = 0;
+                score_ids(ix, qq, k, allowed, out, &got);
+            } else if (!allowed && ix->o.recall_every &&
+                       atomic_fetch_add(&ix->searches, 1) % ix->o.recall_every == 0) {
+                pthread_mutex_lock(&ix->smu);
+                if (ix->sample && !ix->sample_full) {
+                    memcpy(ix->sample, q, ix->dim * sizeof(float));
+                    ix->sample_full = true;
+                }
+                pthread_mutex_unlock(&ix->smu);
+            }
         }
+        pthread_rwlock_unlock(&ix->glock);
     }
     pthread_rwlock_unlock(&ix->lock);
-    qsort(out, got, sizeof *out, cmp_best);
-    n = (long)got;
+    if (n == 0) {
+        vindex_heap_sort(out, got);
+        n = (long)got;
+    }
 out:
     free(qq);
     free(scores);
@@ -313,20 +588,31 @@ out:
 size_t vindex_search_reference(vindex_t *ix, const float *q, size_t k, vindex_hit_t *out)
 {
     pthread_rwlock_rdlock(&ix->lock);
-    vindex_hit_t *all = malloc((ix->n ? ix->n : 1) * sizeof *all);
-    size_t n = 0;
+    if (ix->graph) pthread_rwlock_rdlock(&ix->glock);
+    size_t total = ix->n + (ix->graph ? hnsw_slots(ix->graph) : 0);
+    vindex_hit_t *all = malloc((total ? total : 1) * sizeof *all);
+    size_t n = 0, m = 0;
     if (all) {
         for (size_t r = 0; r < ix->n; r++) {
             const float *row = row_ptr(ix, r);
             double s = 0;
             for (unsigned i = 0; i < ix->dim; i++) s += (double)row[i] * q[i];
-            all[r] = (vindex_hit_t){ix->ids[r], (float)s};
+            all[m++] = (vindex_hit_t){ix->ids[r], (float)s};
         }
-        qsort(all, ix->n, sizeof *all, cmp_best);
-        n = ix->n < k ? ix->n : k;
+        for (size_t r = 0; ix->graph && r < hnsw_slots(ix->graph); r++) {
+            int64_t id;
+            const float *row;
+            if (!hnsw_row(ix->graph, r, &id, &row) || idset_has(&ix->pending, id)) continue;
+            double s = 0;
+            for (unsigned i = 0; i < ix->dim; i++) s += (double)row[i] * q[i];
+            all[m++] = (vindex_hit_t){id, (float)s};
+        }
+        vindex_heap_sort(all, m);
+        n = m < k ? m : k;
         memcpy(out, all, n * sizeof *out);
         free(all);
     }
+    if (ix->graph) pthread_rwlock_unlock(&ix->glock);
     pthread_rwlock_unlock(&ix->lock);
     return n;
 }

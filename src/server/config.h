@@ -28,6 +28,13 @@ typedef enum config_generator {
     CONFIG_GENERATOR_OPENAI
 } config_generator_t;
 
+/* The order of vindex_kind_t (rag/vindex.h): the choice's index is the kind. */
+typedef enum config_vector_index {
+    CONFIG_VECTOR_AUTO,
+    CONFIG_VECTOR_EXACT,
+    CONFIG_VECTOR_HNSW
+} config_vector_index_t;
+
 typedef struct config {
     char listen[256];
     char data_dir[1024];
@@ -61,6 +68,9 @@ typedef struct config {
     double reranker_timeout_s;
     unsigned rerank_depth;
     double pdf_timeout_s;
+    config_vector_index_t vector_index;
+    unsigned hnsw_m, hnsw_ef_construction, hnsw_ef_search;
+    unsigned ann_min_chunks;
     config_buckets_t buckets_document, buckets_embedding, buckets_search;
     /* answers */
     config_generator_t generator;

@@ -65,6 +65,11 @@ static int open_rag(app_t *a, char *err, size_t errlen)
     }
     rag_opts_t ro = {
         .data_dir = c->data_dir,
+        .vindex = {.kind = (vindex_kind_t)c->vector_index,
+                   .m = c->hnsw_m,
+                   .ef_construction = c->hnsw_ef_construction,
+                   .ef_search = c->hnsw_ef_search,
+                   .ann_min_rows = c->ann_min_chunks},
         .embedder = emb,
         .reranker = rr,
         .rerank_depth = c->rerank_depth,

@@ -1,6 +1,8 @@
-/* Runs every unit test (or those whose name contains argv[1]) and closes
- * with "N passed, M failed". Tests run in the order of tests.h. */
+/* Runs every unit test (or those whose name contains argv[1]; with a
+ * leading '-', those whose name does not contain the rest) and closes with
+ * "N passed, M failed". Tests run in the order of tests.h. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "test.h"
@@ -30,8 +32,10 @@ int main(int argc, char **argv)
     };
     int passed = 0, failed = 0;
     const char *filter = argc > 1 ? argv[1] : NULL;
+    bool exclude = filter && filter[0] == '-';
+    if (exclude) filter++;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (filter && !strstr(tests[i].name, filter)) continue;
+        if (filter && (strstr(tests[i].name, filter) != NULL) == exclude) continue;
         failed_now = 0;
         tests[i].fn();
         if (failed_now) {

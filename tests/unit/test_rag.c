@@ -197,16 +197,11 @@ static float frand(unsigned *seed)
     return (float)rand_r(seed) / (float)RAND_MAX - 0.5f;
 }
 
-static bool even_only(void *ctx, int64_t id)
-{
-    return id % 2 == 0;
-}
-
 TEST(vindex_matches_brute_force)
 {
     enum { N = 5000, D = 384, K = 10 };
     vindex_t *ix;
-    ASSERT_OK(vindex_new(&ix, D));
+    ASSERT_OK(vindex_new(&ix, D, NULL));
     float *vecs = malloc((size_t)N * D * sizeof(float));
     int64_t *ids = malloc(N * sizeof(int64_t));
     unsigned seed = 7;
@@ -225,7 +220,7 @@ TEST(vindex_matches_brute_force)
             float q[D];
             for (size_t k = 0; k < D; k++) q[k] = frand(&seed);
             embed_normalize(q, D);
-            size_t a = (size_t)vindex_search(ix, q, K, NULL, NULL, got),
+            size_t a = (size_t)vindex_search(ix, q, K, NULL, got),
                    b = vindex_search_reference(ix, q, K, want);
             ASSERT_EQ(a, b);
             for (size_t i = 0; i < a; i++) {
@@ -244,13 +239,22 @@ TEST(vindex_matches_brute_force)
         }
     }
     /* a row's own vector finds itself first */
-    ASSERT_EQ(vindex_search(ix, vecs + 1 * D, 1, NULL, NULL, got), 1);
+    ASSERT_EQ(vindex_search(ix, vecs + 1 * D, 1, NULL, got), 1);
     ASSERT_EQ(got[0].id, 2);
     ASSERT(fabsf(got[0].score - 1.0f) < 1e-5f);
-    /* filter */
-    size_t n = (size_t)vindex_search(ix, vecs + 4 * D, K, even_only, NULL, got);
-    ASSERT_EQ(n, K);
-    for (size_t i = 0; i < n; i++) ASSERT(got[i].id % 2 == 0);
+    /* filters: a large set (scanned) and a small one (scored one by one) */
+    idset_t even = {0}, few = {0};
+    for (int64_t id = 2; id <= N; id += 2) ASSERT_OK(idset_add(&even, id));
+    for (int64_t id = 2; id <= 200; id += 2) ASSERT_OK(idset_add(&few, id));
+    const idset_t *sets[] = {&even, &few};
+    for (int f = 0; f < 2; f++) {
+        size_t n = (size_t)vindex_search(ix, vecs + 4 * D, K, sets[f], got);
+        ASSERT_EQ(n, K);
+        for (size_t i = 0; i < n; i++) ASSERT(idset_has(sets[f], got[i].id) && got[i].id % 3 != 1);
+        for (size_t i = 1; i < n; i++) ASSERT(got[i - 1].score >= got[i].score);
+    }
+    idset_free(&even);
+    idset_free(&few);
     free(vecs);
     free(ids);
     vindex_free(&ix);

@@ -52,6 +52,11 @@
     X(chunker_keeps_sections_apart)                                                                \
     X(hash_embedder)                                                                               \
     X(vindex_matches_brute_force)                                                                  \
+    X(vindex_graph_recall_and_deletes)                                                             \
+    X(vindex_graph_filters)                                                                        \
+    X(vindex_graph_persists)                                                                       \
+    X(vindex_graph_builder_beside_writes)                                                          \
+    X(hnsw_dot_any_alignment)                                                                      \
     X(query_cache_lru_ttl_clear)                                                                   \
     X(parse_markdown_and_html)                                                                     \
     X(parse_pdf_in_child)                                                                          \

@@ -1,0 +1,357 @@
+/* hnsw: the C face on hnswlib (see hnsw.h). The only C++ file of ragd:
+ * hnswlib is a header-only C++ library, so this file instantiates it and
+ * turns every exception into a return code. */
+#include "rag/hnsw.h"
+
+#include <hnswlib/hnswlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <new>
+#include <pthread.h>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HNSW_FIRST_CAPACITY 1024
+
+/* The widest SIMD the CPU has, picked at load time (an ifunc); not under
+ * ThreadSanitizer, whose instrumented resolver would run before its runtime
+ * is up (as in vindex.c). Rows in hnswlib's memory are not aligned, so the
+ * loads go through memcpy, which compiles to unaligned vector loads. */
+#if defined(__SANITIZE_THREAD__)
+#define HNSW_CLONES
+#else
+#define HNSW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+typedef float v16 __attribute__((vector_size(64)));
+
+extern "C" HNSW_CLONES float hnsw_dot(const float *a, const float *b, unsigned n)
+{
+    v16 s0 = {0}, s1 = {0}, x, y, z, w;
+    unsigned i = 0;
+    for (; i + 32 <= n; i += 32) {
+        memcpy(&x, a + i, sizeof x);
+        memcpy(&y, b + i, sizeof y);
+        memcpy(&z, a + i + 16, sizeof z);
+        memcpy(&w, b + i + 16, sizeof w);
+        s0 += x * y;
+        s1 += z * w;
+    }
+    for (; i + 16 <= n; i += 16) {
+        memcpy(&x, a + i, sizeof x);
+        memcpy(&y, b + i, sizeof y);
+        s0 += x * y;
+    }
+    s0 += s1;
+    float s = 0;
+    for (int k = 0; k < 16; k++) s += s0[k];
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+namespace
+{
+
+/* Cosine distance on normalised rows: 1 - dot. */
+class dot_space : public hnswlib::SpaceInterface<float>
+{
+  public:
+    explicit dot_space(size_t dim) : dim_(dim) {}
+    size_t get_data_size() override
+    {
+        return dim_ * sizeof(float);
+    }
+    hnswlib::DISTFUNC<float> get_dist_func() override
+    {
+        return distance;
+    }
+    void *get_dist_func_param() override
+    {
+        return &dim_;
+    }
+
+  private:
+    static float distance(const void *a, const void *b, const void *dim)
+    {
+        return 1.0f - hnsw_dot(static_cast<const float *>(a), static_cast<const float *>(b),
+                               static_cast<unsigned>(*static_cast<const size_t *>(dim)));
+    }
+    size_t dim_;
+};
+
+typedef hnswlib::HierarchicalNSW<float> graph_t;
+
+} // namespace
+
+struct hnsw {
+    explicit hnsw(unsigned d) : space(d), dim(d) {}
+    dot_space space;
+    graph_t *g = nullptr;
+    unsigned dim;
+};
+
+/* libstdc++'s std::mutex never calls pthread_mutex_destroy, so when
+ * hnswlib frees its mutexes (growing the graph, or freeing it),
+ * ThreadSanitizer keeps their lock-order history and pins it on whatever
+ * mutex later reuses the address: false deadlock reports. Telling it they
+ * are gone costs nothing elsewhere (destroying an unlocked default mutex
+ * does nothing). all: the graph's other mutexes too, as it goes. */
+#if defined(__SANITIZE_THREAD__)
+/* VisitedListPool keeps its mutex private; under ThreadSanitizer only, it
+ * is reached through a struct of the same layout (hnswlib 0.6.2). */
+struct pool_layout {
+    std::deque<hnswlib::VisitedList *> pool;
+    std::mutex poolguard;
+    int numelements;
+};
+static_assert(sizeof(pool_layout) == sizeof(hnswlib::VisitedListPool), "hnswlib's pool layout");
+#endif
+
+static void forget_locks(graph_t *g, bool all)
+{
+    for (auto &m : g->link_list_locks_) pthread_mutex_destroy(m.native_handle());
+#if defined(__SANITIZE_THREAD__)
+    if (g->visited_list_pool_)
+        pthread_mutex_destroy(
+            reinterpret_cast<pool_layout *>(g->visited_list_pool_)->poolguard.native_handle());
+#endif
+    if (!all) return;
+    for (auto &m : g->link_list_update_locks_) pthread_mutex_destroy(m.native_handle());
+    pthread_mutex_destroy(g->global.native_handle());
+    pthread_mutex_destroy(g->cur_element_count_guard_.native_handle());
+}
+
+extern "C" int hnsw_new(hnsw_t **out, unsigned dim, unsigned m, unsigned ef_construction)
+{
+    *out = nullptr;
+    if (dim == 0 || m < 2 || m > HNSW_MAX_M || ef_construction == 0) return -EINVAL;
+    hnsw_t *h = new (std::nothrow) hnsw(dim);
+    if (!h) return -ENOMEM;
+    try {
+        h->g = new graph_t(&h->space, HNSW_FIRST_CAPACITY, m, ef_construction);
+        h->g->setEf(1); /* each search passes its own ef as k (see hnsw_search) */
+    } catch (...) {
+        delete h;
+        return -ENOMEM;
+    }
+    *out = h;
+    return 0;
+}
+
+/* The size hnswlib's loadIndex insists on, from the header it wrote. */
+static bool file_size_ok(const char *path, size_t expect)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && (size_t)st.st_size == expect;
+}
+
+static size_t saved_size(const graph_t *g)
+{
+    size_t n = 5 * sizeof(size_t) + sizeof(size_t) /* offsetData_ */ + sizeof(int) +
+               sizeof(hnswlib::tableint) + 3 * sizeof(size_t) + sizeof(double) + sizeof(size_t);
+    n += g->cur_element_count * g->size_data_per_element_;
+    for (size_t i = 0; i < g->cur_element_count; i++) {
+        n += sizeof(unsigned);
+        if (g->element_levels_[i] > 0) n += g->size_links_per_element_ * g->element_levels_[i];
+    }
+    return n;
+}
+
+extern "C" int hnsw_load(hnsw_t **out, const char *path, unsigned dim, char *err, size_t errlen)
+{
+    *out = nullptr;
+    if (access(path, F_OK) != 0) return -ENOENT;
+    hnsw_t *h = new (std::nothrow) hnsw(dim);
+    if (!h) return -ENOMEM;
+    /* Not hnswlib's loading constructor: in 0.6.2 it leaves the deleted
+     * count uninitialised, and a failed load would free pointers it never
+     * set. The empty graph gets those set first. */
+    graph_t *g = new (std::nothrow) graph_t(&h->space);
+    if (!g) {
+        delete h;
+        return -ENOMEM;
+    }
+    g->num_deleted_ = 0;
+    g->cur_element_count = 0;
+    g->data_level0_memory_ = nullptr;
+    g->linkLists_ = nullptr;
+    g->visited_list_pool_ = nullptr;
+    g->metric_distance_computations = 0;
+    g->metric_hops = 0;
+    int rc = 0;
+    try {
+        g->loadIndex(std::string(path), &h->space);
+    } catch (const std::bad_alloc &) {
+        rc = -ENOMEM;
+    } catch (const std::exception &e) {
+        snprintf(err, errlen, "%s: %s", path, e.what());
+        rc = -EINVAL;
+    }
+    if (rc) {
+        if (rc == -ENOMEM) snprintf(err, errlen, "%s: out of memory", path);
+        g->cur_element_count = 0; /* what was read is freed by the two pointers */
+        delete g;
+        delete h;
+        return rc;
+    }
+    h->g = g;
+    /* The rows' size is the one thing hnswlib does not check against the
+     * space: a graph of another dimension would read past each row. */
+    if (h->g->size_data_per_element_ !=
+            h->g->size_links_level0_ + dim * sizeof(float) + sizeof(hnswlib::labeltype) ||
+        h->g->M_ < 2 || h->g->M_ > HNSW_MAX_M) {
+        snprintf(err, errlen, "%s: a graph for another dimension or damaged", path);
+        hnsw_free(&h);
+        return -EINVAL;
+    }
+    h->g->setEf(1);
+    *out = h;
+    return 0;
+}
+
+extern "C" int hnsw_save(hnsw_t *h, const char *path, char *err, size_t errlen)
+{
+    std::string tmp = std::string(path) + ".tmp";
+    try {
+        h->g->saveIndex(tmp); /* an ofstream: it reports no error, hence the size check */
+    } catch (const std::exception &e) {
+        snprintf(err, errlen, "%s: %s", tmp.c_str(), e.what());
+        unlink(tmp.c_str());
+        return -EIO;
+    }
+    int rc = 0;
+    int fd = open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || !file_size_ok(tmp.c_str(), saved_size(h->g)))
+        rc = -ENOSPC; /* a short file: the disk filled up */
+    else if (fsync(fd) != 0)
+        rc = -errno;
+    if (fd >= 0) close(fd);
+    if (rc == 0 && rename(tmp.c_str(), path) != 0) rc = -errno;
+    if (rc) {
+        snprintf(err, errlen, "writing %s: %s", tmp.c_str(), strerror(-rc));
+        unlink(tmp.c_str());
+        return rc;
+    }
+    /* the rename itself survives a crash once the directory is synced */
+    std::string dir(path);
+    size_t slash = dir.rfind('/');
+    dir = slash == std::string::npos ? "." : dir.substr(0, slash ? slash : 1);
+    int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+extern "C" void hnsw_free(hnsw_t **hp)
+{
+    hnsw_t *h = hp ? *hp : nullptr;
+    if (!h) return;
+    if (h->g) forget_locks(h->g, true);
+    delete h->g;
+    delete h;
+    *hp = nullptr;
+}
+
+extern "C" int hnsw_add(hnsw_t *h, int64_t id, const float *vec)
+{
+    graph_t *g = h->g;
+    try {
+        if (g->label_lookup_.count((hnswlib::labeltype)id)) return -EEXIST;
+        if (g->cur_element_count == g->max_elements_) {
+            forget_locks(g, false);
+            g->resizeIndex(g->max_elements_ * 2);
+        }
+        g->addPoint(vec, (hnswlib::labeltype)id);
+    } catch (const std::bad_alloc &) {
+        return -ENOMEM;
+    } catch (...) {
+        return -EIO;
+    }
+    return 0;
+}
+
+extern "C" int hnsw_delete(hnsw_t *h, int64_t id)
+{
+    auto it = h->g->label_lookup_.find((hnswlib::labeltype)id);
+    if (it == h->g->label_lookup_.end() || h->g->isMarkedDeleted(it->second)) return -ENOENT;
+    h->g->markDeletedInternal(it->second);
+    return 0;
+}
+
+extern "C" long hnsw_search(const hnsw_t *h, const float *q, size_t k, size_t ef, hnsw_hit_t *out)
+{
+    if (k == 0) return 0;
+    try {
+        /* hnswlib explores max(ef_, k) candidates; ef_ stays 1 (a member,
+         * shared by concurrent searches), so asking for ef rows is how a
+         * search sets its own ef. It returns the worst first. */
+        auto pq = h->g->searchKnn(q, ef > k ? ef : k);
+        while (pq.size() > k) pq.pop();
+        long n = (long)pq.size();
+        for (long i = n - 1; i >= 0; i--) {
+            out[i] = hnsw_hit_t{(int64_t)pq.top().second, 1.0f - pq.top().first};
+            pq.pop();
+        }
+        return n;
+    } catch (...) {
+        return -ENOMEM;
+    }
+}
+
+extern "C" const float *hnsw_vector(const hnsw_t *h, int64_t id)
+{
+    auto it = h->g->label_lookup_.find((hnswlib::labeltype)id);
+    if (it == h->g->label_lookup_.end() || h->g->isMarkedDeleted(it->second)) return nullptr;
+    return reinterpret_cast<const float *>(h->g->getDataByInternalId(it->second));
+}
+
+extern "C" size_t hnsw_slots(const hnsw_t *h)
+{
+    return h->g->cur_element_count;
+}
+
+extern "C" bool hnsw_row(const hnsw_t *h, size_t i, int64_t *id, const float **vec)
+{
+    if (h->g->isMarkedDeleted((hnswlib::tableint)i)) return false;
+    *id = (int64_t)h->g->getExternalLabel((hnswlib::tableint)i);
+    *vec = reinterpret_cast<const float *>(h->g->getDataByInternalId((hnswlib::tableint)i));
+    return true;
+}
+
+extern "C" size_t hnsw_live(const hnsw_t *h)
+{
+    return h->g->cur_element_count - h->g->num_deleted_;
+}
+
+extern "C" size_t hnsw_deleted(const hnsw_t *h)
+{
+    return h->g->num_deleted_;
+}
+
+extern "C" size_t hnsw_memory(const hnsw_t *h)
+{
+    const graph_t *g = h->g;
+    size_t n = g->max_elements_ *
+               (g->size_data_per_element_ + sizeof(void *) + sizeof(int) + sizeof(std::mutex));
+    for (size_t i = 0; i < g->cur_element_count; i++)
+        if (g->element_levels_[i] > 0) n += g->size_links_per_element_ * g->element_levels_[i];
+    /* an unordered_map node (key, value, next) and its bucket pointer */
+    n += g->label_lookup_.size() * (sizeof(void *) * 2 + 16) +
+         g->label_lookup_.bucket_count() * sizeof(void *);
+    return n;
+}
+
+extern "C" unsigned hnsw_m(const hnsw_t *h)
+{
+    return (unsigned)h->g->M_;
+}
+
+extern "C" unsigned hnsw_ef_construction(const hnsw_t *h)
+{
+    return (unsigned)h->g->ef_construction_;
+}

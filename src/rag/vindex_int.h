@@ -1,0 +1,89 @@
+/* vindex_int: what the files of the vector index share (vindex.c: the
+ * flat segment and search; vindex_graph.c: the graph, its builder thread,
+ * persistence and the recall check); not for use outside them. */
+#ifndef RAGD_VINDEX_INT_H
+#define RAGD_VINDEX_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "rag/hnsw.h"
+#include "rag/vindex.h"
+
+struct vindex {
+    /* lock: the flat segment, the pending deletes and the graph pointer.
+     * Searches read, add and remove write (briefly). Taken before glock. */
+    pthread_rwlock_t lock;
+    unsigned dim, stride; /* stride: dim rounded up to 16 floats */
+    float **blocks;       /* each VINDEX_BLOCK_ROWS * stride floats, 64-byte aligned */
+    size_t nblocks, blocks_cap;
+    int64_t *ids; /* row -> id */
+    size_t n, ids_cap;
+    /* id -> row: open addressing, linear probing, backward-shift deletion */
+    int64_t *keys;
+    uint32_t *rows;
+    size_t mask, used;
+
+    vindex_opts_t o;
+    char *path; /* o.path, owned */
+
+    /* The graph segment. glock: its contents; only the builder writes
+     * (one row per hold), searches read. */
+    pthread_rwlock_t glock;
+    hnsw_t *graph;     /* NULL until the index needs one */
+    int64_t watermark; /* every live id up to this is in the graph */
+    idset_t pending;   /* graph rows removed, not yet marked there (under lock) */
+
+    /* The builder: one thread; work_mu serialises its steps with
+     * vindex_build_now. Its snapshot of flat ids, sorted, is its own. */
+    pthread_mutex_t work_mu, wake_mu;
+    pthread_cond_t wake;
+    pthread_t thread;
+    bool started, stopping, broken; /* broken: the graph could not grow (memory) */
+    int64_t *snap;
+    size_t snap_n, snap_pos, snap_cap;
+    size_t changes; /* graph writes since the last save */
+    double last_save;
+
+    /* The recall check (smu): a sampled query and the last results. */
+    atomic_uint_fast64_t searches;
+    pthread_mutex_t smu;
+    float *sample;
+    bool sample_full;
+    double recall[VINDEX_RECALL_WINDOW];
+    unsigned nrecall, recall_pos;
+    double last_check;
+    uint64_t recall_checks, saves, save_errors;
+};
+
+/* The best k kept in a min-heap: heap[0] is the worst kept. */
+void vindex_heap_offer(vindex_hit_t *h, size_t *n, size_t k, vindex_hit_t c);
+/* Sorts a heap's hits best first. */
+void vindex_heap_sort(vindex_hit_t *h, size_t n);
+/* Whether c would enter a full heap of k. */
+bool vindex_heap_takes(const vindex_hit_t *h, size_t n, size_t k, vindex_hit_t c);
+
+/* Exact top k over the graph's live rows (glock held), allowed may be
+ * NULL; pending deletes are not skipped here. */
+void vindex_graph_scan(vindex_t *ix, const float *q, size_t k, const idset_t *allowed,
+                       vindex_hit_t *heap, size_t *got);
+
+/* For the builder: copies the vectors of those of these ids that are flat
+ * rows into vecs (dim floats each) and their ids into got; returns how
+ * many. */
+size_t vindex_flat_copy(vindex_t *ix, const int64_t *ids, size_t n, int64_t *got, float *vecs);
+/* For the builder: the flat rows with these ids leave (the graph has them
+ * now); ids no longer there were removed meanwhile, so the graph's copies
+ * become pending deletes. Raises the watermark. 0 or -ENOMEM. */
+int vindex_flat_handover(vindex_t *ix, const int64_t *ids, size_t n, int64_t watermark);
+/* For the builder: a snapshot of the flat ids, ascending, into *ids
+ * (grown as needed). The count, or -ENOMEM. */
+long vindex_flat_ids(vindex_t *ix, int64_t **ids, size_t *cap);
+
+/* Builder side (vindex_graph.c). */
+int vindex_graph_init(vindex_t *ix);
+void vindex_graph_fini(vindex_t *ix);
+/* Wakes the builder (new rows, removals or a sample to check). */
+void vindex_graph_wake(vindex_t *ix);
+
+#endif
