@@ -174,10 +174,11 @@ $(BUILD)/fuzz/obj/%.o: %.c VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CC,$< (fuzz)) clang $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(DEPFLAGS) $(INCLUDES) -Ifuzz -DRAGD_VERSION='"$(VERSION)"' -c $< -o $@
 
-# vptr checks need clang's C++ UBSan runtime, which a C link leaves out
+# vptr and function checks need clang's C++ UBSan runtime, which a C link
+# leaves out
 $(BUILD)/fuzz/obj/%.o: %.cc VERSION
 	@mkdir -p $(dir $@)
-	$(call show,CXX,$< (fuzz)) clang++ $(CXXSTD) $(CXXWARN) $(CXXSAN) -O1 -g $(FUZZ_SAN) -fno-sanitize=vptr -fsanitize=fuzzer-no-link $(DEPFLAGS) $(INCLUDES) -c $< -o $@
+	$(call show,CXX,$< (fuzz)) clang++ $(CXXSTD) $(CXXWARN) $(CXXSAN) -O1 -g $(FUZZ_SAN) -fno-sanitize=vptr,function -fsanitize=fuzzer-no-link $(DEPFLAGS) $(INCLUDES) -c $< -o $@
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/fuzz/fuzz_%.o $(call obj,$(BUILD)/fuzz,$(FUZZ_LIB_SRC)) $(ASSETS_OBJ)
 	$(call show,LD,$@) clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
