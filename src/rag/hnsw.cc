@@ -18,10 +18,11 @@
 #define HNSW_FIRST_CAPACITY 1024
 
 /* The widest SIMD the CPU has, picked at load time (an ifunc); not under
- * ThreadSanitizer, whose instrumented resolver would run before its runtime
- * is up (as in vindex.c), nor with clang (the fuzz build), whose C++ front
- * end of version 14 leaves the clones undefined. Rows in hnswlib's memory are not aligned, so the
- * loads go through memcpy, which compiles to unaligned vector loads. */
+ * ThreadSanitizer, whose instrumented resolver would run before its
+ * runtime is up (as in vindex.c), nor with clang (the fuzz build), whose
+ * C++ front end of version 14 leaves the clones undefined. Rows in
+ * hnswlib's memory are not aligned, so the loads go through memcpy, which
+ * compiles to unaligned vector loads. */
 #if defined(__SANITIZE_THREAD__) || defined(__clang__)
 #define HNSW_CLONES
 #else
