@@ -191,10 +191,10 @@ unsigned vindex_dim(const vindex_t *ix)
 size_t vindex_size(vindex_t *ix)
 {
     pthread_rwlock_rdlock(&ix->lock);
-    size_t n = ix->n - ix->pending.n;
+    size_t n = ix->n;
     if (ix->graph) {
         pthread_rwlock_rdlock(&ix->glock);
-        n += hnsw_live(ix->graph);
+        n += hnsw_live(ix->graph) - ix->pending.n; /* pending rows are live graph rows */
         pthread_rwlock_unlock(&ix->glock);
     }
     pthread_rwlock_unlock(&ix->lock);
