@@ -308,6 +308,7 @@ int main(int argc, char **argv)
     const char *dir = argc > 1 ? argv[1] : "build/bench-scale";
     size_t n = getenv("BENCH_SCALE_N") ? strtoul(getenv("BENCH_SCALE_N"), NULL, 10) : 1000000;
     size_t nh = n < 100000 ? n : 100000, small_n = n < 100000 ? n : 100000;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress through a pipe (bench/scale tees it) */
     log_init(LOG_TEXT, -1);
     char cmd[1300];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
@@ -328,8 +329,8 @@ int main(int argc, char **argv)
     memcpy(sq, qs, (size_t)QUERIES * DIM * sizeof(float));
     run_set(dir, vecs, qs, n, true);
 
-    printf("\n== exact or graph: where the graph starts to pay (model-like, ef 64; p50 / p99 "
-           "ms)\n");
+    printf("\n== exact or graph: where the graph starts to pay (model-like, the default ef; "
+           "p50 / p99 ms)\n");
     static const size_t sizes[] = {5000, 10000, 20000, 50000, 100000};
     int64_t *ids = malloc(small_n * sizeof *ids);
     for (size_t i = 0; i < small_n; i++) ids[i] = (int64_t)i + 1;
