@@ -73,11 +73,8 @@ static int load_index(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, 
         log_warn("vector index: the graph disagrees with the store (%zu rows, %lld chunks); "
                  "loading every vector from the store and building the graph again",
                  vindex_size(r->index), (long long)chunks);
-        vindex_free(&r->index);
-        unlink(path);
-        if ((rc = vindex_new(&r->index, r->emb->dim, &vo)) != 0 ||
-            (rc = store_each_vector(r->store, 0, load_vector, r->index)) != 0)
-            goto fail;
+        vindex_reset(r->index);
+        if ((rc = store_each_vector(r->store, 0, load_vector, r->index)) != 0) goto fail;
     }
     if ((rc = vindex_start(r->index)) != 0) goto fail;
     return 0;

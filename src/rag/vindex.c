@@ -385,6 +385,14 @@ static int cmp_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+void vindex_flat_clear(vindex_t *ix)
+{
+    ix->n = 0;
+    ix->used = 0;
+    if (ix->keys) memset(ix->rows, 0xff, (ix->mask + 1) * sizeof *ix->rows);
+    blocks_trim(ix);
+}
+
 long vindex_flat_ids(vindex_t *ix, int64_t **ids, size_t *cap)
 {
     pthread_rwlock_rdlock(&ix->lock);

@@ -87,6 +87,10 @@ int vindex_load(vindex_t *ix, int64_t *watermark, char *err, size_t errlen);
 /* Marks deleted every graph row for which keep(ctx, id) is false; returns
  * how many. For rows the store lost while the graph was not being saved. */
 size_t vindex_retain(vindex_t *ix, bool (*keep)(void *ctx, int64_t id), void *ctx);
+/* Empties the index before the builder starts: the graph goes unsaved and
+ * its file is removed, the flat segment is emptied. For a graph the store
+ * contradicts: the caller loads every vector again. */
+void vindex_reset(vindex_t *ix);
 /* Starts the builder thread (kinds auto and hnsw). 0 or -errno. */
 int vindex_start(vindex_t *ix);
 /* Moves every flat row into the graph now, if there is or should be one

@@ -334,3 +334,18 @@ size_t vindex_retain(vindex_t *ix, bool (*keep)(void *ctx, int64_t id), void *ct
     pthread_mutex_unlock(&ix->work_mu);
     return dropped;
 }
+
+void vindex_reset(vindex_t *ix)
+{
+    pthread_mutex_lock(&ix->work_mu);
+    pthread_rwlock_wrlock(&ix->lock);
+    hnsw_free(&ix->graph);
+    idset_free(&ix->pending);
+    ix->watermark = 0;
+    ix->changes = 0;
+    ix->snap_n = ix->snap_pos = 0;
+    vindex_flat_clear(ix);
+    pthread_rwlock_unlock(&ix->lock);
+    pthread_mutex_unlock(&ix->work_mu);
+    if (ix->path) unlink(ix->path);
+}

@@ -80,6 +80,9 @@ int vindex_flat_handover(vindex_t *ix, const int64_t *ids, size_t n, int64_t wat
  * (grown as needed). The count, or -ENOMEM. */
 long vindex_flat_ids(vindex_t *ix, int64_t **ids, size_t *cap);
 
+/* Empties the flat segment (under the write lock). */
+void vindex_flat_clear(vindex_t *ix);
+
 /* Builder side (vindex_graph.c). */
 int vindex_graph_init(vindex_t *ix);
 void vindex_graph_fini(vindex_t *ix);

@@ -235,6 +235,23 @@ TEST(vindex_graph_persists)
     ASSERT_EQ(w, 0);
     ASSERT(access(path, F_OK) != 0);
     vindex_free(&ix);
+    /* reset: the graph goes unsaved, its file removed, every row gone */
+    o.kind = VINDEX_HNSW;
+    ASSERT_OK(vindex_new(&ix, D, &o));
+    ASSERT_OK(vindex_add(ix, ids, v, 100));
+    ASSERT_OK(vindex_build_now(ix));
+    vindex_free(&ix); /* saves */
+    ASSERT_OK(vindex_new(&ix, D, &o));
+    ASSERT_OK(vindex_load(ix, &w, err, sizeof err));
+    ASSERT_OK(vindex_add(ix, ids + 100, v + 100 * D, 5));
+    ASSERT_EQ(vindex_size(ix), 105);
+    vindex_reset(ix);
+    ASSERT_EQ(vindex_size(ix), 0);
+    ASSERT(access(path, F_OK) != 0);
+    ASSERT_OK(vindex_add(ix, ids, v, 10));
+    ASSERT_EQ(vindex_size(ix), 10);
+    vindex_free(&ix);
+    ASSERT(access(path, F_OK) != 0); /* no graph was built again: nothing saved */
     rmdir(dir);
     free(ids);
     free(v);
