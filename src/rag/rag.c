@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/log.h"
 #include "rag/rag_int.h"
@@ -116,10 +115,12 @@ int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen)
     }
     atomic_store(&r->ndocs, docs);
     atomic_store(&r->nchunks, chunks);
+    vindex_stats_t st;
+    vindex_stats(r->index, &st);
     log_info("rag: %lld documents, %lld chunks loaded into the index in %.3f s (embedder %s, %u "
              "dimensions, vector index %s)",
              (long long)docs, (long long)chunks, clock_now() - t0, emb->name, emb->dim,
-             vindex_kind_name(o->vindex.kind));
+             vindex_kind_name(st.kind));
     *out = r;
     return 0;
 }
