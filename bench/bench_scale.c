@@ -26,6 +26,7 @@
 #include "rag/embed.h"
 #include "rag/vindex.h"
 #include "util/clock.h"
+#include "util/file.h"
 
 #define DIM     384
 #define VOCAB   30000
@@ -310,9 +311,7 @@ int main(int argc, char **argv)
     size_t nh = n < 100000 ? n : 100000, small_n = n < 100000 ? n : 100000;
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress through a pipe (bench/scale tees it) */
     log_init(LOG_TEXT, -1);
-    char cmd[1300];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
-    if (n < 1000 || system(cmd) != 0) return 1;
+    if (n < 1000 || file_mkdir_p(dir, 0755) != 0) return 1;
     float *qs = malloc((size_t)QUERIES * DIM * sizeof(float));
     float *vecs = malloc(n * DIM * sizeof(float));
     if (!qs || !vecs) return 1;
@@ -370,8 +369,7 @@ int main(int argc, char **argv)
     make_hash_text(emb, nh, vecs, sq);
     char hdir[1100];
     snprintf(hdir, sizeof hdir, "%s/hash", dir);
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", hdir);
-    if (system(cmd) != 0) return 1;
+    if (file_mkdir_p(hdir, 0755) != 0) return 1;
     run_set(hdir, vecs, sq, nh, false);
     embed_free(&emb);
     free(qs);

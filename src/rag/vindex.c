@@ -213,8 +213,7 @@ void vindex_stats(vindex_t *ix, vindex_stats_t *st)
     st->flat_rows = ix->n;
     st->pending_deletes = ix->pending.n;
     st->watermark = ix->watermark;
-    st->memory_bytes = ix->nblocks * (size_t)VINDEX_BLOCK_ROWS * ix->stride * sizeof(float) +
-                       ix->ids_cap * sizeof *ix->ids +
+    st->memory_bytes = ix->nblocks * block_bytes(ix) + ix->ids_cap * sizeof *ix->ids +
                        (ix->keys ? (ix->mask + 1) * (sizeof *ix->keys + sizeof *ix->rows) : 0);
     if (ix->graph) {
         pthread_rwlock_rdlock(&ix->glock);
@@ -496,19 +495,6 @@ static void score_ids(vindex_t *ix, const float *qq, size_t k, const idset_t *al
     }
 }
 
-void vindex_graph_scan(vindex_t *ix, const float *q, size_t k, const idset_t *allowed,
-                       vindex_hit_t *heap, size_t *got)
-{
-    size_t slots = hnsw_slots(ix->graph);
-    for (size_t i = 0; i < slots; i++) {
-        int64_t id;
-        const float *v;
-        if (!hnsw_row(ix->graph, i, &id, &v)) continue;
-        if (allowed && !idset_has(allowed, id)) continue;
-        vindex_heap_offer(heap, got, k, (vindex_hit_t){id, hnsw_dot(v, q, ix->dim)});
-    }
-}
-
 /* The graph's nearest rows into the heap: want candidates (more when a
  * filter or pending deletes will drop some). Under the read lock and glock.
  * Returns how many of them passed, or -ENOMEM. */
@@ -593,6 +579,14 @@ out:
     return n;
 }
 
+/* The reference's dot product: a plain loop in double. */
+static float dot_plain(const float *a, const float *b, unsigned n)
+{
+    double s = 0;
+    for (unsigned i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return (float)s;
+}
+
 size_t vindex_search_reference(vindex_t *ix, const float *q, size_t k, vindex_hit_t *out)
 {
     pthread_rwlock_rdlock(&ix->lock);
@@ -603,17 +597,13 @@ size_t vindex_search_reference(vindex_t *ix, const float *q, size_t k, vindex_hi
     if (all) {
         for (size_t r = 0; r < ix->n; r++) {
             const float *row = row_ptr(ix, r);
-            double s = 0;
-            for (unsigned i = 0; i < ix->dim; i++) s += (double)row[i] * q[i];
-            all[m++] = (vindex_hit_t){ix->ids[r], (float)s};
+            all[m++] = (vindex_hit_t){ix->ids[r], dot_plain(row, q, ix->dim)};
         }
         for (size_t r = 0; ix->graph && r < hnsw_slots(ix->graph); r++) {
             int64_t id;
             const float *row;
             if (!hnsw_row(ix->graph, r, &id, &row) || idset_has(&ix->pending, id)) continue;
-            double s = 0;
-            for (unsigned i = 0; i < ix->dim; i++) s += (double)row[i] * q[i];
-            all[m++] = (vindex_hit_t){id, (float)s};
+            all[m++] = (vindex_hit_t){id, dot_plain(row, q, ix->dim)};
         }
         vindex_heap_sort(all, m);
         n = m < k ? m : k;

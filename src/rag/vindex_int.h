@@ -63,11 +63,6 @@ void vindex_heap_sort(vindex_hit_t *h, size_t n);
 /* Whether c would enter a full heap of k. */
 bool vindex_heap_takes(const vindex_hit_t *h, size_t n, size_t k, vindex_hit_t c);
 
-/* Exact top k over the graph's live rows (glock held), allowed may be
- * NULL; pending deletes are not skipped here. */
-void vindex_graph_scan(vindex_t *ix, const float *q, size_t k, const idset_t *allowed,
-                       vindex_hit_t *heap, size_t *got);
-
 /* For the builder: copies the vectors of those of these ids that are flat
  * rows into vecs (dim floats each) and their ids into got; returns how
  * many. */
