@@ -139,6 +139,32 @@ TEST(gpu_collector_fake_nvml)
     log_init(LOG_TEXT, 2);
 }
 
+/* A driver without the v2 memory call: "used" is v1's, the driver's reserve
+ * included (480 MiB in the fake, as on a real H100); with it (above) the
+ * reserve is left out, as nvidia-smi shows. */
+TEST(gpu_collector_memory_v1_fallback)
+{
+    metrics_registry_t *reg;
+    collector_gpu_t *g;
+    log_init(LOG_TEXT, open("/dev/null", O_WRONLY));
+    setenv("FAKE_NVML_NO_V2", "1", 1);
+    ASSERT_OK(metrics_registry_new(&reg, NULL));
+    ASSERT_OK(collector_gpu_register(reg, FAKE_NVML, &g));
+    for (int round = 0; round < 2; round++) { /* decided once, then v1 straight away */
+        char *e = test_expose(reg, METRICS_FMT_TEXT);
+        ASSERT_DBL_EQ(test_sample(e, "gpu_memory_used_bytes{device=\"cuda:0\"}"),
+                      20.0 * 1073741824 + 480.0 * 1048576);
+        ASSERT_DBL_EQ(test_sample(e, "gpu_memory_total_bytes{device=\"cuda:0\"}"),
+                      80.0 * 1073741824);
+        ASSERT_DBL_EQ(test_sample(e, "ragd_gpu_read_errors_total{device=\"cuda:0\"}"), 0);
+        free(e);
+    }
+    unsetenv("FAKE_NVML_NO_V2");
+    collector_gpu_free(&g);
+    metrics_registry_free(&reg);
+    log_init(LOG_TEXT, 2);
+}
+
 TEST(gpu_collector_without_nvml)
 {
     static const char *const libs[] = {"/nonexistent/libnvidia-ml.so.1", FAKE_NVML};

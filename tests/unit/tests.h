@@ -44,6 +44,7 @@
     X(system_parsers)                                                                              \
     X(system_collector_fixture)                                                                    \
     X(gpu_collector_fake_nvml)                                                                     \
+    X(gpu_collector_memory_v1_fallback)                                                            \
     X(gpu_collector_without_nvml)                                                                  \
     X(health_components)                                                                           \
     X(text_terms_and_tokens)                                                                       \
