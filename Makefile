@@ -7,7 +7,8 @@ CC      ?= cc
 CXX     ?= g++
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-# C++ only for the hnswlib shim (src/rag/hnsw.cc): hnswlib is header-only C++.
+# C++ only for the shims on hnswlib (src/rag/hnsw.cc, header-only C++) and
+# Xapian (src/rag/xap.cc, a C++ API).
 CXXSTD  := -std=c++17 -D_GNU_SOURCE
 CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 # Sanitizer builds leave out hnswlib's prefetching: it reads the link after
@@ -16,7 +17,7 @@ CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CXXSAN  := -DNO_MANUAL_VECTORIZATION
 OPT     ?= -O2 -g
 DEPFLAGS = -MMD -MP
-PKGS    := sqlite3 libcmark libxml-2.0 poppler-glib libcurl
+PKGS    := sqlite3 libcmark libxml-2.0 poppler-glib libcurl xapian-core
 INCLUDES = -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS     = -lmicrohttpd -ljansson $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lstdc++ -lpthread -lm -ldl
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -30,7 +31,7 @@ MAIN_SRC := src/main.c
 TEST_SRC := $(wildcard tests/unit/*.c)
 
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
-PKG_BUILD := gcc g++ make libc6-dev pkg-config libhnswlib-dev zlib1g-dev libmicrohttpd-dev libjansson-dev \
+PKG_BUILD := gcc g++ make libc6-dev pkg-config libhnswlib-dev libxapian-dev zlib1g-dev libmicrohttpd-dev libjansson-dev \
              libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev \
              nodejs npm
 # libclang-rt-14-dev holds clang's libFuzzer and sanitizer runtimes; clang
@@ -121,6 +122,8 @@ $(BUILD)/bench_answer: $(call obj,$(BUILD),bench/bench_answer.c) $(BUILD)/librag
 
 $(BUILD)/bench_scale: $(call obj,$(BUILD),bench/bench_scale.c) $(BUILD)/libragd.a
 	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
+$(BUILD)/bench_keywords: $(call obj,$(BUILD),bench/bench_keywords.c) $(BUILD)/libragd.a
+	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
 $(BUILD)/bench_rag: $(call obj,$(BUILD),bench/bench_rag.c) $(BUILD)/libragd.a
 	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
@@ -210,7 +213,7 @@ bench: bench-deps
 # The vector index at a million chunks beside hnswlib and FAISS (about 25
 # minutes; BENCH_SCALE_N=100000 for a quick look).
 bench-scale: bench-deps
-	@$(MAKE) --no-print-directory $(BUILD)/bench_scale
+	@$(MAKE) --no-print-directory $(BUILD)/bench_scale $(BUILD)/bench_keywords
 	@bench/scale
 
 # The main job: ragd, Prometheus, Alertmanager and node-exporter on this

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bench_synth.h"
 #include "bench_util.h"
 #include "core/log.h"
 #include "rag/embed.h"
@@ -29,86 +30,8 @@
 #include "util/file.h"
 
 #define DIM     384
-#define VOCAB   30000
-#define TOPICS  2000
-#define TOPIC_W 150
 #define QUERIES 1000
 #define K       10
-
-static unsigned long long rng = 0x9e3779b97f4a7c15ULL;
-static unsigned long long next_rand(void)
-{
-    rng ^= rng << 13; /* xorshift64: fixed seed, same corpus every run */
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-static double unit_rand(void)
-{
-    return (double)(next_rand() >> 11) / 9007199254740992.0;
-}
-
-static char words[VOCAB][16];
-static double zipf_cdf[VOCAB];
-static unsigned topic_words[TOPICS][TOPIC_W];
-
-static void make_vocabulary(void)
-{
-    static const char *const syl[] = {"ka",  "ro", "mi",  "ten", "sa", "lo",  "ver", "qui",
-                                      "da",  "ne", "pol", "ux",  "ri", "sta", "mon", "el",
-                                      "gra", "fi", "bu",  "cor", "an", "te",  "lux", "vo"};
-    double sum = 0;
-    for (unsigned i = 0; i < VOCAB; i++) {
-        unsigned v = i, n = 2 + i % 3;
-        words[i][0] = '\0';
-        for (unsigned s = 0; s < n; s++) {
-            strcat(words[i], syl[v % 24]);
-            v = v / 24 + s * 7 + 1;
-        }
-        sum += 1.0 / pow(i + 1, 1.07);
-        zipf_cdf[i] = sum;
-    }
-    for (unsigned i = 0; i < VOCAB; i++) zipf_cdf[i] /= sum;
-    for (unsigned t = 0; t < TOPICS; t++)
-        for (unsigned w = 0; w < TOPIC_W; w++)
-            topic_words[t][w] = 200 + next_rand() % (VOCAB - 200);
-}
-
-static unsigned zipf_word(void)
-{
-    double u = unit_rand();
-    unsigned lo = 0, hi = VOCAB - 1;
-    while (lo < hi) {
-        unsigned mid = (lo + hi) / 2;
-        if (zipf_cdf[mid] < u)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* A chunk of a document on topic t: into buf (room for 4 KiB). */
-static size_t make_chunk(unsigned t, char *buf)
-{
-    size_t n = 0, words_n = 150 + next_rand() % 100;
-    for (size_t i = 0; i < words_n; i++) {
-        unsigned w = unit_rand() < 0.45 ? topic_words[t][next_rand() % TOPIC_W] : zipf_word();
-        n += (size_t)sprintf(buf + n, "%s%s", i ? " " : "", words[w]);
-    }
-    return n;
-}
-
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1) break;
-    if (f) fclose(f);
-    return kb;
-}
 
 static int write_file(const char *dir, const char *name, const void *p, size_t n)
 {
@@ -294,7 +217,7 @@ static void run_set(const char *dir, float *vecs, const float *qs, size_t n, boo
         vindex_stats(ix, &st);
         printf("  memory: index %.2f GiB (%.0f bytes a chunk), process resident %.2f GiB\n",
                (double)st.memory_bytes / (1 << 30), (double)st.memory_bytes / (double)n,
-               (double)rss_kib() / (1 << 20));
+               (double)bench_rss_kib() / (1 << 20));
     }
     vindex_free(&ix);
     unlink(path);

@@ -5,16 +5,17 @@
 
 #include "rag/text.h"
 
-void match_expr(const char *text, int64_t chunks, match_dfs_fn dfs, void *ctx, buf_t *out)
+size_t match_terms(const char *text, int64_t chunks, match_dfs_fn dfs, void *ctx, buf_t *space,
+                   const char **out)
 {
-    buf_t terms = BUF_INIT;
     const char *tok[MATCH_MAX_TERMS];
     int64_t df[MATCH_MAX_TERMS];
     size_t n = 0;
-    text_terms(text, strlen(text), &terms);
-    buf_putc(&terms, '\0');
-    for (char *t = terms.data, *save = NULL, *w;
-         terms.data && n < MATCH_MAX_TERMS && (w = strtok_r(t, " ", &save)); t = NULL) {
+    text_terms(text, strlen(text), space);
+    buf_putc(space, '\0');
+    if (buf_error(space)) return 0;
+    for (char *t = space->data, *save = NULL, *w;
+         n < MATCH_MAX_TERMS && (w = strtok_r(t, " ", &save)); t = NULL) {
         bool dup = false;
         for (size_t i = 0; i < n && !dup; i++) dup = strcmp(tok[i], w) == 0;
         if (!dup) tok[n++] = w;
@@ -25,16 +26,7 @@ void match_expr(const char *text, int64_t chunks, match_dfs_fn dfs, void *ctx, b
     /* a term no chunk holds matches nothing: it cannot stand for the query */
     for (size_t i = 0; prune && i < n; i++) rare |= df[i] > 0 && (double)df[i] <= common;
     size_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (prune && rare && (double)df[i] > common) continue;
-        if (count++) buf_append(out, " OR ", 4);
-        buf_putc(out, '"');
-        for (const char *c = tok[i]; *c; c++) {
-            if (*c == '"') buf_putc(out, '"'); /* FTS5 escapes a quote by doubling it */
-            buf_putc(out, *c);
-        }
-        buf_putc(out, '"');
-    }
-    buf_free(&terms);
-    buf_putc(out, '\0');
+    for (size_t i = 0; i < n; i++)
+        if (!(prune && rare && (double)df[i] > common)) out[count++] = tok[i];
+    return count;
 }

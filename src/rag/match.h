@@ -1,10 +1,11 @@
-/* match: the FTS5 expression of a keyword query.
+/* match: the terms of a keyword query.
  *
- * The query's terms (rag/text: words and CJK bigrams), each quoted, joined
- * with OR, so bm25 ranks chunks that hold more and rarer terms higher.
- * Terms found in more than MATCH_COMMON_SHARE of the chunks are left out
- * when a rarer term that some chunk holds remains: their bm25 weight (IDF) is near zero, but
- * scoring every chunk that holds them was most of a query's cost. */
+ * The query's terms (rag/text: words and CJK bigrams), distinct, for the
+ * keyword index to OR together, so bm25 ranks chunks that hold more and
+ * rarer terms higher. Terms found in more than MATCH_COMMON_SHARE of the
+ * chunks are left out when a rarer term that some chunk holds remains:
+ * their bm25 weight (IDF) is near zero, and they would only add candidates
+ * to score. */
 #ifndef RAGD_MATCH_H
 #define RAGD_MATCH_H
 
@@ -20,8 +21,11 @@
  * code (then nothing is left out). */
 typedef int (*match_dfs_fn)(void *ctx, const char *const *terms, size_t n, int64_t *dfs);
 
-/* Appends the NUL-terminated expression for text to out ("" when the text
- * has no term). chunks is the corpus size; dfs may be NULL (no pruning). */
-void match_expr(const char *text, int64_t chunks, match_dfs_fn dfs, void *ctx, buf_t *out);
+/* Writes the query's terms to out (at most MATCH_MAX_TERMS pointers into
+ * *space, which the caller frees with buf_free) and returns how many (0:
+ * the text has no term, or no memory: buf_error(space) tells). chunks is
+ * the corpus size; dfs may be NULL (nothing left out). */
+size_t match_terms(const char *text, int64_t chunks, match_dfs_fn dfs, void *ctx, buf_t *space,
+                   const char **out);
 
 #endif

@@ -100,8 +100,9 @@ typedef struct rag_answer {
     double embed_ms, search_ms, total_ms;
 } rag_answer_t;
 
-/* Opens the store in data_dir, loads its vectors into the index and sets the
- * gauges. On error, err says why. */
+/* Opens the store in data_dir, loads its vectors into the vector index,
+ * brings the keyword index up to the store (indexing what it lacks) and
+ * sets the gauges. On error, err says why. */
 int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen);
 void rag_close(rag_t **r);
 

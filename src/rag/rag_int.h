@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "rag/cache.h"
+#include "rag/kwindex.h"
 #include "rag/rag.h"
 #include "rag/store.h"
 #include "rag/vindex.h"
@@ -31,6 +32,7 @@ void rag_metrics_quality(rag_t *r, rag_mode_t mode, const result_t *res);
 struct rag {
     store_t *store;
     vindex_t *index;
+    kwindex_t *kw;
     embedder_t *emb;
     cache_t *cache;
     chunk_opts_t chunk;

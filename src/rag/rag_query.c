@@ -73,7 +73,7 @@ static char *cache_key(const rag_query_t *q)
 
 static int term_dfs(void *ctx, const char *const *terms, size_t n, int64_t *dfs)
 {
-    return store_term_dfs(ctx, terms, n, dfs);
+    return kwindex_dfs(ctx, terms, n, dfs);
 }
 
 /* The vector side: embeds the query, then searches the index (only the
@@ -101,24 +101,26 @@ static long vector_side(rag_t *r, const rag_query_t *q, size_t depth, const idse
     return n;
 }
 
-/* The keyword side: bm25 over the query's terms. Hits or a negative code. */
-static long keyword_side(rag_t *r, const rag_query_t *q, size_t depth, vindex_hit_t *out,
-                         double *t_search, char *err, size_t errlen)
+/* The keyword side: bm25 over the query's terms (only the allowed ids when
+ * filtered). Hits or a negative code. */
+static long keyword_side(rag_t *r, const rag_query_t *q, size_t depth, const idset_t *allowed,
+                         vindex_hit_t *out, double *t_search, char *err, size_t errlen)
 {
-    buf_t match = BUF_INIT;
-    match_expr(q->text, atomic_load(&r->nchunks), term_dfs, r->store, &match);
+    buf_t space = BUF_INIT;
+    const char *terms[MATCH_MAX_TERMS];
+    size_t nt = match_terms(q->text, atomic_load(&r->nchunks), term_dfs, r->kw, &space, terms);
     long n = 0;
-    if (buf_error(&match)) {
+    if (buf_error(&space)) {
         n = -ENOMEM;
-    } else if (match.data[0]) {
+    } else if (nt && !(q->nfilter && allowed->n == 0)) {
         double ts = clock_now();
-        n = store_keyword(r->store, match.data, depth, q->filter, q->nfilter, out);
+        n = kwindex_search(r->kw, terms, nt, depth, q->nfilter ? allowed : NULL, out);
         double dt = clock_now() - ts;
         metrics_histogram_observe(r->m.keyword_dur, dt);
         *t_search += dt;
         if (n < 0) snprintf(err, errlen, "keyword search failed");
     }
-    buf_free(&match);
+    buf_free(&space);
     return n;
 }
 
@@ -212,8 +214,7 @@ int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size
         rc = -ENOMEM;
         goto done;
     }
-    if (q->nfilter && q->mode != RAG_KEYWORD &&
-        (rc = store_filter_ids(r->store, q->filter, q->nfilter, &allowed)) != 0) {
+    if (q->nfilter && (rc = store_filter_ids(r->store, q->filter, q->nfilter, &allowed)) != 0) {
         snprintf(err, errlen, "applying the filter failed");
         goto done;
     }
@@ -222,7 +223,8 @@ int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size
         rc = (int)nv;
         goto done;
     }
-    if (q->mode != RAG_VECTOR && (nk = keyword_side(r, q, depth, kh, &t_search, err, errlen)) < 0) {
+    if (q->mode != RAG_VECTOR &&
+        (nk = keyword_side(r, q, depth, &allowed, kh, &t_search, err, errlen)) < 0) {
         rc = (int)nk;
         goto done;
     }

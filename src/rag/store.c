@@ -60,6 +60,14 @@ static const char *const schema_v3[] = {
     NULL,
 };
 
+/* v4: keyword search moves to its own index (rag/kwindex, Xapian), which
+ * the pipeline fills from the chunks' text: the FTS5 tables go. */
+static const char *const schema_v4[] = {
+    "DROP TABLE IF EXISTS chunks_vocab",
+    "DROP TABLE IF EXISTS chunks_fts",
+    NULL,
+};
+
 int store_sql_err(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
     if (err) snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
@@ -147,7 +155,7 @@ static int migrate(sqlite3 *db, const char *embedder, unsigned dim, char *err, s
     }
     /* Each migration in this one transaction: all or none. A new store runs
      * v1 and then every later step, so the steps are the only schema. */
-    static const char *const *const steps[] = {NULL, NULL, schema_v2, schema_v3};
+    static const char *const *const steps[] = {NULL, NULL, schema_v2, schema_v3, schema_v4};
     _Static_assert(sizeof steps / sizeof steps[0] == STORE_SCHEMA_VERSION + 1,
                    "a step per version");
     for (int step = version < 1 ? 2 : version + 1; step <= STORE_SCHEMA_VERSION; step++)
@@ -271,15 +279,14 @@ static int ids_of_doc(sqlite3 *db, const char *id, int64_t **out, size_t *n)
     return rc;
 }
 
-/* Removes a document, its chunks and their FTS rows (inside a transaction). */
+/* Removes a document and its chunks (inside a transaction). */
 static int delete_doc(sqlite3 *db, const char *id)
 {
     static const char *const sql[] = {
-        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?1)",
         "DELETE FROM chunks WHERE doc_id = ?1",
         "DELETE FROM documents WHERE id = ?1",
     };
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 2; i++) {
         sqlite3_stmt *st;
         if (sqlite3_prepare_v2(db, sql[i], -1, &st, NULL) != SQLITE_OK) return -EIO;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -358,20 +365,18 @@ out:
     return rc;
 }
 
-/* The chunks' rows and their FTS rows; their new ids into res. */
+/* The chunks' rows; their new ids into res. */
 static int put_chunks(store_t *s, const char *id, const store_chunk_t *c, size_t n,
                       store_put_result_t *res, char *err, size_t errlen)
 {
     sqlite3 *db = s->w;
-    sqlite3_stmt *chunk = NULL, *fts = NULL;
+    sqlite3_stmt *chunk = NULL;
     int rc = 0;
     if (!(res->new_ids = malloc((n ? n : 1) * sizeof *res->new_ids))) return -ENOMEM;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO chunks(doc_id, position, section, text, embedding) "
                            "VALUES(?,?,?,?,?)",
-                           -1, &chunk, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO chunks_fts(rowid, terms) VALUES(?, ?)", -1, &fts,
-                           NULL) != SQLITE_OK) {
+                           -1, &chunk, NULL) != SQLITE_OK) {
         rc = store_sql_err(db, err, errlen, "preparing the insert");
         goto out;
     }
@@ -387,19 +392,10 @@ static int put_chunks(store_t *s, const char *id, const store_chunk_t *c, size_t
             rc = store_sql_err(db, err, errlen, "storing a chunk");
             goto out;
         }
-        int64_t cid = sqlite3_last_insert_rowid(db);
-        res->new_ids[res->n_new++] = cid;
-        sqlite3_reset(fts);
-        sqlite3_bind_int64(fts, 1, cid);
-        sqlite3_bind_text64(fts, 2, c[i].terms, c[i].terms_len, SQLITE_STATIC, SQLITE_UTF8);
-        if (sqlite3_step(fts) != SQLITE_DONE) {
-            rc = store_sql_err(db, err, errlen, "indexing a chunk");
-            goto out;
-        }
+        res->new_ids[res->n_new++] = sqlite3_last_insert_rowid(db);
     }
 out:
     sqlite3_finalize(chunk);
-    sqlite3_finalize(fts);
     return rc;
 }
 

@@ -1,5 +1,5 @@
-/* store: documents, chunks, vectors and the keyword index in one SQLite
- * database (ragd.db in the data directory).
+/* store: documents, chunks and vectors in one SQLite database (ragd.db in
+ * the data directory): the truth the indexes are rebuilt from.
  *
  * - WAL mode, synchronous=FULL: a write is acknowledged only after its
  *   transaction commits to disk, and a document is stored whole or not at
@@ -8,16 +8,16 @@
  * - The schema is versioned (meta.schema_version); migrations run at open.
  * - The store records the embedder and dimension its vectors were made with
  *   and refuses to open with another: vectors of two models never mix.
- * - Keyword search: FTS5 (unicode61) over each chunk's search terms
- *   (rag/text: words, and bigrams of CJK runs), ranked by bm25.
+ * - Keyword search is not here (rag/kwindex): the store gives the chunks'
+ *   text to index (store_each_text).
  * - Metadata is a table of (document, key, value) rows: filters are SQL on
  *   bound values, whatever the key holds.
  * - One write connection (writes are serialised by a mutex) and a small
  *   pool of read connections: readers never wait for a writer (WAL).
  * - Plain C types in and out (doc.h, result.h); no JSON crosses this API.
  *
- * Files: store.c (connections, schema, writes), store_read.c (documents and
- * result rows), store_search.c (keyword search, filters). */
+ * Files: store.c (connections, schema, writes), store_read.c (documents,
+ * result rows, start-up scans), store_search.c (filters, id sets). */
 #ifndef RAGD_STORE_H
 #define RAGD_STORE_H
 
@@ -30,7 +30,7 @@
 #include "rag/result.h"
 #include "rag/vindex.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_READERS        4
 #define STORE_FILE           "ragd.db"
 
@@ -52,8 +52,6 @@ typedef struct store_chunk {
     const char *text;
     size_t len;
     const char *section;
-    const char *terms; /* FTS terms */
-    size_t terms_len;
     const float *vec; /* dim floats */
 } store_chunk_t;
 
@@ -108,19 +106,14 @@ int store_counts(store_t *s, int64_t *docs, int64_t *chunks);
  * order (start-up load; 0: all). fn's vec may be unaligned. */
 typedef int (*store_vector_fn)(void *ctx, int64_t id, const float *vec);
 int store_each_vector(store_t *s, int64_t after, store_vector_fn fn, void *ctx);
+/* The same for each chunk's section and text (len bytes, NUL-terminated). */
+typedef int (*store_text_fn)(void *ctx, int64_t id, const char *section, const char *text,
+                             size_t len);
+int store_each_text(store_t *s, int64_t after, store_text_fn fn, void *ctx);
 /* The ids of the chunks up to `upto`, into out (empty first). 0, -ENOMEM
  * or -EIO. */
 int store_chunk_ids(store_t *s, int64_t upto, idset_t *out);
 
-/* bm25 top k for an FTS5 MATCH expression, optionally only chunks whose
- * document has every key = value of filter (nfilter <= DOC_META_MAX).
- * Scores are -bm25 (higher is better). The number of hits, or -EINVAL,
- * -EIO. */
-long store_keyword(store_t *s, const char *match, size_t k, const doc_kv_t *filter, size_t nfilter,
-                   vindex_hit_t *out);
-/* How many chunks contain each term (FTS5's vocabulary): dfs[i] for
- * terms[i]. 0 or a negative code. */
-int store_term_dfs(store_t *s, const char *const *terms, size_t n, int64_t *dfs);
 /* The chunk ids whose document has every key = value of filter. */
 int store_filter_ids(store_t *s, const doc_kv_t *filter, size_t nfilter, idset_t *out);
 /* How store_results picks among ranked candidates. */

@@ -226,28 +226,53 @@ int store_counts(store_t *s, int64_t *docs, int64_t *chunks)
     return rc;
 }
 
-int store_each_vector(store_t *s, int64_t after, store_vector_fn fn, void *ctx)
+/* Steps "SELECT id, ... FROM chunks WHERE id > ? ORDER BY id" from after,
+ * calling row for each; stops at row's first non-zero code. */
+static int each_row(store_t *s, const char *sql, int64_t after,
+                    int (*row)(store_t *s, sqlite3_stmt *st, void *fn, void *ctx), void *fn,
+                    void *ctx)
 {
     struct store_reader *r = store_reader_get(s);
     sqlite3_stmt *st;
     int rc = -EIO;
-    if (sqlite3_prepare_v2(r->db, "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id", -1,
-                           &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, after);
         int step;
         rc = 0;
-        while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            if ((size_t)sqlite3_column_bytes(st, 1) != s->dim * sizeof(float)) {
-                rc = -EINVAL; /* a vector of the wrong size: the store is damaged */
-                break;
-            }
-            rc = fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1));
-        }
+        while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) rc = row(s, st, fn, ctx);
         if (rc == 0 && step != SQLITE_DONE) rc = -EIO;
         sqlite3_finalize(st);
     }
     store_reader_put(r);
     return rc;
+}
+
+static int vector_row(store_t *s, sqlite3_stmt *st, void *fn, void *ctx)
+{
+    if ((size_t)sqlite3_column_bytes(st, 1) != s->dim * sizeof(float))
+        return -EINVAL; /* a vector of the wrong size: the store is damaged */
+    return ((store_vector_fn)fn)(ctx, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1));
+}
+
+int store_each_vector(store_t *s, int64_t after, store_vector_fn fn, void *ctx)
+{
+    return each_row(s, "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id", after,
+                    vector_row, (void *)fn, ctx);
+}
+
+static int text_row(store_t *s, sqlite3_stmt *st, void *fn, void *ctx)
+{
+    const char *section = (const char *)sqlite3_column_text(st, 1);
+    const char *text = (const char *)sqlite3_column_text(st, 2);
+    size_t len = (size_t)sqlite3_column_bytes(st, 2);
+    return ((store_text_fn)fn)(ctx, sqlite3_column_int64(st, 0), section ? section : "",
+                               text ? text : "", len);
+}
+
+int store_each_text(store_t *s, int64_t after, store_text_fn fn, void *ctx)
+{
+    return each_row(s, "SELECT id, section, text FROM chunks WHERE id > ? ORDER BY id", after,
+                    text_row, (void *)fn, ctx);
 }
 
 int store_check(store_t *s, char *detail, size_t n)

@@ -1,5 +1,4 @@
-/* store_search: keyword search (FTS5, bm25), metadata filters, and sets
- * of chunk ids.
+/* store_search: metadata filters, and sets of chunk ids.
  *
  * A filter is a conjunction of key = value conditions on the document's
  * metadata rows; keys and values are bound parameters, so any string is
@@ -36,59 +35,6 @@ static int filter_bind(sqlite3_stmt *st, const doc_kv_t *filter, size_t nfilter,
 
 /* Big enough for DOC_META_MAX conditions. */
 #define FILTER_SQL_MAX (512 + DOC_META_MAX * 128)
-
-long store_keyword(store_t *s, const char *match, size_t k, const doc_kv_t *filter, size_t nfilter,
-                   vindex_hit_t *out)
-{
-    if (nfilter > DOC_META_MAX) return -EINVAL;
-    /* Without a filter, FTS5 alone: its rank is bm25, and ORDER BY rank with
-     * a LIMIT keeps only the best k while scanning. */
-    char sql[FILTER_SQL_MAX] =
-        "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?";
-    if (nfilter) {
-        snprintf(sql, sizeof sql,
-                 "SELECT f.rowid, f.rank FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
-                 "WHERE chunks_fts MATCH ?");
-        if (filter_sql(nfilter, sql, sizeof sql - 32)) return -EINVAL;
-        strcat(sql, " ORDER BY f.rank LIMIT ?");
-    }
-    struct store_reader *r = store_reader_get(s);
-    sqlite3_stmt *st;
-    long n = -EIO;
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
-        int i = filter_bind(st, filter, nfilter, 2);
-        sqlite3_bind_int64(st, i, (sqlite3_int64)k);
-        n = 0;
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW && (size_t)n < k)
-            out[n++] =
-                (vindex_hit_t){sqlite3_column_int64(st, 0), (float)-sqlite3_column_double(st, 1)};
-        if (step != SQLITE_DONE && step != SQLITE_ROW) n = -EIO;
-        sqlite3_finalize(st);
-    }
-    store_reader_put(r);
-    return n;
-}
-
-int store_term_dfs(store_t *s, const char *const *terms, size_t n, int64_t *dfs)
-{
-    struct store_reader *r = store_reader_get(s);
-    sqlite3_stmt *st;
-    int rc = -EIO;
-    if (sqlite3_prepare_v2(r->db, "SELECT doc FROM chunks_vocab WHERE term = ?", -1, &st, NULL) ==
-        SQLITE_OK) {
-        rc = 0;
-        for (size_t i = 0; i < n; i++) {
-            sqlite3_reset(st);
-            sqlite3_bind_text(st, 1, terms[i], -1, SQLITE_STATIC);
-            dfs[i] = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-        }
-        sqlite3_finalize(st);
-    }
-    store_reader_put(r);
-    return rc;
-}
 
 /* Steps st (bound, prepared) to its end, adding column 0 of each row to
  * out; finalizes it. 0, -ENOMEM or -EIO. */

@@ -110,13 +110,72 @@ static void close_run(struct terms *t)
     t->run_emitted = false;
 }
 
+/* Latin letters U+00C0..U+017F without their accent, lower case ('.': no
+ * plain letter, see fold). */
+static const char latin_base[] = "aaaaaa.ceeeeiiii.nooooo..uuuuy..aaaaaa.ceeeeiiii.nooooo..uuuuy.y"
+                                 "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiii..jjkk.lllllll"
+                                 "lllnnnnnn...oooooo..rrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+
+/* A word's code point as a keyword term has it: lower case, and Latin
+ * letters without diacritics (so "Café", "CAFE" and "cafe" are one term,
+ * as SQLite's unicode61 tokenizer made them), Greek and Cyrillic capitals
+ * lowered. Other scripts are kept as they are. */
+static uint32_t fold(uint32_t cp)
+{
+    if (cp >= 0xC0 && cp <= 0x17F) {
+        char b = latin_base[cp - 0xC0];
+        if (b != '.') return (uint32_t)b;
+        if (cp == 0xC6 || cp == 0xD8 || cp == 0xDE) return cp + 0x20; /* Æ Ø Þ */
+        if (cp == 0x132 || cp == 0x14A || cp == 0x152) return cp + 1; /* Ĳ Ŋ Œ */
+        return cp;
+    }
+    if ((cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2) || (cp >= 0x410 && cp <= 0x42F))
+        return cp + 0x20;
+    if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
+    return cp;
+}
+
+static void put_utf8(buf_t *b, uint32_t cp)
+{
+    char u[4];
+    size_t n = 0;
+    if (cp < 0x80) {
+        u[n++] = (char)cp;
+    } else if (cp < 0x800) {
+        u[n++] = (char)(0xC0 | cp >> 6);
+        u[n++] = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        u[n++] = (char)(0xE0 | cp >> 12);
+        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[n++] = (char)(0x80 | (cp & 0x3F));
+    } else {
+        u[n++] = (char)(0xF0 | cp >> 18);
+        u[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[n++] = (char)(0x80 | (cp & 0x3F));
+    }
+    buf_append(b, u, n);
+}
+
 static bool term_one(void *ctx, const char *s, size_t n, text_kind_t kind)
 {
     struct terms *t = ctx;
     if (kind == TEXT_WORD) {
         close_run(t);
         put_sep(t->out);
-        for (size_t i = 0; i < n; i++) buf_putc(t->out, ascii_lower(s[i]));
+        for (size_t i = 0; i < n;) {
+            if ((unsigned char)s[i] < 0x80) {
+                buf_putc(t->out, ascii_lower(s[i++]));
+                continue;
+            }
+            size_t len;
+            uint32_t cp = text_decode(s + i, n - i, &len);
+            if (cp == 0xFFFD) /* not UTF-8: the bytes as they are */
+                buf_append(t->out, s + i, len);
+            else
+                put_utf8(t->out, fold(cp));
+            i += len;
+        }
         return true;
     }
     if (t->prev_cjk && t->run_end == s) { /* adjacent: a bigram */

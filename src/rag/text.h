@@ -1,5 +1,5 @@
 /* text: the one tokenizer shared by the chunker (token counts), the hash
- * embedder (features) and keyword search (FTS terms), so that all three
+ * embedder (features) and keyword search (terms), so that all three
  * agree on what a word is.
  *
  * Tokens: a word is a maximal run of letters and digits in scripts that
@@ -24,8 +24,10 @@ typedef bool (*text_token_fn)(void *ctx, const char *s, size_t n, text_kind_t ki
 void text_tokens(const char *s, size_t n, text_token_fn fn, void *ctx);
 /* Number of tokens in s[0..n). */
 size_t text_count_tokens(const char *s, size_t n);
-/* Appends the search terms of s[0..n) to out, space-separated: words
- * lowercased (ASCII), and for each run of CJK characters its overlapping
+/* Appends the search terms of s[0..n) to out, space-separated: words in
+ * lower case, Latin letters without diacritics ("Café" -> "cafe"; Greek
+ * and Cyrillic capitals lowered too), and for each run of CJK characters
+ * its overlapping
  * bigrams (a run of one gives the character). Used for both indexing and
  * querying, so a two-character Japanese word matches. */
 void text_terms(const char *s, size_t n, buf_t *out);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <unistd.h>
 
 long file_read_all(const char *path, char *buf, size_t size)
@@ -46,4 +47,17 @@ int file_mkdir_p(const char *path, unsigned mode)
     }
     if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST) return -errno;
     return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path) == 0 ? 0 : errno; /* non-zero stops the walk, returned by nftw */
+}
+
+int file_rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -errno;
+    int rc = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return rc == -1 ? -errno : -rc;
 }

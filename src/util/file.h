@@ -1,4 +1,4 @@
-/* file: small whole-file reads (libuv's uv__slurp habit), and mkdir -p. */
+/* file: small whole-file reads (libuv's uv__slurp habit), mkdir -p and rm -rf. */
 #ifndef RAGD_FILE_H
 #define RAGD_FILE_H
 
@@ -16,5 +16,9 @@ long file_read_all(const char *path, char *buf, size_t size);
 /* Creates path and its missing parents with mode, like mkdir -p. 0 (also
  * when it exists), or -errno. */
 int file_mkdir_p(const char *path, unsigned mode);
+
+/* Removes path and, for a directory, everything under it (links are
+ * removed, not followed), like rm -rf. 0 (also when absent), or -errno. */
+int file_rm_rf(const char *path);
 
 #endif

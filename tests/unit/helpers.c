@@ -1,9 +1,11 @@
 #include "helpers.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *test_expose(metrics_registry_t *reg, metrics_format_t fmt)
 {
@@ -73,4 +75,13 @@ double test_sample(const char *expo, const char *series)
         if (p) p++;
     }
     return NAN;
+}
+
+int test_damage_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd < 0) return -1;
+    int rc = write(fd, "garbage", 7) == 7 ? 0 : -1;
+    close(fd);
+    return rc;
 }

@@ -16,5 +16,8 @@ int test_golden(const char *name, const char *text);
 /* Value of the sample line that starts with `series ` (exact series text,
  * e.g. `foo_total{a="b"}`), parsed as a double; NAN when absent. */
 double test_sample(const char *expo, const char *series);
+/* Overwrites the file at path with a few bytes of garbage (a damaged
+ * file for a test). 0 or -1. */
+int test_damage_file(const char *path);
 
 #endif

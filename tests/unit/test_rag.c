@@ -16,6 +16,7 @@
 #include "rag/cache.h"
 #include "rag/chunk.h"
 #include "rag/embed.h"
+#include "rag/kwindex.h"
 #include "rag/match.h"
 #include "rag/parse.h"
 #include "rag/rag.h"
@@ -23,6 +24,7 @@
 #include "rag/text.h"
 #include "rag/vindex.h"
 #include "test.h"
+#include "util/file.h"
 
 #define FIX "tests/fixtures/docs/"
 static const parse_opts_t popts = {.helper = "build/ragd", .timeout_s = 20};
@@ -45,7 +47,10 @@ TEST(text_terms_and_tokens)
         {"東京タワー", "東京 京タ タワ ワー", 5},
         {"猫 です", "猫 です", 3},
         {"Grafanaはダッシュボード", "grafana はダ ダッ ッシ シュ ュボ ボー ード", 9},
-        {"café déjà-vu 42", "café déjà vu 42", 4},
+        /* lower case, Latin letters without diacritics (as SQLite's unicode61) */
+        {"Café DÉJÀ-vu 42", "cafe deja vu 42", 4},
+        {"Łódź Straße ŒUVRE Æsir", "lodz straße œuvre æsir", 4},
+        {"ΑΘΗΝΑ Москва ЁЖ", "αθηνα москва ёж", 3},
         {"  ...  ", "", 0},
         {"e-mail: a@b.c", "e mail a b c", 5},
         {"한국어 텍스트", "한국 국어 텍스 스트", 6},
@@ -444,6 +449,22 @@ static const char schema2_fixture[] =
     " VALUES('old', 0, '', 'runbook', zeroblob(64));"
     "INSERT INTO chunks_fts(rowid, terms) VALUES(last_insert_rowid(), 'runbook');";
 
+/* store_each_text's rows, as "section|text". */
+struct texts {
+    size_t n;
+    int64_t id[4];
+    char text[4][64];
+};
+
+static int collect_text(void *ctx, int64_t id, const char *section, const char *text, size_t len)
+{
+    struct texts *t = ctx;
+    if (t->n == 4 || strlen(text) != len) return -EINVAL;
+    t->id[t->n] = id;
+    snprintf(t->text[t->n++], sizeof t->text[0], "%s|%s", section, text);
+    return 0;
+}
+
 TEST(store_roundtrip)
 {
     char dir[] = "/tmp/ragd-test-store-XXXXXX";
@@ -452,8 +473,7 @@ TEST(store_roundtrip)
     char err[512];
     ASSERT_OK(store_open(&s, dir, "hash", 16, err, sizeof err));
     float v[3][16] = {{1}, {0, 1}, {0, 0, 1}};
-    store_chunk_t c[2] = {{"alpha text", 10, "", "alpha text", 10, v[0]},
-                          {"beta", 4, "S", "beta", 4, v[1]}};
+    store_chunk_t c[2] = {{"alpha text", 10, "", v[0]}, {"beta", 4, "S", v[1]}};
     doc_kv_t meta[2] = {{"k", "v"}, {"a.b", "it's \"quoted\""}};
     store_doc_t d = {"d1", "T", "text/plain", meta, 2, "src", 3, "alpha text\n\nbeta", 16};
     store_put_result_t r;
@@ -473,21 +493,27 @@ TEST(store_roundtrip)
     ASSERT_EQ(rec.chunks, 2);
     doc_record_free(&rec);
     ASSERT_EQ(store_get(s, "nope", true, &rec), -ENOENT);
-    vindex_hit_t h[4];
-    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, NULL, 0, h), 1);
-    ASSERT_EQ(h[0].id, first + 1);
+    /* the texts the keyword index is built from, above an id */
+    struct texts t = {.n = 0};
+    ASSERT_OK(store_each_text(s, first, collect_text, &t));
+    ASSERT_EQ(t.n, 1);
+    ASSERT_EQ(t.id[0], first + 1);
+    ASSERT_STR_EQ(t.text[0], "S|beta");
+    ASSERT_OK(store_each_text(s, 0, collect_text, &t));
+    ASSERT_EQ(t.n, 3);
+    ASSERT_STR_EQ(t.text[1], "|alpha text");
     /* filters: every condition must hold; keys and values are bound, any bytes */
     doc_kv_t both[2] = {{"k", "v"}, {"a.b", "it's \"quoted\""}}, nomatch[1] = {{"k", "x"}};
     doc_kv_t odd[1] = {{"k\") OR 1=1 --", "v"}};
-    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, both, 2, h), 1);
-    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, nomatch, 1, h), 0);
-    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, odd, 1, h), 0);
     idset_t set;
     ASSERT_OK(store_filter_ids(s, both, 2, &set));
     ASSERT_EQ(set.n, 2);
     ASSERT(idset_has(&set, first) && !idset_has(&set, first + 5));
     idset_free(&set);
     ASSERT_OK(store_filter_ids(s, odd, 1, &set));
+    ASSERT_EQ(set.n, 0);
+    idset_free(&set);
+    ASSERT_OK(store_filter_ids(s, nomatch, 1, &set));
     ASSERT_EQ(set.n, 0);
     idset_free(&set);
     /* result rows carry the chunk's and the document's fields */
@@ -509,15 +535,8 @@ TEST(store_roundtrip)
     ASSERT_EQ(store_put(s, &bad, c, 1, &r, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "given twice");
     ASSERT_EQ(store_get(s, "d2", false, &rec), -ENOENT);
-    const char *terms[] = {"alpha", "text", "beta", "zzz"};
-    int64_t dfs[4];
-    ASSERT_OK(store_term_dfs(s, terms, 4, dfs));
-    ASSERT_EQ(dfs[0], 1);
-    ASSERT_EQ(dfs[1], 1);
-    ASSERT_EQ(dfs[2], 1);
-    ASSERT_EQ(dfs[3], 0);
     /* replace: old chunk ids come back, new ones never reuse them */
-    store_chunk_t c2[1] = {{"gamma", 5, "", "gamma", 5, v[2]}};
+    store_chunk_t c2[1] = {{"gamma", 5, "", v[2]}};
     d.title = "T2";
     ASSERT_OK(store_put(s, &d, c2, 1, &r, err, sizeof err));
     ASSERT(r.replaced);
@@ -525,7 +544,10 @@ TEST(store_roundtrip)
     ASSERT_EQ(r.old_ids[0], first);
     ASSERT(r.new_ids[0] > first + 1);
     store_put_result_free(&r);
-    ASSERT_EQ(store_keyword(s, "\"beta\"", 4, NULL, 0, h), 0); /* old terms are gone */
+    t.n = 0;
+    ASSERT_OK(store_each_text(s, 0, collect_text, &t)); /* the old chunks are gone */
+    ASSERT_EQ(t.n, 1);
+    ASSERT_STR_EQ(t.text[0], "|gamma");
     doc_record_t *list;
     size_t nlist;
     ASSERT_OK(store_list(s, 10, NULL, &list, &nlist));
@@ -561,9 +583,10 @@ TEST(store_roundtrip)
     ASSERT_EQ(sqlite3_exec(db, schema2_fixture, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     ASSERT_OK(store_open(&s, dir, "hash", 16, err, sizeof err));
-    ASSERT_OK(store_term_dfs(s, terms, 1, dfs));
     doc_kv_t old_meta[1] = {{"team", "ops"}};
-    ASSERT_EQ(store_keyword(s, "\"runbook\"", 4, old_meta, 1, h), 1);
+    ASSERT_OK(store_filter_ids(s, old_meta, 1, &set));
+    ASSERT_EQ(set.n, 1);
+    idset_free(&set);
     ASSERT_OK(store_get(s, "old", false, &rec));
     ASSERT_EQ(rec.nmeta, 2);
     ASSERT_STR_EQ(rec.meta[1].key, "team");
@@ -575,7 +598,15 @@ TEST(store_roundtrip)
                                  NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "3");
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "4");
+    sqlite3_finalize(st);
+    /* v4: the FTS5 tables are gone (the keyword index is rag/kwindex) */
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT count(*) FROM sqlite_master WHERE name LIKE 'chunks_%'",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_EQ(sqlite3_column_int(st, 0), 0);
     sqlite3_finalize(st);
     /* a store from a newer ragd is refused */
     ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = '99' WHERE key = 'schema_version'", NULL,
@@ -585,7 +616,7 @@ TEST(store_roundtrip)
     ASSERT_EQ(store_open(&s, dir, "hash", 16, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "schema version 99");
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_exec(db, "UPDATE meta SET value = '3' WHERE key = 'schema_version'", NULL, NULL, NULL);
+    sqlite3_exec(db, "UPDATE meta SET value = '4' WHERE key = 'schema_version'", NULL, NULL, NULL);
     sqlite3_close(db);
     ASSERT_EQ(store_open(&s, dir, "hash", 32, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "dimension 16");
@@ -733,13 +764,14 @@ TEST(rag_pipeline)
 /* A pipeline over a fresh directory (dir: a mkdtemp template), hash
  * embedder of 64 dimensions, chunks of `tokens` with `overlap`; NULL when
  * it cannot open. Close with close_test_rag. */
-static rag_t *open_test_rag(char *dir, metrics_registry_t **reg, size_t tokens, size_t overlap)
+/* A pipeline over the data directory dir (hash embedder, 64 dimensions). */
+static rag_t *open_rag_in(const char *dir, metrics_registry_t **reg, size_t tokens, size_t overlap)
 {
     static const double b[] = {0.001, 0.01, 0.1, 1};
     embedder_t *emb;
     rag_t *r = NULL;
     char err[256];
-    if (!mkdtemp(dir) || metrics_registry_new(reg, NULL) || embed_hash_new(&emb, 64)) return NULL;
+    if (metrics_registry_new(reg, NULL) || embed_hash_new(&emb, 64)) return NULL;
     rag_opts_t o = {.data_dir = dir,
                     .embedder = emb,
                     .chunk = {tokens, overlap, 100},
@@ -755,6 +787,11 @@ static rag_t *open_test_rag(char *dir, metrics_registry_t **reg, size_t tokens, 
     int rc = rag_open(&r, &o, err, sizeof err);
     log_init(LOG_TEXT, 2);
     return rc ? NULL : r;
+}
+
+static rag_t *open_test_rag(char *dir, metrics_registry_t **reg, size_t tokens, size_t overlap)
+{
+    return mkdtemp(dir) ? open_rag_in(dir, reg, tokens, overlap) : NULL;
 }
 
 static int close_test_rag(rag_t **r, metrics_registry_t **reg, const char *dir)
@@ -823,6 +860,78 @@ TEST(hybrid_prefix_stable)
     ASSERT_OK(close_test_rag(&r, &reg, dir));
 }
 
+/* Hits of a keyword query, or -1. */
+static long keyword_hits(rag_t *r, const char *q)
+{
+    rag_answer_t a;
+    char err[256];
+    if (rag_query(r, &(rag_query_t){.text = q, .top_k = 10, .mode = RAG_KEYWORD}, &a, err,
+                  sizeof err))
+        return -1;
+    long n = (long)a.results->n;
+    rag_answer_release(&a);
+    return n;
+}
+
+/* The keyword index follows the store across restarts: lost, behind or
+ * ahead of it (a crash between the two commits), or damaged. */
+TEST(rag_keywords_follow_store)
+{
+    char dir[] = "/tmp/ragd-test-kwfollow-XXXXXX", err[256], path[160];
+    metrics_registry_t *reg;
+    rag_t *r = open_test_rag(dir, &reg, 64, 8);
+    ASSERT(r);
+    snprintf(path, sizeof path, "%s/%s", dir, KWINDEX_DIR);
+    rag_ingested_t ing;
+    ASSERT_OK(rag_ingest(
+        r, &(rag_doc_in_t){.id = "a", .type = DOC_TEXT, .data = "alpha zircon", .len = 12}, &ing,
+        err, sizeof err));
+    ASSERT_OK(rag_ingest(
+        r, &(rag_doc_in_t){.id = "b", .type = DOC_TEXT, .data = "beta quartz", .len = 11}, &ing,
+        err, sizeof err));
+    ASSERT_EQ(keyword_hits(r, "zircon"), 1);
+    ASSERT_EQ(keyword_hits(r, "quartz"), 1);
+    rag_close(&r);
+    metrics_registry_free(&reg);
+    /* lost: built again from the store */
+    ASSERT_OK(file_rm_rf(path));
+    ASSERT((r = open_rag_in(dir, &reg, 64, 8)) != NULL);
+    ASSERT_EQ(keyword_hits(r, "zircon"), 1);
+    ASSERT_EQ(keyword_hits(r, "quartz"), 1);
+    rag_close(&r);
+    metrics_registry_free(&reg);
+    /* the store moved on without it: "b" deleted, "c" added */
+    store_t *s;
+    ASSERT_OK(store_open(&s, dir, "hash", 64, err, sizeof err));
+    int64_t *ids;
+    size_t n;
+    ASSERT_OK(store_delete(s, "b", &ids, &n));
+    free(ids);
+    float v[64] = {1};
+    store_chunk_t c = {"gamma garnet", 12, "", v};
+    store_doc_t d = {"c", "", "text/plain", NULL, 0, "gamma garnet", 12, "gamma garnet", 12};
+    store_put_result_t res;
+    ASSERT_OK(store_put(s, &d, &c, 1, &res, err, sizeof err));
+    store_put_result_free(&res);
+    store_close(&s);
+    ASSERT((r = open_rag_in(dir, &reg, 64, 8)) != NULL);
+    ASSERT_EQ(keyword_hits(r, "quartz"), 0);
+    ASSERT_EQ(keyword_hits(r, "garnet"), 1);
+    ASSERT_EQ(keyword_hits(r, "zircon"), 1);
+    rag_close(&r);
+    metrics_registry_free(&reg);
+    /* damaged: built again */
+    char f[200];
+    snprintf(f, sizeof f, "%s/iamglass", path);
+    ASSERT_OK(test_damage_file(f));
+    ASSERT((r = open_rag_in(dir, &reg, 64, 8)) != NULL);
+    ASSERT_EQ(keyword_hits(r, "garnet zircon"), 2);
+    /* a delete through the pipeline is seen at once */
+    ASSERT_OK(rag_delete(r, "a", &n));
+    ASSERT_EQ(keyword_hits(r, "zircon"), 0);
+    ASSERT_OK(close_test_rag(&r, &reg, dir));
+}
+
 static int fixed_dfs(void *ctx, const char *const *terms, size_t n, int64_t *dfs)
 {
     for (size_t i = 0; i < n; i++)
@@ -831,18 +940,29 @@ static int fixed_dfs(void *ctx, const char *const *terms, size_t n, int64_t *dfs
 }
 
 /* Common terms are left out only for a rarer term that matches something. */
+static char *joined_terms(const char *text, match_dfs_fn dfs)
+{
+    static char out[256];
+    buf_t space = BUF_INIT;
+    const char *t[MATCH_MAX_TERMS];
+    size_t n = match_terms(text, 1000, dfs, NULL, &space, t);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i) strcat(out, "|");
+        strcat(out, t[i]);
+    }
+    buf_free(&space);
+    return out;
+}
+
 TEST(match_prunes_common_terms)
 {
-    buf_t b = BUF_INIT;
-    match_expr("common rare", 1000, fixed_dfs, NULL, &b);
-    ASSERT_STR_EQ(b.data, "\"rare\"");
-    buf_reset(&b);
-    match_expr("common unseen", 1000, fixed_dfs, NULL, &b); /* unseen matches nothing */
-    ASSERT_STR_EQ(b.data, "\"common\" OR \"unseen\"");
-    buf_reset(&b);
-    match_expr("common \"quoted\"", 1000, NULL, NULL, &b); /* no dfs: nothing pruned */
-    ASSERT_STR_EQ(b.data, "\"common\" OR \"quoted\"");
-    buf_free(&b);
+    ASSERT_STR_EQ(joined_terms("common rare", fixed_dfs), "rare");
+    /* unseen matches nothing */
+    ASSERT_STR_EQ(joined_terms("common unseen", fixed_dfs), "common|unseen");
+    /* no dfs: nothing pruned; repeats and punctuation go */
+    ASSERT_STR_EQ(joined_terms("Common \"quoted\" common", NULL), "common|quoted");
+    ASSERT_STR_EQ(joined_terms("?!", NULL), "");
 }
 
 /* A result list gives an identical text once, and at most max_per_document

@@ -57,12 +57,16 @@
     X(vindex_graph_filters)                                                                        \
     X(vindex_graph_persists)                                                                       \
     X(vindex_graph_builder_beside_writes)                                                          \
+    X(kwindex_search_and_persist)                                                                  \
+    X(kwindex_retain)                                                                              \
+    X(kwindex_searches_beside_writer)                                                              \
     X(hnsw_dot_any_alignment)                                                                      \
     X(query_cache_lru_ttl_clear)                                                                   \
     X(parse_markdown_and_html)                                                                     \
     X(parse_pdf_in_child)                                                                          \
     X(store_roundtrip)                                                                             \
     X(rag_pipeline)                                                                                \
+    X(rag_keywords_follow_store)                                                                   \
     X(hybrid_prefix_stable)                                                                        \
     X(match_prunes_common_terms)                                                                   \
     X(results_pick_per_document)                                                                   \

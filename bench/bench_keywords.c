@@ -1,0 +1,267 @@
+/* make bench-scale, the keyword side: ragd's keyword index (rag/kwindex,
+ * Xapian) beside SQLite FTS5 as ragd used it before (the same terms, bm25,
+ * ORDER BY rank LIMIT 10), at N chunks of the synthetic corpus (default
+ * 1,000,000; BENCH_SCALE_KW_N, else BENCH_SCALE_N). Figures printed, not
+ * asserted.
+ *
+ * Prints: indexing rates; per query set, single-thread p50/p99 of ragd's
+ * whole keyword path (query terms, common-term pruning with the index's
+ * document frequencies, bm25 top 10) and of FTS5 on the same terms, and
+ * how many of FTS5's top 10 ragd returns too; searches per second with 1,
+ * 2 and 4 threads; the index's size on disk and the process's memory. It
+ * writes every chunk's terms and the queries to DIR (argv[1]) for
+ * bench/keyword_peer.py (Xapian from Python, the peer). */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bench_synth.h"
+#include "bench_util.h"
+#include "core/log.h"
+#include "rag/kwindex.h"
+#include "rag/match.h"
+#include "rag/text.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/file.h"
+
+#define NQ       300 /* queries per set */
+#define FTS_NQ   40  /* of them through FTS5 (seconds each at a million chunks) */
+#define K        10
+#define COMMIT   1000 /* as ragd's start-up replay: Xapian's fastest batch */
+#define NSETS    3
+#define MAXTERMS 8
+
+static const char *const set_name[NSETS] = {"typical (2-4 Zipf words)",
+                                            "all common (2-4 of the 20 most frequent words)",
+                                            "topic (3 words of a chunk's topic + 1 common)"};
+static char queries[NSETS][NQ][160];
+
+static void make_queries(void)
+{
+    for (int s = 0; s < NSETS; s++)
+        for (int q = 0; q < NQ; q++) {
+            char *out = queries[s][q];
+            size_t nw = 2 + next_rand() % 3;
+            unsigned t = (unsigned)(next_rand() % TOPICS);
+            out[0] = '\0';
+            for (size_t w = 0; w < (s == 2 ? 4 : nw); w++) {
+                unsigned word = s == 0   ? zipf_word()
+                                : s == 1 ? (unsigned)(next_rand() % 20)
+                                : w < 3  ? topic_words[t][next_rand() % TOPIC_W]
+                                         : (unsigned)(next_rand() % 20);
+                if (w) strcat(out, " ");
+                strcat(out, words[word]);
+            }
+        }
+}
+
+static long dir_bytes(const char *dir)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "du -sb '%s'", dir);
+    FILE *p = popen(cmd, "r");
+    long b = -1;
+    if (p && fscanf(p, "%ld", &b) != 1) b = -1;
+    if (p) pclose(p);
+    return b;
+}
+
+static int kw_dfs(void *ctx, const char *const *terms, size_t n, int64_t *dfs)
+{
+    return kwindex_dfs(ctx, terms, n, dfs);
+}
+
+/* ragd's keyword path for one query; its hits into out. */
+static long ragd_query(kwindex_t *kw, size_t n, const char *q, vindex_hit_t *out)
+{
+    buf_t space = BUF_INIT;
+    const char *t[MATCH_MAX_TERMS];
+    size_t nt = match_terms(q, (int64_t)n, kw_dfs, kw, &space, t);
+    long got = nt ? kwindex_search(kw, t, nt, K, NULL, out) : 0;
+    buf_free(&space);
+    return got;
+}
+
+/* The same terms through FTS5, as ragd 0.x queried it. */
+static long fts_query(sqlite3_stmt *st, kwindex_t *kw, size_t n, const char *q, int64_t *out)
+{
+    buf_t space = BUF_INIT, expr = BUF_INIT;
+    const char *t[MATCH_MAX_TERMS];
+    size_t nt = match_terms(q, (int64_t)n, kw_dfs, kw, &space, t);
+    for (size_t i = 0; i < nt; i++) {
+        if (i) buf_append(&expr, " OR ", 4);
+        buf_putc(&expr, '"');
+        buf_puts(&expr, t[i]);
+        buf_putc(&expr, '"');
+    }
+    buf_putc(&expr, '\0');
+    long got = 0;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, expr.data, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 2, K);
+    while (nt && sqlite3_step(st) == SQLITE_ROW && got < K)
+        out[got++] = sqlite3_column_int64(st, 0);
+    buf_free(&space);
+    buf_free(&expr);
+    return got;
+}
+
+struct load {
+    kwindex_t *kw;
+    size_t n;
+    atomic_long done;
+    double secs;
+};
+
+static void *load_thread(void *arg)
+{
+    struct load *l = arg;
+    vindex_hit_t h[K];
+    double t0 = clock_now();
+    for (long i = 0; i < 400; i++) {
+        ragd_query(l->kw, l->n, queries[i % 2 == 0 ? 0 : 2][(i / 2) % NQ], h);
+        atomic_fetch_add(&l->done, 1);
+    }
+    l->secs = clock_now() - t0;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "build/bench-scale";
+    const char *ns =
+        getenv("BENCH_SCALE_KW_N") ? getenv("BENCH_SCALE_KW_N") : getenv("BENCH_SCALE_N");
+    size_t n = ns ? strtoul(ns, NULL, 10) : 1000000;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    log_init(LOG_TEXT, -1);
+    char kwpath[1200], ftspath[1200], tpath[1200], qpath[1200];
+    snprintf(kwpath, sizeof kwpath, "%s/kw/%s", dir, KWINDEX_DIR);
+    snprintf(ftspath, sizeof ftspath, "%s/kw/fts.db", dir);
+    snprintf(tpath, sizeof tpath, "%s/kw/terms.txt", dir);
+    snprintf(qpath, sizeof qpath, "%s/kw/queries.txt", dir);
+    char kwdir[1200];
+    snprintf(kwdir, sizeof kwdir, "%s/kw", dir);
+    file_rm_rf(kwdir);
+    if (n < 1000 || file_mkdir_p(kwdir, 0755) != 0) return 1;
+    make_vocabulary();
+    make_queries();
+
+    printf("\n== keyword search at %zu chunks (synthetic text: %u-word vocabulary, Zipf, %u "
+           "topics, 150-250 words a chunk)\n",
+           n, VOCAB, TOPICS);
+    kwindex_t *kw;
+    char err[512];
+    sqlite3 *db;
+    sqlite3_stmt *ins;
+    if (kwindex_open(&kw, kwpath, err, sizeof err) || sqlite3_open(ftspath, &db) != SQLITE_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    sqlite3_exec(db,
+                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                 "CREATE VIRTUAL TABLE f USING fts5(terms, tokenize = 'unicode61 remove_diacritics "
+                 "2');",
+                 NULL, NULL, NULL);
+    sqlite3_prepare_v2(db, "INSERT INTO f(rowid, terms) VALUES(?, ?)", -1, &ins, NULL);
+    FILE *tf = fopen(tpath, "w");
+    char *text = malloc(1 << 14);
+    buf_t terms = BUF_INIT;
+    double t_kw = 0, t_fts = 0, t0 = clock_now();
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = make_chunk((unsigned)(i / 6 % TOPICS), text);
+        buf_reset(&terms);
+        text_terms(text, len, &terms);
+        fwrite(terms.data, 1, terms.len, tf);
+        fputc('\n', tf);
+        double a = clock_now();
+        kwindex_put(kw, (int64_t)i + 1, terms.data, terms.len);
+        if ((i + 1) % COMMIT == 0 || i + 1 == n) {
+            kwindex_commit(kw, (int64_t)i + 1);
+            kwindex_flush(kw);
+        }
+        double b = clock_now();
+        sqlite3_reset(ins);
+        sqlite3_bind_int64(ins, 1, (int64_t)i + 1);
+        sqlite3_bind_text(ins, 2, terms.data, (int)terms.len, SQLITE_STATIC);
+        sqlite3_step(ins);
+        if ((i + 1) % COMMIT == 0 || i + 1 == n) {
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            if (i + 1 < n) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+        }
+        double c = clock_now();
+        t_kw += b - a;
+        t_fts += c - b;
+        if ((i + 1) % 200000 == 0) printf("  %zu chunks (%.0f s)\n", i + 1, clock_now() - t0);
+    }
+    fclose(tf);
+    sqlite3_finalize(ins);
+    printf("  indexing, one thread, commits of %d: ragd (Xapian) %.0f chunks/s, FTS5 %.0f "
+           "chunks/s\n",
+           COMMIT, n / t_kw, n / t_fts);
+    printf("  on disk: ragd %.0f MiB, FTS5 %.0f MiB (terms only; ragd's store no longer holds "
+           "them)\n",
+           dir_bytes(kwpath) / 1048576.0, dir_bytes(ftspath) / 1048576.0);
+    FILE *qf = fopen(qpath, "w");
+    for (int s = 0; s < NSETS; s++)
+        for (int q = 0; q < NQ; q++) fprintf(qf, "%d\t%s\n", s, queries[s][q]);
+    fclose(qf);
+
+    sqlite3_stmt *sel;
+    sqlite3_prepare_v2(db, "SELECT rowid FROM f WHERE f MATCH ? ORDER BY rank LIMIT ?", -1, &sel,
+                       NULL);
+    printf("  single thread, p50 / p99 ms; 'same': FTS5's top 10 that ragd also returns\n");
+    for (int s = 0; s < NSETS; s++) {
+        double lr[NQ], lf[FTS_NQ], same = 0;
+        vindex_hit_t h[K];
+        int64_t fh[K];
+        for (int q = 0; q < NQ; q++) {
+            double a = clock_now();
+            ragd_query(kw, n, queries[s][q], h);
+            lr[q] = (clock_now() - a) * 1e3;
+        }
+        for (int q = 0; q < FTS_NQ; q++) {
+            long nr = ragd_query(kw, n, queries[s][q], h);
+            double a = clock_now();
+            long nf = fts_query(sel, kw, n, queries[s][q], fh);
+            lf[q] = (clock_now() - a) * 1e3;
+            long both = 0;
+            for (long i = 0; i < nf; i++)
+                for (long j = 0; j < nr; j++) both += fh[i] == h[j].id;
+            same += nf ? (double)both / (double)nf : 1;
+        }
+        printf("  %-48s ragd %7.2f / %7.2f   FTS5 %8.1f / %8.1f (%d queries)   same %.2f\n",
+               set_name[s], bench_pct(lr, NQ, 0.5), bench_pct(lr, NQ, 0.99),
+               bench_pct(lf, FTS_NQ, 0.5), bench_pct(lf, FTS_NQ, 0.99), FTS_NQ, same / FTS_NQ);
+    }
+    sqlite3_finalize(sel);
+    sqlite3_close(db);
+
+    printf("  searches per second (typical and topic queries, 400 a thread): ");
+    double one = 0;
+    for (int threads = 1; threads <= 4; threads *= 2) {
+        struct load l[4];
+        pthread_t t[4];
+        double a = clock_now();
+        for (int i = 0; i < threads; i++) {
+            l[i] = (struct load){.kw = kw, .n = n};
+            pthread_create(&t[i], NULL, load_thread, &l[i]);
+        }
+        for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+        double qps = 400.0 * threads / (clock_now() - a);
+        if (threads == 1) one = qps;
+        printf("%d thread%s %.0f (%.2fx)%s", threads, threads > 1 ? "s" : "", qps, qps / one,
+               threads < 4 ? ", " : "\n");
+    }
+    printf("  process RSS %.0f MiB (the index is read through the page cache)\n",
+           bench_rss_kib() / 1024.0);
+    kwindex_free(&kw);
+    free(text);
+    buf_free(&terms);
+    return 0;
+}
