@@ -184,7 +184,8 @@ TEST(kwindex_searches_beside_writer)
         atomic_store(&b.acked, id);
         /* every 30 writes, wait for a search: writes without a flush are
          * so quick that the searchers could otherwise start after them */
-        for (long seen = atomic_load(&b.searches); id % 30 == 0 && atomic_load(&b.searches) == seen;)
+        for (long seen = atomic_load(&b.searches);
+             id % 30 == 0 && atomic_load(&b.searches) == seen;)
             sched_yield();
     }
     atomic_store(&b.stop, true);
