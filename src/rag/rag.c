@@ -103,23 +103,35 @@ fail:
  * 112 us each, 10,000 169 us, 50,000 264 us; its buffers outgrow the cache). */
 #define KW_LOAD_COMMIT 1000
 
+/* What a chunk's vector and keyword terms are made from: its section (the
+ * context) and a newline, then its text. Ingestion and the keyword
+ * replay both build it here, so the replay indexes the terms ingestion did. */
+static void chunk_input(buf_t *b, const char *section, const char *text, size_t len)
+{
+    if (*section) {
+        buf_puts(b, section);
+        buf_putc(b, '\n');
+    }
+    buf_append(b, text, len);
+}
+
 struct kw_load {
     kwindex_t *kw;
-    buf_t terms;
+    buf_t in, terms;
     int64_t last;
     size_t n;
     double t0, logged;
 };
 
-/* Indexes one stored chunk: its terms as ingestion made them (section, a
- * newline, the text). */
+/* Indexes one stored chunk, with the terms ingestion gave it. */
 static int load_text(void *ctx, int64_t id, const char *section, const char *text, size_t len)
 {
     struct kw_load *l = ctx;
+    buf_reset(&l->in);
     buf_reset(&l->terms);
-    text_terms(section, strlen(section), &l->terms); /* then a space, as a newline would */
-    text_terms(text, len, &l->terms);
-    if (buf_error(&l->terms)) return -ENOMEM;
+    chunk_input(&l->in, section, text, len);
+    text_terms(l->in.data ? l->in.data : "", l->in.len, &l->terms);
+    if (buf_error(&l->in) || buf_error(&l->terms)) return -ENOMEM;
     int rc = kwindex_put(l->kw, id, l->terms.data ? l->terms.data : "", l->terms.len);
     l->last = id;
     if (!rc && ++l->n % KW_LOAD_COMMIT == 0) {
@@ -137,7 +149,7 @@ static int load_text(void *ctx, int64_t id, const char *section, const char *tex
 /* Indexes the store's chunks above the index's watermark and commits. */
 static int replay_keywords(rag_t *r)
 {
-    struct kw_load l = {.kw = r->kw, .terms = BUF_INIT, .t0 = clock_now()};
+    struct kw_load l = {.kw = r->kw, .in = BUF_INIT, .terms = BUF_INIT, .t0 = clock_now()};
     l.logged = l.t0;
     l.last = kwindex_watermark(r->kw);
     int rc = store_each_text(r->store, l.last, load_text, &l);
@@ -146,6 +158,7 @@ static int replay_keywords(rag_t *r)
     if (!rc && l.n)
         log_info("keyword index: %zu chunks indexed from the store in %.1f s", l.n,
                  clock_now() - l.t0);
+    buf_free(&l.in);
     buf_free(&l.terms);
     return rc;
 }
@@ -355,11 +368,7 @@ static int ingest_build(rag_t *r, struct ingest *g, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         const chunk_t *c = &g->chunks.v[i];
         g->eoffs[i] = g->embed_in.len;
-        if (*c->section) {
-            buf_puts(&g->embed_in, c->section);
-            buf_putc(&g->embed_in, '\n');
-        }
-        buf_append(&g->embed_in, c->text, c->len);
+        chunk_input(&g->embed_in, c->section, c->text, c->len);
         g->elens[i] = g->embed_in.len - g->eoffs[i];
         g->toffs[i] = g->terms.len;
         text_terms(g->embed_in.data + g->eoffs[i], g->elens[i], &g->terms);
@@ -395,13 +404,6 @@ static void apply_commit(rag_t *r, const char *id, const struct ingest *g,
         log_error("keyword index: cannot index %s: %s (restart to index again)", id, strerror(-rc));
     if (!res->replaced) atomic_fetch_add(&r->ndocs, 1);
     atomic_fetch_add(&r->nchunks, (int_least64_t)res->n_new - (int_least64_t)res->n_old);
-}
-
-/* Marks the batch's keyword changes ready (committed by the flusher or
- * the next search); the watermark is the largest chunk id now indexed. */
-static void commit_keywords(rag_t *r, int64_t top)
-{
-    kwindex_commit(r->kw, top);
 }
 
 int rag_ingest_batch(rag_t *r, rag_batch_item_t *items, size_t n)
@@ -461,7 +463,7 @@ int rag_ingest_batch(rag_t *r, rag_batch_item_t *items, size_t n)
         it->out.replaced = puts[k].res.replaced;
     }
     if (nput) {
-        commit_keywords(r, top);
+        kwindex_commit(r->kw, top); /* the largest chunk id now indexed */
         cache_clear(r->cache);
     }
     pthread_mutex_unlock(&r->wmu);
@@ -498,7 +500,7 @@ int rag_delete(rag_t *r, const char *id, size_t *nchunks)
         vindex_remove(r->index, ids, n);
         int krc = kwindex_delete(r->kw, ids, n);
         if (krc) log_error("keyword index: cannot remove %s: %s", id, strerror(-krc));
-        commit_keywords(r, 0);
+        kwindex_commit(r->kw, 0); /* the watermark stays */
         cache_clear(r->cache);
         atomic_fetch_sub(&r->ndocs, 1);
         atomic_fetch_sub(&r->nchunks, (int_least64_t)n);
