@@ -3,7 +3,7 @@
 FROM debian:12.8-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      gcc g++ make libc6-dev pkg-config libhnswlib-dev libxapian-dev zlib1g-dev \
+      gcc g++ make libc6-dev pkg-config libhnswlib-dev zlib1g-dev \
       libmicrohttpd-dev libjansson-dev nodejs npm ca-certificates \
       libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -21,7 +21,7 @@ FROM debian:12.8-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libmicrohttpd12 libjansson4 libsqlite3-0 libcmark0.30.2 libxml2 libpoppler-glib8 \
-      libcurl4 libxapian30 zlib1g ca-certificates \
+      libcurl4 zlib1g ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /data --create-home --shell /usr/sbin/nologin ragd
 COPY --from=build /src/build/ragd /usr/local/bin/ragd

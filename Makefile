@@ -7,8 +7,9 @@ CC      ?= cc
 CXX     ?= g++
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-# C++ only for the shims on hnswlib (src/rag/hnsw.cc, header-only C++) and
-# Xapian (src/rag/xap.cc, a C++ API).
+# C++ only for the shim on hnswlib (src/rag/hnsw.cc, header-only C++) and
+# for Xapian (tests/peer/xap.cc, a C++ API), the peer that the keyword
+# index's tests and benchmark compare with; ragd itself does not link it.
 CXXSTD  := -std=c++17 -D_GNU_SOURCE
 CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 # Sanitizer builds leave out hnswlib's prefetching: it reads the link after
@@ -17,7 +18,7 @@ CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CXXSAN  := -DNO_MANUAL_VECTORIZATION
 OPT     ?= -O2 -g
 DEPFLAGS = -MMD -MP
-PKGS    := sqlite3 libcmark libxml-2.0 poppler-glib libcurl xapian-core
+PKGS    := sqlite3 libcmark libxml-2.0 poppler-glib libcurl
 INCLUDES = -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS     = -lmicrohttpd -ljansson $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lstdc++ -lpthread -lm -ldl
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -29,17 +30,19 @@ LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c src/core/*.c src/http/*.c sr
             $(wildcard src/rag/*.cc)
 MAIN_SRC := src/main.c
 TEST_SRC := $(wildcard tests/unit/*.c)
+PEER_SRC := tests/peer/xap.cc
+PEER_LIBS = $(shell pkg-config --libs xapian-core 2>/dev/null)
 
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
-PKG_BUILD := gcc g++ make libc6-dev pkg-config libhnswlib-dev libxapian-dev zlib1g-dev libmicrohttpd-dev libjansson-dev \
+PKG_BUILD := gcc g++ make libc6-dev pkg-config libhnswlib-dev zlib1g-dev libmicrohttpd-dev libjansson-dev \
              libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev \
              nodejs npm
 # libclang-rt-14-dev holds clang's libFuzzer and sanitizer runtimes; clang
 # only recommends it, and deps.sh installs without recommends.
-PKG_TEST  := $(PKG_BUILD) clang libclang-rt-14-dev clang-format git prometheus prometheus-alertmanager \
+PKG_TEST  := $(PKG_BUILD) libxapian-dev clang libclang-rt-14-dev clang-format git prometheus prometheus-alertmanager \
              prometheus-node-exporter docker-compose python3 python3-yaml curl sqlite3 bsdutils \
              chromium
-PKG_BENCH := $(PKG_BUILD) python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn \
+PKG_BENCH := $(PKG_BUILD) libxapian-dev python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn \
              valgrind python3-xapian python3-hnswlib python3-faiss python3-numpy
 
 # Quiet recipes print "  CC  file"; `make V=1` prints the whole commands.
@@ -111,8 +114,8 @@ $(BUILD)/libragd.a: $(call obj,$(BUILD),$(LIB_SRC)) $(ASSETS_OBJ)
 $(BUILD)/ragd: $(call obj,$(BUILD),$(MAIN_SRC)) $(BUILD)/libragd.a
 	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
 
-$(BUILD)/test_unit: $(call obj,$(BUILD),$(TEST_SRC)) $(BUILD)/libragd.a
-	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
+$(BUILD)/test_unit: $(call obj,$(BUILD),$(TEST_SRC) $(PEER_SRC)) $(BUILD)/libragd.a
+	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS) $(PEER_LIBS)
 
 $(BUILD)/bench_metrics: $(call obj,$(BUILD),bench/bench_metrics.c) $(BUILD)/libragd.a
 	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
@@ -122,8 +125,8 @@ $(BUILD)/bench_answer: $(call obj,$(BUILD),bench/bench_answer.c) $(BUILD)/librag
 
 $(BUILD)/bench_scale: $(call obj,$(BUILD),bench/bench_scale.c) $(BUILD)/libragd.a
 	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
-$(BUILD)/bench_keywords: $(call obj,$(BUILD),bench/bench_keywords.c) $(BUILD)/libragd.a
-	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
+$(BUILD)/bench_keywords: $(call obj,$(BUILD),bench/bench_keywords.c $(PEER_SRC)) $(BUILD)/libragd.a
+	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS) $(PEER_LIBS)
 
 $(BUILD)/bench_rag: $(call obj,$(BUILD),bench/bench_rag.c) $(BUILD)/libragd.a
 	$(call show,LD,$@) $(CC) $(OPT) -o $@ $^ $(LIBS)
@@ -146,8 +149,8 @@ $(BUILD)/asan/obj/%.o: %.cc VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CXX,$< (asan)) $(CXX) $(CXXSTD) $(CXXWARN) $(CXXSAN) -O1 -g $(SAN) $(DEPFLAGS) $(INCLUDES) -c $< -o $@
 
-$(BUILD)/asan/test_unit: $(call obj,$(BUILD)/asan,$(TEST_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
-	$(call show,LD,$@) $(CC) $(SAN) -o $@ $^ $(LIBS)
+$(BUILD)/asan/test_unit: $(call obj,$(BUILD)/asan,$(TEST_SRC) $(PEER_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
+	$(call show,LD,$@) $(CC) $(SAN) -o $@ $^ $(LIBS) $(PEER_LIBS)
 
 # The server itself, for the second pass of the black-box suites.
 $(BUILD)/asan/ragd: $(call obj,$(BUILD)/asan,$(MAIN_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
@@ -163,8 +166,8 @@ $(BUILD)/tsan/obj/%.o: %.cc VERSION
 	@mkdir -p $(dir $@)
 	$(call show,CXX,$< (tsan)) $(CXX) $(CXXSTD) $(CXXWARN) $(CXXSAN) -O1 -g $(TSAN) $(DEPFLAGS) $(INCLUDES) -c $< -o $@
 
-$(BUILD)/tsan/test_unit: $(call obj,$(BUILD)/tsan,$(TEST_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
-	$(call show,LD,$@) $(CC) $(TSAN) -o $@ $^ $(LIBS)
+$(BUILD)/tsan/test_unit: $(call obj,$(BUILD)/tsan,$(TEST_SRC) $(PEER_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
+	$(call show,LD,$@) $(CC) $(TSAN) -o $@ $^ $(LIBS) $(PEER_LIBS)
 
 $(BUILD)/tsan/ragd: $(call obj,$(BUILD)/tsan,$(MAIN_SRC) $(LIB_SRC)) $(ASSETS_OBJ)
 	$(call show,LD,$@) $(CC) $(TSAN) -o $@ $^ $(LIBS)

@@ -1,16 +1,19 @@
-/* make bench-scale, the keyword side: ragd's keyword index (rag/kwindex,
- * Xapian) beside SQLite FTS5 as ragd used it before (the same terms, bm25,
- * ORDER BY rank LIMIT 10), at N chunks of the synthetic corpus (default
- * 1,000,000; BENCH_SCALE_KW_N, else BENCH_SCALE_N). Figures printed, not
- * asserted.
+/* make bench-scale, the keyword side: ragd's keyword index (rag/kwindex
+ * on rag/inv) beside Xapian 1.4 from C (tests/peer/xap.cc, ragd's index
+ * before) and SQLite FTS5 as ragd used it before that (the same terms,
+ * bm25, ORDER BY rank LIMIT 10), at N chunks of the synthetic corpus
+ * (default 1,000,000; BENCH_SCALE_KW_N, else BENCH_SCALE_N). Figures
+ * printed, not asserted.
  *
- * Prints: indexing rates; per query set, single-thread p50/p99 of ragd's
- * whole keyword path (query terms, common-term pruning with the index's
- * document frequencies, bm25 top 10) and of FTS5 on the same terms, and
- * how many of FTS5's top 10 ragd returns too; searches per second with 1,
- * 2 and 4 threads; the index's size on disk and the process's memory. It
- * writes every chunk's terms and the queries to DIR (argv[1]) for
- * bench/keyword_peer.py (Xapian from Python, the peer). */
+ * Prints: indexing rates (ragd through kwindex as ingestion drives it: a
+ * flush every 1,000 chunks, merges in the background); per query set,
+ * single-thread p50/p99 of ragd's whole keyword path (query terms,
+ * common-term pruning with the index's document frequencies, bm25 top 10),
+ * of Xapian and of FTS5 on the same terms, and how many of their top 10
+ * ragd returns too; searches per second with 1, 2 and 4 threads; sizes on
+ * disk and the process's memory. It writes every chunk's terms and the
+ * queries to DIR (argv[1]) for bench/keyword_peer.py (Xapian from Python,
+ * the peer the issue names). */
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bench_synth.h"
 #include "bench_util.h"
@@ -28,11 +32,12 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/file.h"
+#include "../tests/peer/xap.h"
 
 #define NQ       300 /* queries per set */
 #define FTS_NQ   40  /* of them through FTS5 (seconds each at a million chunks) */
 #define K        10
-#define COMMIT   1000 /* as ragd's start-up replay: Xapian's fastest batch */
+#define COMMIT   1000 /* chunks between flushes (ragd) and commits (Xapian, its fastest batch) */
 #define NSETS    3
 #define MAXTERMS 8
 
@@ -87,6 +92,27 @@ static long ragd_query(kwindex_t *kw, size_t n, const char *q, vindex_hit_t *out
     return got;
 }
 
+/* The same terms through Xapian. */
+static long xap_query(xap_reader_t *x, kwindex_t *kw, size_t n, const char *q, int64_t *out)
+{
+    buf_t space = BUF_INIT;
+    const char *t[MATCH_MAX_TERMS];
+    float scores[K];
+    size_t nt = match_terms(q, (int64_t)n, kw_dfs, kw, &space, t);
+    long got = nt ? xap_search(x, t, nt, K, NULL, NULL, out, scores) : 0;
+    buf_free(&space);
+    return got < 0 ? 0 : got;
+}
+
+/* The share of want[0..nw) that got[0..ng) holds (1 when want is empty). */
+static double share(const int64_t *want, long nw, const vindex_hit_t *got, long ng)
+{
+    long both = 0;
+    for (long i = 0; i < nw; i++)
+        for (long j = 0; j < ng; j++) both += want[i] == got[j].id;
+    return nw ? (double)both / (double)nw : 1;
+}
+
 /* The same terms through FTS5, as ragd 0.x queried it. */
 static long fts_query(sqlite3_stmt *st, kwindex_t *kw, size_t n, const char *q, int64_t *out)
 {
@@ -139,8 +165,9 @@ int main(int argc, char **argv)
     size_t n = ns ? strtoul(ns, NULL, 10) : 1000000;
     setvbuf(stdout, NULL, _IOLBF, 0);
     log_init(LOG_TEXT, -1);
-    char kwpath[1200], ftspath[1200], tpath[1200], qpath[1200];
+    char kwpath[1200], xpath[1200], ftspath[1200], tpath[1200], qpath[1200];
     snprintf(kwpath, sizeof kwpath, "%s/kw/%s", dir, KWINDEX_DIR);
+    snprintf(xpath, sizeof xpath, "%s/kw/xapian", dir);
     snprintf(ftspath, sizeof ftspath, "%s/kw/fts.db", dir);
     snprintf(tpath, sizeof tpath, "%s/kw/terms.txt", dir);
     snprintf(qpath, sizeof qpath, "%s/kw/queries.txt", dir);
@@ -155,10 +182,12 @@ int main(int argc, char **argv)
            "topics, 150-250 words a chunk)\n",
            n, VOCAB, TOPICS);
     kwindex_t *kw;
+    xap_writer_t *xw;
     char err[512];
     sqlite3 *db;
     sqlite3_stmt *ins;
-    if (kwindex_open(&kw, kwpath, err, sizeof err) || sqlite3_open(ftspath, &db) != SQLITE_OK) {
+    if (kwindex_open(&kw, kwpath, err, sizeof err) ||
+        xap_writer_open(&xw, xpath, err, sizeof err) || sqlite3_open(ftspath, &db) != SQLITE_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -171,8 +200,10 @@ int main(int argc, char **argv)
     FILE *tf = fopen(tpath, "w");
     char *text = malloc(1 << 14);
     buf_t terms = BUF_INIT;
-    double t_kw = 0, t_fts = 0, t0 = clock_now();
+    double t_kw = 0, t_x = 0, t_fts = 0, t0 = clock_now();
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    /* each index in a pass of its own, so that one's syncs do not wait on
+     * another's writes: ragd as the text is made, the peers from terms.txt */
     for (size_t i = 0; i < n; i++) {
         size_t len = make_chunk((unsigned)(i / 6 % TOPICS), text);
         buf_reset(&terms);
@@ -185,28 +216,59 @@ int main(int argc, char **argv)
             kwindex_commit(kw, (int64_t)i + 1);
             kwindex_flush(kw);
         }
-        double b = clock_now();
-        sqlite3_reset(ins);
-        sqlite3_bind_int64(ins, 1, (int64_t)i + 1);
-        sqlite3_bind_text(ins, 2, terms.data, (int)terms.len, SQLITE_STATIC);
-        sqlite3_step(ins);
-        if ((i + 1) % COMMIT == 0 || i + 1 == n) {
-            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-            if (i + 1 < n) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-        }
-        double c = clock_now();
-        t_kw += b - a;
-        t_fts += c - b;
+        t_kw += clock_now() - a;
         if ((i + 1) % 200000 == 0) printf("  %zu chunks (%.0f s)\n", i + 1, clock_now() - t0);
     }
     fclose(tf);
+    tf = fopen(tpath, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    for (int pass = 0; pass < 2 && tf; pass++) {
+        rewind(tf);
+        ssize_t got;
+        for (size_t i = 0; (got = getline(&line, &cap, tf)) > 0; i++) {
+            size_t len = (size_t)got - 1;
+            bool last = (i + 1) % COMMIT == 0 || i + 1 == n;
+            double a = clock_now();
+            if (pass == 0) {
+                xap_writer_put(xw, (int64_t)i + 1, line, len);
+                if (last) xap_writer_commit(xw, (int64_t)i + 1);
+                t_x += clock_now() - a;
+                continue;
+            }
+            sqlite3_reset(ins);
+            sqlite3_bind_int64(ins, 1, (int64_t)i + 1);
+            sqlite3_bind_text(ins, 2, line, (int)len, SQLITE_STATIC);
+            sqlite3_step(ins);
+            if (last) {
+                sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+                if (i + 1 < n) sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+            }
+            t_fts += clock_now() - a;
+        }
+    }
+    free(line);
+    if (tf) fclose(tf);
     sqlite3_finalize(ins);
-    printf("  indexing, one thread, commits of %d: ragd (Xapian) %.0f chunks/s, FTS5 %.0f "
-           "chunks/s\n",
-           COMMIT, n / t_kw, n / t_fts);
-    printf("  on disk: ragd %.0f MiB, FTS5 %.0f MiB (terms only; ragd's store no longer holds "
-           "them)\n",
-           dir_bytes(kwpath) / 1048576.0, dir_bytes(ftspath) / 1048576.0);
+    xap_writer_free(&xw);
+    /* merges the flushes left to the flusher: until the policy is done */
+    double m0 = clock_now();
+    kwindex_stats_t st;
+    for (size_t last = 0;; last = st.merges) {
+        kwindex_stats(kw, &st);
+        if (last == st.merges && clock_now() - m0 > 2) break;
+        usleep(200000);
+        if (last != st.merges) m0 = clock_now();
+    }
+    printf("  indexing, one thread, flushes or commits of %d: ragd %.0f chunks/s (%zu segments "
+           "after %llu merges in the background), Xapian %.0f chunks/s, FTS5 %.0f chunks/s\n",
+           COMMIT, n / t_kw, st.segments, (unsigned long long)st.merges, n / t_x, n / t_fts);
+    printf("  on disk: ragd %.0f MiB, Xapian %.0f MiB, FTS5 %.0f MiB (terms only; ragd's store "
+           "no longer holds them)\n",
+           dir_bytes(kwpath) / 1048576.0, dir_bytes(xpath) / 1048576.0,
+           dir_bytes(ftspath) / 1048576.0);
+    xap_reader_t *xr;
+    if (xap_reader_open(&xr, xpath) != 0) return 1;
     FILE *qf = fopen(qpath, "w");
     for (int s = 0; s < NSETS; s++)
         for (int q = 0; q < NQ; q++) fprintf(qf, "%d\t%s\n", s, queries[s][q]);
@@ -215,29 +277,35 @@ int main(int argc, char **argv)
     sqlite3_stmt *sel;
     sqlite3_prepare_v2(db, "SELECT rowid FROM f WHERE f MATCH ? ORDER BY rank LIMIT ?", -1, &sel,
                        NULL);
-    printf("  single thread, p50 / p99 ms; 'same': FTS5's top 10 that ragd also returns\n");
+    printf("  single thread, p50 / p99 ms; 'same': the peer's top 10 that ragd also returns\n");
     for (int s = 0; s < NSETS; s++) {
-        double lr[NQ], lf[FTS_NQ], same = 0;
+        double lr[NQ], lx[NQ], lf[FTS_NQ], same_x = 0, same_f = 0;
         vindex_hit_t h[K];
-        int64_t fh[K];
+        int64_t fh[K], xh[K];
         for (int q = 0; q < NQ; q++) {
             double a = clock_now();
             ragd_query(kw, n, queries[s][q], h);
             lr[q] = (clock_now() - a) * 1e3;
+        }
+        for (int q = 0; q < NQ; q++) {
+            long nr = ragd_query(kw, n, queries[s][q], h);
+            double a = clock_now();
+            long nx = xap_query(xr, kw, n, queries[s][q], xh);
+            lx[q] = (clock_now() - a) * 1e3;
+            same_x += share(xh, nx, h, nr);
         }
         for (int q = 0; q < FTS_NQ; q++) {
             long nr = ragd_query(kw, n, queries[s][q], h);
             double a = clock_now();
             long nf = fts_query(sel, kw, n, queries[s][q], fh);
             lf[q] = (clock_now() - a) * 1e3;
-            long both = 0;
-            for (long i = 0; i < nf; i++)
-                for (long j = 0; j < nr; j++) both += fh[i] == h[j].id;
-            same += nf ? (double)both / (double)nf : 1;
+            same_f += share(fh, nf, h, nr);
         }
-        printf("  %-48s ragd %7.2f / %7.2f   FTS5 %8.1f / %8.1f (%d queries)   same %.2f\n",
-               set_name[s], bench_pct(lr, NQ, 0.5), bench_pct(lr, NQ, 0.99),
-               bench_pct(lf, FTS_NQ, 0.5), bench_pct(lf, FTS_NQ, 0.99), FTS_NQ, same / FTS_NQ);
+        printf("  %-48s ragd %6.2f / %6.2f   Xapian %6.2f / %6.2f (same %.2f)   FTS5 %7.1f / "
+               "%7.1f (%d queries, same %.2f)\n",
+               set_name[s], bench_pct(lr, NQ, 0.5), bench_pct(lr, NQ, 0.99), bench_pct(lx, NQ, 0.5),
+               bench_pct(lx, NQ, 0.99), same_x / NQ, bench_pct(lf, FTS_NQ, 0.5),
+               bench_pct(lf, FTS_NQ, 0.99), FTS_NQ, same_f / FTS_NQ);
     }
     sqlite3_finalize(sel);
     sqlite3_close(db);
@@ -261,6 +329,7 @@ int main(int argc, char **argv)
     printf("  process RSS %.0f MiB (the index is read through the page cache)\n",
            bench_rss_kib() / 1024.0);
     kwindex_free(&kw);
+    xap_reader_free(&xr);
     free(text);
     buf_free(&terms);
     return 0;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "rag/rag_int.h"
@@ -97,11 +98,11 @@ fail:
     return rc;
 }
 
-/* Chunks replayed into the keyword index between two commits at start-up:
- * bounds the writer's memory, and a crash keeps the commits made. Xapian
- * indexes fastest in batches of about this size (measured: 1,000 chunks
- * 112 us each, 10,000 169 us, 50,000 264 us; its buffers outgrow the cache). */
-#define KW_LOAD_COMMIT 1000
+/* Chunks replayed into the keyword index between two flushes at start-up:
+ * one segment each (about 60 MB of builder at 200 words a chunk, under
+ * KWINDEX_BUILDER_MAX), merged in the background as they come; a crash
+ * keeps the flushes made. */
+#define KW_LOAD_COMMIT 50000
 
 /* What a chunk's vector and keyword terms are made from: its section (the
  * context) and a newline, then its text. Ingestion and the keyword
@@ -163,6 +164,14 @@ static int replay_keywords(rag_t *r)
     return rc;
 }
 
+/* Removes the keyword index at path and opens it empty. */
+static int keywords_anew(rag_t *r, const char *path, char *kerr, size_t n)
+{
+    kwindex_free(&r->kw);
+    int rc = file_rm_rf(path);
+    return rc ? rc : kwindex_open(&r->kw, path, kerr, n);
+}
+
 /* The keyword index at start-up, as the vector index: the store's chunks
  * above its watermark are indexed, ids the store no longer has dropped;
  * an index that cannot be opened or still disagrees with the store is
@@ -170,18 +179,32 @@ static int replay_keywords(rag_t *r)
 static int load_keywords(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, size_t errlen)
 {
     char path[1200];
+    /* ragd 0.x kept its keyword index in Xapian: built again from the store */
+    snprintf(path, sizeof path, "%s/keywords.xapian", o->data_dir);
+    if (access(path, F_OK) == 0) {
+        log_info("keyword index: replacing the Xapian index of an earlier ragd (%s)", path);
+        file_rm_rf(path);
+    }
     snprintf(path, sizeof path, "%s/%s", o->data_dir, KWINDEX_DIR);
     char kerr[512] = "";
     int rc = kwindex_open(&r->kw, path, kerr, sizeof kerr);
     if (rc == -EIO) {
         log_warn("keyword index: %s; building it again from the store", kerr);
-        if ((rc = file_rm_rf(path)) == 0) rc = kwindex_open(&r->kw, path, kerr, sizeof kerr);
+        rc = keywords_anew(r, path, kerr, sizeof kerr);
     }
     if (rc) {
         snprintf(err, errlen, "keyword index: %s", *kerr ? kerr : strerror(-rc));
         return rc;
     }
-    int64_t watermark = kwindex_watermark(r->kw);
+    int64_t watermark = kwindex_watermark(r->kw), last = 0;
+    if ((rc = store_last_chunk_id(r->store, &last)) != 0) goto fail;
+    if (watermark > last) { /* the store went back in time: its new ids would clash */
+        log_warn("keyword index: it holds chunk ids up to %lld, the store only gave up to %lld "
+                 "(a restored backup?); building it again from the store",
+                 (long long)watermark, (long long)last);
+        if ((rc = keywords_anew(r, path, kerr, sizeof kerr)) != 0) goto fail;
+        watermark = 0;
+    }
     if ((rc = replay_keywords(r)) != 0) goto fail;
     if ((int64_t)kwindex_count(r->kw) != chunks) {
         idset_t ids;
@@ -198,10 +221,7 @@ static int load_keywords(rag_t *r, const rag_opts_t *o, int64_t chunks, char *er
     if ((int64_t)kwindex_count(r->kw) != chunks) {
         log_warn("keyword index: %zu chunks indexed, the store has %lld; building it again",
                  kwindex_count(r->kw), (long long)chunks);
-        kwindex_free(&r->kw);
-        if ((rc = file_rm_rf(path)) != 0 ||
-            (rc = kwindex_open(&r->kw, path, kerr, sizeof kerr)) != 0 ||
-            (rc = replay_keywords(r)) != 0)
+        if ((rc = keywords_anew(r, path, kerr, sizeof kerr)) != 0 || (rc = replay_keywords(r)) != 0)
             goto fail;
     }
     return 0;

@@ -23,6 +23,7 @@ struct rag_metrics {
     metrics_child_t *keyword_dur;
     /* the vector index, set at scrape time */
     metrics_child_t *vi_graph, *vi_flat, *vi_deleted, *vi_memory, *vi_recall, *vi_checks;
+    metrics_child_t *kw_segments, *kw_bytes, *kw_deleted, *kw_flushes, *kw_merges;
     metrics_child_t *vi_saves_ok, *vi_saves_err;
 };
 

@@ -22,6 +22,13 @@ static void collect(void *ctx)
     metrics_counter_set(r->m.vi_checks, (double)st.recall_checks);
     metrics_counter_set(r->m.vi_saves_ok, (double)st.saves);
     metrics_counter_set(r->m.vi_saves_err, (double)st.save_errors);
+    kwindex_stats_t ks;
+    kwindex_stats(r->kw, &ks);
+    metrics_gauge_set(r->m.kw_segments, (double)ks.segments);
+    metrics_gauge_set(r->m.kw_bytes, (double)ks.bytes);
+    metrics_gauge_set(r->m.kw_deleted, (double)ks.deleted);
+    metrics_counter_set(r->m.kw_flushes, (double)ks.flushes);
+    metrics_counter_set(r->m.kw_merges, (double)ks.merges);
 }
 
 /* The index's settings as an info metric (after rag_open built it). */
@@ -183,6 +190,35 @@ int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o,
           .nbuckets = o->nbuckets_search},
          NULL,
          &m->keyword_dur},
+        {{.type = METRICS_GAUGE,
+          .name = "ragd_keyword_index_segments",
+          .help = "Segment files of the keyword index (merged in the background: a count that "
+                  "keeps growing means merges fall behind)."},
+         NULL,
+         &m->kw_segments},
+        {{.type = METRICS_GAUGE,
+          .name = "ragd_keyword_index_bytes",
+          .help = "Size of the keyword index's segment files, in bytes."},
+         NULL,
+         &m->kw_bytes},
+        {{.type = METRICS_GAUGE,
+          .name = "ragd_keyword_index_deleted_chunks",
+          .help = "Deleted chunks the keyword index's segments still hold (until a merge drops "
+                  "them)."},
+         NULL,
+         &m->kw_deleted},
+        {{.type = METRICS_COUNTER,
+          .name = "ragd_keyword_index_flushes_total",
+          .help = "Writes of pending keyword index changes as a new segment.",
+          .flags = METRICS_F_MIRROR},
+         NULL,
+         &m->kw_flushes},
+        {{.type = METRICS_COUNTER,
+          .name = "ragd_keyword_index_merges_total",
+          .help = "Merges of keyword index segments.",
+          .flags = METRICS_F_MIRROR},
+         NULL,
+         &m->kw_merges},
         {{.type = METRICS_GAUGE,
           .name = "ragd_vector_index_vectors",
           .help = "Vectors in the index by segment: graph (approximate search) or flat (scanned "

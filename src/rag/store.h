@@ -101,6 +101,10 @@ int store_get(store_t *s, const char *id, bool with_text, doc_record_t *out);
  * doc_record_free, then the array). */
 int store_list(store_t *s, size_t limit, const char *after, doc_record_t **out, size_t *n);
 int store_counts(store_t *s, int64_t *docs, int64_t *chunks);
+/* The largest chunk id the store has ever given (its AUTOINCREMENT
+ * sequence; 0 before the first chunk): indexes that hold ids above it
+ * belong to a store from later on (a backup was restored). */
+int store_last_chunk_id(store_t *s, int64_t *last);
 
 /* Calls fn for every stored vector of a chunk id above `after`, in id
  * order (start-up load; 0: all). fn's vec may be unaligned. */

@@ -226,6 +226,23 @@ int store_counts(store_t *s, int64_t *docs, int64_t *chunks)
     return rc;
 }
 
+int store_last_chunk_id(store_t *s, int64_t *last)
+{
+    struct store_reader *r = store_reader_get(s);
+    sqlite3_stmt *st;
+    int rc = -EIO;
+    *last = 0;
+    if (sqlite3_prepare_v2(r->db, "SELECT seq FROM sqlite_sequence WHERE name = 'chunks'", -1, &st,
+                           NULL) == SQLITE_OK) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) *last = sqlite3_column_int64(st, 0);
+        rc = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : -EIO;
+        sqlite3_finalize(st);
+    }
+    store_reader_put(r);
+    return rc;
+}
+
 /* Steps "SELECT id, ... FROM chunks WHERE id > ? ORDER BY id" from after,
  * calling row for each; stops at row's first non-zero code. */
 static int each_row(store_t *s, const char *sql, int64_t after,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The keyword index (Xapian, DATA_DIR/keywords.xapian) in the server: a
+# The keyword index (rag/inv segments, DATA_DIR/keywords) in the server: a
 # query sees every write acknowledged before it, Japanese and accents
 # match, and after kill -9 (writes the index had not committed yet, a
 # delete it missed), a lost or a damaged index the store brings it back.
@@ -26,7 +26,9 @@ ingest "$U" fr "Le café déjà servi au Château." >/dev/null
 check "Japanese: a two-character word inside a sentence" eq "$(kids "$U" "ダッシュボード")" "jp"
 check "accents and case fold: CAFE CHATEAU finds café, Château" eq "$(kids "$U" "CAFE chateau")" "fr"
 check "keyword searches are timed (7 distinct queries)" eq "$(metric_value "$(curl -s "$U/metrics")" ragd_keyword_search_duration_seconds_count)" 7
-check "the index lives in the data directory" eq "$(test -f "$D/keywords.xapian/iamglass" && echo yes)" yes
+m=$(curl -s "$U/metrics")
+check "its segments and flushes are exported" eq "$([ "$(metric_value "$m" ragd_keyword_index_segments)" -ge 1 ] && [ "$(metric_value "$m" ragd_keyword_index_flushes_total)" -ge 7 ] && [ "$(metric_value "$m" ragd_keyword_index_bytes)" -gt 0 ] && echo yes)" yes
+check "the index lives in the data directory" eq "$(test -f "$D/keywords/MANIFEST" && echo yes)" yes
 
 # kill -9 right after a write and a delete: the store has them, the index
 # may not have committed them (its flusher waits up to a second)
@@ -46,7 +48,7 @@ check "a clean stop commits what was pending: nothing to index at the next start
 stop_pid "$PID_c"
 
 # lost: built again from the store at start-up
-rm -rf "$D/keywords.xapian"
+rm -rf "$D/keywords"
 start_ragd d --data-dir "$D" || exit 1
 U=http://127.0.0.1:$PORT_d
 check "a lost index is built again from the store" eq "$(kids "$U" zircon) / $(kids "$U" garnet)" "w2 w3 w4 w5 / late more"
@@ -54,7 +56,7 @@ check "and the log says so" contains "$(cat "$LOG_d")" "keyword index: 8 chunks 
 stop_pid "$PID_d"
 
 # damaged: thrown away and built again
-printf 'garbage' >"$D/keywords.xapian/iamglass"
+printf garbage >"$D/keywords/MANIFEST"
 start_ragd e --data-dir "$D" || exit 1
 U=http://127.0.0.1:$PORT_e
 check "a damaged index is built again" eq "$(kids "$U" zircon) / $(kids "$U" garnet)" "w2 w3 w4 w5 / late more"

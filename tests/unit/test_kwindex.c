@@ -1,6 +1,7 @@
-/* The keyword index (rag/kwindex over rag/xap.cc, Xapian): bm25 order,
- * commits and what searches see, deletes, filters, persistence, a damaged
- * database, and searches beside a writer. */
+/* The keyword index (rag/kwindex over rag/inv segments): bm25 order,
+ * flushes and what searches see, deletes, filters, persistence, merges, a
+ * damaged manifest or segment, and searches beside a writer. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -87,33 +88,61 @@ TEST(kwindex_search_and_persist)
     ASSERT_EQ(h[0].id, 1);
     ASSERT_EQ(h[1].id, 3);
     idset_free(&allow);
-    /* delete and replace: the next search sees them (it commits them) */
-    int64_t gone[] = {2, 99};
-    ASSERT_OK(kwindex_delete(kw, gone, 2)); /* 99 was never there */
-    ASSERT_OK(put_text(kw, 1, "nothing about stones now"));
+    /* delete and replace (a new id, as the store gives): the next search
+     * sees them (it flushes them) */
+    int64_t gone[] = {1, 2, 99, 2};
+    ASSERT_OK(kwindex_delete(kw, gone, 4)); /* 99 was never there, 2 goes once */
+    ASSERT_EQ(kwindex_count(kw), 3);
+    ASSERT_OK(put_text(kw, 6, "nothing about stones now"));
     ASSERT_EQ(search(kw, "zircon", NULL, h), 0);
     ASSERT_EQ(search(kw, "stones", NULL, h), 1);
-    /* without a search, the flusher commits within KWINDEX_FLUSH_S */
-    ASSERT_OK(put_text(kw, 6, "flushed"));
-    ASSERT_OK(kwindex_commit(kw, 6));
-    for (int i = 0; i < 40 && kwindex_watermark(kw) != 6; i++) usleep(100000);
-    ASSERT_EQ(kwindex_watermark(kw), 6);
-    ASSERT_EQ(kwindex_put(kw, 4294967296LL, "x", 1), -ERANGE); /* Xapian ids are 32-bit */
+    ASSERT_EQ(h[0].id, 6);
+    /* without a search, the flusher flushes within KWINDEX_FLUSH_S */
+    ASSERT_OK(put_text(kw, 7, "flushed"));
+    ASSERT_OK(kwindex_commit(kw, 7));
+    for (int i = 0; i < 40 && kwindex_watermark(kw) != 7; i++) usleep(100000);
+    ASSERT_EQ(kwindex_watermark(kw), 7);
+    ASSERT_EQ(kwindex_put(kw, 7, "x", 1), -EINVAL); /* ids only grow */
+    ASSERT_EQ(kwindex_put(kw, 3, "x", 1), -EINVAL);
+    ASSERT_EQ(kwindex_count(kw), 5);
     kwindex_free(&kw);
     ASSERT(kw == NULL);
-    /* reopened: the watermark and the documents are there */
+    /* reopened: the watermark, the chunks and the deletions are there */
     ASSERT_OK(kwindex_open(&kw, path, err, sizeof err));
-    ASSERT_EQ(kwindex_watermark(kw), 6);
+    ASSERT_EQ(kwindex_watermark(kw), 7);
     ASSERT_EQ(kwindex_count(kw), 5);
     ASSERT_EQ(search(kw, "bearing", NULL, h), 1);
+    ASSERT_EQ(h[0].id, 3);
+    ASSERT_EQ(search(kw, "zircon", NULL, h), 0);
     kwindex_free(&kw);
-    /* a damaged database is refused with a message (the pipeline rebuilds) */
-    char f[160];
-    snprintf(f, sizeof f, "%s/iamglass", path);
-    ASSERT_OK(test_damage_file(f));
+    /* a file the manifest does not name (a crash mid-flush) is removed */
+    char f[200];
+    snprintf(f, sizeof f, "%s/seg-00000000000000ff.inv", path);
+    FILE *stray = fopen(f, "w");
+    ASSERT(stray);
+    fclose(stray);
+    ASSERT_OK(kwindex_open(&kw, path, err, sizeof err));
+    ASSERT_EQ(access(f, F_OK), -1);
+    kwindex_free(&kw);
+    /* a damaged manifest, or a damaged segment, is refused with a message
+     * (the pipeline rebuilds from the store) */
+    snprintf(f, sizeof f, "%s/MANIFEST", path);
+    char seg[400] = "";
+    DIR *d = opendir(path);
+    ASSERT(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (strncmp(e->d_name, "seg-", 4) == 0) snprintf(seg, sizeof seg, "%s/%s", path, e->d_name);
+    closedir(d);
+    ASSERT(seg[0]);
+    ASSERT_OK(test_damage_file(seg));
+    err[0] = '\0';
     ASSERT_EQ(kwindex_open(&kw, path, err, sizeof err), -EIO);
     ASSERT(kw == NULL);
-    ASSERT(strlen(err) > 0);
+    ASSERT(strstr(err, "damaged"));
+    ASSERT_OK(test_damage_file(f));
+    err[0] = '\0';
+    ASSERT_EQ(kwindex_open(&kw, path, err, sizeof err), -EIO);
+    ASSERT(strstr(err, "MANIFEST"));
     ASSERT_OK(file_rm_rf(dir));
     ASSERT_EQ(access(dir, F_OK), -1);
     ASSERT_OK(file_rm_rf(dir)); /* absent: nothing to do */
@@ -173,19 +202,20 @@ TEST(kwindex_searches_beside_writer)
     ASSERT_OK(kwindex_open(&b.kw, path, err, sizeof err));
     pthread_t t[3];
     for (int i = 0; i < 3; i++) ASSERT_OK(pthread_create(&t[i], NULL, searcher, &b));
-    for (int64_t id = 1; id <= 300; id++) {
+    for (int64_t id = 1, step = 1; step <= 300; step++) {
         ASSERT_OK(put_text(b.kw, id, "word"));
-        if (id % 3 == 0) { /* a replacement too: the count stays */
+        if (step % 3 == 0) { /* a replacement too: the count stays */
             int64_t old = id;
             ASSERT_OK(kwindex_delete(b.kw, &old, 1));
-            ASSERT_OK(put_text(b.kw, id, "word again"));
+            ASSERT_OK(put_text(b.kw, ++id, "word again"));
         }
         ASSERT_OK(kwindex_commit(b.kw, id));
-        atomic_store(&b.acked, id);
+        atomic_store(&b.acked, step);
+        id++;
         /* every 30 writes, wait for a search: writes without a flush are
          * so quick that the searchers could otherwise start after them */
         for (long seen = atomic_load(&b.searches);
-             id % 30 == 0 && atomic_load(&b.searches) == seen;)
+             step % 30 == 0 && atomic_load(&b.searches) == seen;)
             sched_yield();
     }
     atomic_store(&b.stop, true);
@@ -195,5 +225,71 @@ TEST(kwindex_searches_beside_writer)
     vindex_hit_t h[10];
     ASSERT_EQ(search(b.kw, "again", NULL, h), 10);
     kwindex_free(&b.kw);
+    ASSERT_OK(file_rm_rf(dir));
+}
+
+static bool keep_none_below(void *ctx, int64_t id)
+{
+    return id > *(int64_t *)ctx;
+}
+
+/* Many small flushes merge into few segments; deletions leave with the
+ * merges; the answers stay those of the chunks that are left, before and
+ * after a restart. */
+TEST(kwindex_merges_and_reopens)
+{
+    char dir[] = "/tmp/ragd-test-kw-XXXXXX", path[128], err[512];
+    ASSERT(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/%s", dir, KWINDEX_DIR);
+    kwindex_t *kw;
+    ASSERT_OK(kwindex_open(&kw, path, err, sizeof err));
+    vindex_hit_t h[10];
+    for (int64_t id = 1; id <= 2000; id++) {
+        char text[64];
+        snprintf(text, sizeof text, "word w%lld %s", (long long)id, id % 10 ? "" : "tenth");
+        ASSERT_OK(put_text(kw, id, text));
+        if (id % 40 == 0) { /* a flush each 40: 50 segments, merged as they come */
+            ASSERT_OK(kwindex_commit(kw, id));
+            ASSERT_OK(kwindex_flush(kw));
+        }
+    }
+    kwindex_stats_t st;
+    for (int i = 0; i < 50; i++) { /* the flusher merges in the background */
+        kwindex_stats(kw, &st);
+        if (st.segments <= 12) break;
+        usleep(100000);
+    }
+    ASSERT(st.merges > 0);
+    ASSERT(st.segments <= 12); /* about log2(2000 / 40) + 1 */
+    ASSERT_EQ(st.chunks, 2000);
+    ASSERT_EQ(search(kw, "tenth", NULL, h), 10);
+    ASSERT_EQ(search(kw, "w1234", NULL, h), 1);
+    ASSERT_EQ(h[0].id, 1234);
+    /* the first half deleted: the segments holding them are rewritten */
+    int64_t half = 1000;
+    ASSERT_EQ(kwindex_retain(kw, keep_none_below, &half), 1000);
+    ASSERT_OK(kwindex_flush(kw));
+    for (int i = 0; i < 50; i++) {
+        kwindex_stats(kw, &st);
+        if (st.deleted == 0) break;
+        usleep(100000);
+    }
+    ASSERT_EQ(st.deleted, 0);
+    ASSERT_EQ(st.chunks, 1000);
+    ASSERT_EQ(search(kw, "w1234", NULL, h), 1);
+    ASSERT_EQ(search(kw, "w999", NULL, h), 0);
+    const char *word[] = {"word"};
+    int64_t df;
+    ASSERT_OK(kwindex_dfs(kw, word, 1, &df));
+    ASSERT_EQ(df, 1000); /* merged away, so bm25 no longer counts them */
+    kwindex_free(&kw);
+    ASSERT_OK(kwindex_open(&kw, path, err, sizeof err));
+    ASSERT_EQ(kwindex_count(kw), 1000);
+    ASSERT_EQ(kwindex_watermark(kw), 2000);
+    ASSERT_EQ(search(kw, "tenth", NULL, h), 10);
+    for (int i = 0; i < 10; i++) ASSERT(h[i].id > 1000 && h[i].id % 10 == 0);
+    ASSERT_OK(put_text(kw, 2001, "word after"));
+    ASSERT_EQ(search(kw, "after", NULL, h), 1);
+    kwindex_free(&kw);
     ASSERT_OK(file_rm_rf(dir));
 }

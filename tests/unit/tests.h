@@ -60,6 +60,11 @@
     X(kwindex_search_and_persist)                                                                  \
     X(kwindex_retain)                                                                              \
     X(kwindex_searches_beside_writer)                                                              \
+    X(kwindex_merges_and_reopens)                                                                  \
+    X(inv_matches_exhaustive)                                                                      \
+    X(inv_merge_keeps_the_rest)                                                                    \
+    X(inv_scores_as_xapian)                                                                        \
+    X(inv_refuses_damage)                                                                          \
     X(hnsw_dot_any_alignment)                                                                      \
     X(query_cache_lru_ttl_clear)                                                                   \
     X(parse_markdown_and_html)                                                                     \

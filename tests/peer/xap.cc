@@ -1,6 +1,6 @@
 /* xap: the C face on Xapian (see xap.h). Every Xapian call is inside a
  * try: exceptions become return codes here and nowhere else. */
-#include "rag/xap.h"
+#include "xap.h"
 
 #include <xapian.h>
 
@@ -141,18 +141,6 @@ int xap_writer_put(xap_writer_t *w, int64_t id, const char *terms, size_t len)
     });
 }
 
-int xap_writer_delete(xap_writer_t *w, int64_t id)
-{
-    if (id < 1 || id > XAP_MAX_ID) return 0;
-    return (int)guarded("removing a chunk", NULL, 0, [&] {
-        try {
-            w->db.delete_document((Xapian::docid)id);
-        } catch (const Xapian::DocNotFoundError &) { /* absent: done */
-        }
-        return 0L;
-    });
-}
-
 int xap_writer_commit(xap_writer_t *w, int64_t watermark)
 {
     return (int)guarded("committing the keyword index", NULL, 0, [&] {
@@ -161,29 +149,6 @@ int xap_writer_commit(xap_writer_t *w, int64_t watermark)
         w->db.commit();
         w->watermark = watermark;
         return 0L;
-    });
-}
-
-int64_t xap_writer_watermark(xap_writer_t *w)
-{
-    return w->watermark;
-}
-
-size_t xap_writer_count(xap_writer_t *w)
-{
-    long n = guarded("counting", NULL, 0, [&] { return (long)w->db.get_doccount(); });
-    return n < 0 ? 0 : (size_t)n;
-}
-
-long xap_writer_retain(xap_writer_t *w, bool (*keep)(void *ctx, int64_t id), void *ctx)
-{
-    return guarded("checking the keyword index", NULL, 0, [&] {
-        std::vector<Xapian::docid> drop;
-        for (Xapian::PostingIterator it = w->db.postlist_begin(""); it != w->db.postlist_end("");
-             ++it)
-            if (!keep(ctx, (int64_t)*it)) drop.push_back(*it);
-        for (Xapian::docid id : drop) w->db.delete_document(id);
-        return (long)drop.size();
     });
 }
 
@@ -201,14 +166,6 @@ void xap_reader_free(xap_reader_t **rp)
     if (!rp || !*rp) return;
     delete *rp;
     *rp = NULL;
-}
-
-int xap_reader_refresh(xap_reader_t *r)
-{
-    return (int)reading(r->db, [&] {
-        r->db.reopen();
-        return 0L;
-    });
 }
 
 long xap_search(xap_reader_t *r, const char *const *terms, size_t n, size_t k,

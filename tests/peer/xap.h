@@ -1,21 +1,17 @@
-/* xap: a thin C face on Xapian (Debian's libxapian-dev), the keyword
- * index: bm25 over each chunk's search terms, top k without scoring every
- * chunk that holds a term (Xapian's matcher skips documents whose best
- * possible weight cannot enter the top k).
+/* xap: a thin C face on Xapian (Debian's libxapian-dev), ragd's keyword
+ * index until rag/inv replaced it, kept as the peer that the unit tests
+ * (the same scores) and make bench-scale (the same top 10, and the time)
+ * compare rag/inv with. Linked into those binaries only, not into ragd.
  *
  * Documents are chunks: Xapian's document id is the chunk id (1 to
  * 2^32 - 1), its terms the chunk's terms (rag/text), no positions. The
- * database is derived: ragd's store holds the truth, and a metadata entry
- * (the watermark, the largest chunk id indexed) says where to resume.
- * Commits do not fsync (Xapian's DB_NO_SYNC): a crash of the process loses
- * nothing the kernel has, and after a power loss the database is rebuilt
- * from the store when it cannot be opened or disagrees with it.
+ * database is a scratch one (DB_NO_SYNC): the callers build it, query it,
+ * throw it away.
  *
  * One writer (the caller serialises its calls); any number of readers, one
- * thread each at a time. A reader sees the writer's commits after
- * xap_reader_refresh. No C++ exception crosses this interface: each
- * becomes -ENOMEM (allocation), -EIO (anything else, with a message where
- * an err buffer is given). */
+ * thread each at a time, seeing the commits made before they opened. No C++ exception crosses this
+ * interface: each becomes -ENOMEM (allocation), -EIO (anything else, with a message where an err
+ * buffer is given). */
 #ifndef RAGD_XAP_H
 #define RAGD_XAP_H
 
@@ -41,23 +37,12 @@ void xap_writer_free(xap_writer_t **w);
 /* Indexes chunk id with its terms (separated by single spaces), replacing
  * any earlier version. 0, -ERANGE (id outside 1..XAP_MAX_ID), -ENOMEM, -EIO. */
 int xap_writer_put(xap_writer_t *w, int64_t id, const char *terms, size_t len);
-/* Removes chunk id; 0 also when it is absent. */
-int xap_writer_delete(xap_writer_t *w, int64_t id);
 /* Makes the changes visible to readers, recording the watermark. */
 int xap_writer_commit(xap_writer_t *w, int64_t watermark);
-/* The watermark of the last commit (0 for a new database). */
-int64_t xap_writer_watermark(xap_writer_t *w);
-/* Documents in the database, committed or not. */
-size_t xap_writer_count(xap_writer_t *w);
-/* Removes every document for which keep(ctx, id) is false; the number
- * removed, or a negative code. */
-long xap_writer_retain(xap_writer_t *w, bool (*keep)(void *ctx, int64_t id), void *ctx);
 
 /* Opens the database in path for reading; it must exist. 0, -ENOMEM, -EIO. */
 int xap_reader_open(xap_reader_t **out, const char *path);
 void xap_reader_free(xap_reader_t **r);
-/* Moves the reader to the latest commit. 0 or -EIO. */
-int xap_reader_refresh(xap_reader_t *r);
 /* The k best chunks holding any of the n terms, by bm25 (k1 1.2, b 0.75),
  * best first; with allow, only ids it accepts. ids and scores get the hits;
  * the number of hits or a negative code. */
