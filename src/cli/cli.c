@@ -174,8 +174,8 @@ static int collect_path(const char *path, const struct stat *st)
 }
 
 /* Uploads one file: its id from its path; its title its name for plain
- * text and PDF, and for HTML and Markdown the document's own (<title>, the
- * first heading), which the server finds. The HTTP
+ * text, and for HTML, Markdown and PDF the document's own (<title>, the
+ * first heading, the PDF's metadata title), which the server finds. The HTTP
  * status (0 when nothing was sent), the chunks made in *chunks, and the
  * reason of a failure in err. */
 static long upload_one(const struct file *f, const char *server, const char *key, size_t *chunks,
@@ -200,7 +200,7 @@ static long upload_one(const struct file *f, const char *server, const char *key
         cli_path_id(f->rel, id, sizeof id);
         const char *base = strrchr(f->rel, '/');
         const char *mime = mime_of(f->path);
-        bool own = !strcmp(mime, "text/html") || !strcmp(mime, "text/markdown");
+        bool own = strcmp(mime, "text/plain") != 0;
         char *title = own ? NULL : curl_easy_escape(NULL, base ? base + 1 : f->rel, 0);
         snprintf(url, sizeof url, "%s/v1/documents?id=%s%s%s", server, id, title ? "&title=" : "",
                  title ? title : "");
@@ -254,7 +254,7 @@ static bool batch_add(batch_t *b, size_t i)
     buf_free(&data);
     if (!content) return false; /* not UTF-8 */
     json_t *j = json_pack("{s:s,s:o,s:s}", "id", id, "content", content, "content_type", mime);
-    if (j && strcmp(mime, "text/html") && strcmp(mime, "text/markdown")) /* those have their own */
+    if (j && !strcmp(mime, "text/plain")) /* the others have their own */
         json_object_set_new(j, "title", json_string(base ? base + 1 : f->rel));
     char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);

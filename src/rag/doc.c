@@ -2,6 +2,7 @@
 #include "util/vec.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,6 +27,28 @@ int doc_blocks_add(doc_blocks_t *b, const char *section, const char *text, size_
     b->n++;
     b->bytes += len;
     return 0;
+}
+
+void doc_blocks_title(doc_blocks_t *b, const char *s, size_t n)
+{
+    if (b->title[0]) return;
+    size_t o = 0;
+    bool space = false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
+            space = o > 0;
+            continue;
+        }
+        /* the character starting here: its length from the lead byte */
+        size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (o + space + len > DOC_TITLE_MAX) break;
+        if (space) b->title[o++] = ' ';
+        space = false;
+        for (size_t k = 0; k < len && i + k < n; k++) b->title[o++] = s[i + k];
+        i += len - 1;
+    }
+    b->title[o] = '\0';
 }
 
 void doc_blocks_free(doc_blocks_t *b)

@@ -48,6 +48,11 @@ typedef struct doc_blocks {
 
 /* Appends a block (copies). 0 or -ENOMEM. Empty text is skipped. */
 int doc_blocks_add(doc_blocks_t *b, const char *section, const char *text, size_t len);
+/* Sets the document's own title from s[0..n) (valid UTF-8): runs of white
+ * space become one space, none at either end, cut to DOC_TITLE_MAX bytes at
+ * a character boundary. The first call that leaves a title wins: later ones
+ * (a second heading, a <title> after an <h1>) change nothing. */
+void doc_blocks_title(doc_blocks_t *b, const char *s, size_t n);
 void doc_blocks_free(doc_blocks_t *b);
 
 /* A stored document as read back. Every string is owned by the record

@@ -14,14 +14,6 @@
 
 #define SECTION_MAX 512 /* heading paths are cut to this many bytes */
 
-/* Copies s[0..n) into out[size] without leading and trailing spaces. */
-static void set_title(char *out, size_t size, const char *s, size_t n)
-{
-    while (n && (*s == ' ' || *s == '\n')) s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n')) n--;
-    snprintf(out, size, "%.*s", (int)n, n ? s : "");
-}
-
 /* ---- Markdown (cmark) ---------------------------------------------------- */
 
 struct md {
@@ -94,8 +86,8 @@ static int parse_markdown(const char *data, size_t n, doc_blocks_t *out)
         } else if (ev == CMARK_EVENT_EXIT) {
             if (t == CMARK_NODE_HEADING) {
                 int lvl = heading >= 1 && heading <= 6 ? heading : 6;
-                if (!m.out->title[0]) /* the first heading names the document */
-                    set_title(m.out->title, sizeof m.out->title, htext.data, htext.len);
+                /* the first heading names the document */
+                doc_blocks_title(m.out, htext.data, htext.len);
                 snprintf(m.titles[lvl - 1], sizeof m.titles[0], "%.*s", (int)htext.len,
                          htext.data ? htext.data : "");
                 for (int i = lvl; i < 6; i++) m.titles[i][0] = '\0';
@@ -222,7 +214,7 @@ static void html_walk(struct html *h, xmlNode *n)
             html_heading_text(n, &t);
             snprintf(h->section, sizeof h->section, "%.*s", (int)t.len, t.data ? t.data : "");
             if (!h->out->title[0] && name[1] == '1') /* no <title>: the first h1 */
-                set_title(h->out->title, sizeof h->out->title, t.data, t.len);
+                doc_blocks_title(h->out, t.data, t.len);
             buf_free(&t);
             continue;
         }
@@ -268,7 +260,7 @@ static int parse_html(const char *data, size_t n, doc_blocks_t *out, char *err, 
                 !out->title[0]) {
                 buf_t b = BUF_INIT;
                 html_heading_text(t, &b);
-                set_title(out->title, sizeof out->title, b.data, b.len);
+                doc_blocks_title(out, b.data, b.len);
                 buf_free(&b);
             }
     }

@@ -1,7 +1,7 @@
 /* parse: turns an uploaded document into text blocks, each with its section
  * (the heading path in Markdown and HTML, "page N" in a PDF), and finds the
  * document's own title: HTML's <title> (else its first <h1>), Markdown's
- * first heading.
+ * first heading, a PDF's metadata title.
  *
  * HTML's page furniture is left out: nav, aside and footer, a header that
  * is not inside an article or main, and anything whose role is navigation,

@@ -1,6 +1,7 @@
 /* PDF text through poppler, in a child process (see parse_pdf.h). The
  * parent side hands the PDF to util/proc and reads "<page> <bytes>\n<text>"
- * frames back; the child side (`ragd parse-pdf`) caps its own address space
+ * frames back (the metadata title first, "title <bytes>\n<text>", when
+ * the PDF has one); the child side (`ragd parse-pdf`) caps its own address space
  * and CPU time with setrlimit, then runs poppler. */
 #include <errno.h>
 #include <glib.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -63,6 +65,14 @@ int parse_pdf_main(int argc, char **argv)
         fprintf(stderr, "the PDF has %d pages, over the limit of %lu", pages, max_pages);
         return PDF_EXIT_INVALID;
     }
+    /* the metadata title first, as a frame of its own: "title <bytes>\n<text>" */
+    char *title = poppler_document_get_title(doc);
+    size_t tlen = title ? strlen(title) : 0;
+    if (tlen) {
+        printf("title %zu\n", tlen);
+        fwrite(title, 1, tlen, stdout);
+    }
+    g_free(title);
     for (int i = 0; i < pages; i++) {
         PopplerPage *page = poppler_document_get_page(doc, i);
         char *text = page ? poppler_page_get_text(page) : NULL;
@@ -81,18 +91,46 @@ int parse_pdf_main(int argc, char **argv)
 
 /* ---- the parent ---------------------------------------------------------- */
 
+/* False for the metadata titles that office tools write in place of one: a
+ * file name ("report.docx", "Microsoft Word - report"), "untitled". */
+static bool pdf_title_useful(const char *t, size_t n)
+{
+    static const char *const tools[] = {"Microsoft Word - ", "Microsoft PowerPoint - ",
+                                        "Microsoft Excel - "};
+    for (size_t i = 0; i < sizeof tools / sizeof *tools; i++)
+        if (n >= strlen(tools[i]) && !memcmp(t, tools[i], strlen(tools[i]))) return false;
+    static const char *const exts[] = {".doc", ".docx", ".pdf", ".ppt", ".pptx", ".xls",  ".xlsx",
+                                       ".odt", ".rtf",  ".tex", ".dvi", ".ps",   ".indd", ".txt"};
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\n')) n--;
+    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
+        size_t e = strlen(exts[i]);
+        if (n > e && !strncasecmp(t + n - e, exts[i], e)) return false;
+    }
+    while (n && (*t == ' ' || *t == '\n')) t++, n--;
+    return !(n == 8 && !strncasecmp(t, "untitled", 8)) && n > 0;
+}
+
 static int parse_frames(const char *p, size_t n, doc_blocks_t *out, char *err, size_t errlen)
 {
     const char *end = p + n;
     while (p < end) {
-        int page;
+        int page = 0;
         size_t len;
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl || sscanf(p, "%d %zu", &page, &len) != 2 || len > (size_t)(end - nl - 1)) {
+        bool title = nl && (size_t)(end - p) > 6 && !memcmp(p, "title ", 6);
+        if (!nl ||
+            (title ? sscanf(p + 6, "%zu", &len) : sscanf(p, "%d %zu", &page, &len)) != 1 + !title ||
+            len > (size_t)(end - nl - 1)) {
             snprintf(err, errlen, "the PDF parser's output was cut short");
             return -EINVAL;
         }
         const char *text = nl + 1;
+        if (title) { /* the metadata title: kept when valid, never a page */
+            if (utf8_valid(text, len) && pdf_title_useful(text, len))
+                doc_blocks_title(out, text, len);
+            p = text + len;
+            continue;
+        }
         if (!utf8_valid(text, len)) {
             snprintf(err, errlen, "page %d's text is not valid UTF-8", page);
             return -EINVAL;

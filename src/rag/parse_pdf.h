@@ -20,14 +20,17 @@ typedef struct parse_pdf_opts {
     size_t max_pages;
 } parse_pdf_opts_t;
 
-/* Parses the PDF data[0..n) in a child into blocks, one per page ("page N").
+/* Parses the PDF data[0..n) in a child into blocks, one per page ("page N"),
+ * and out->title from the PDF's metadata title when it has one that is no
+ * office tool's stand-in (a file name, "Microsoft Word - ...", "untitled").
  * 0, -EINVAL (not a PDF poppler reads, a crash or a limit of the child: err
  * says which), -ETIMEDOUT, -ENOMEM, or another -errno of the spawn. */
 int parse_pdf_child(const char *data, size_t n, const parse_pdf_opts_t *o, doc_blocks_t *out,
                     char *err, size_t errlen);
 
 /* `ragd parse-pdf [--max-pages N] [--max-memory BYTES] [--max-cpu SECONDS]`:
- * reads a PDF on stdin, writes frames "<page> <bytes>\n<text>" on stdout.
+ * reads a PDF on stdin, writes frames "title <bytes>\n<text>" (when the PDF
+ * has a metadata title) and "<page> <bytes>\n<text>" on stdout.
  * Exit 0, or 3 when the file is not a PDF poppler can read (message on
  * stderr). */
 int parse_pdf_main(int argc, char **argv);

@@ -38,10 +38,11 @@ mkdir -p "$TEST_TMP/tree/sub"
 for n in $(seq 1 130); do printf '# Note %d\n\nText of note %d.\n' "$n" "$n" >"$TEST_TMP/tree/sub/n$n.md"; done
 printf 'plain words\n' >"$TEST_TMP/tree/p.txt"
 printf 'bad \xff bytes\n' >"$TEST_TMP/tree/bad.txt"
-cp tests/fixtures/docs/sample.pdf "$TEST_TMP/tree/"
+$PY tests/fixtures/docs/make_pdf.py "$TEST_TMP/tree/report.pdf" --title "Quarterly latency report" "Latency rose in March."
 "$RAGD_BIN" ingest "$TEST_TMP/tree" --server "http://127.0.0.1:$PORT_i" >"$TEST_TMP/ingest.out" 2>&1
 check "ingest: 132 of 133 files, the bad one named" eq "$? $(grep -c 'ingested 132 of 133 files' "$TEST_TMP/ingest.out") $(grep -c 'bad.txt: .*UTF-8' "$TEST_TMP/ingest.out")" "1 1 1"
 m=$(curl -s "http://127.0.0.1:$PORT_i/metrics")
 check "ingest: the 131 text files in 2 batches, the PDF and the bad file alone" eq "$(metric_value "$m" ragd_ingest_batch_documents_count) $(metric_value "$m" ragd_ingest_batch_documents_sum)" "4 133"
 check "ingest: Markdown titles are their own, text titles their file names" eq "$(curl -s "http://127.0.0.1:$PORT_i/v1/documents/sub-n7.md" | $PY -c 'import json,sys; print(json.load(sys.stdin)["title"])') $(curl -s "http://127.0.0.1:$PORT_i/v1/documents/p.txt" | $PY -c 'import json,sys; print(json.load(sys.stdin)["title"])')" "Note 7 p.txt"
+check "ingest: a PDF takes its metadata title" contains "$(curl -s "http://127.0.0.1:$PORT_i/v1/documents/report.pdf")" '"title":"Quarterly latency report"'
 finish

@@ -25,6 +25,7 @@
 #include "rag/vindex.h"
 #include "test.h"
 #include "util/file.h"
+#include "util/utf8.h"
 
 #define FIX "tests/fixtures/docs/"
 static const parse_opts_t popts = {.helper = "build/ragd", .timeout_s = 20};
@@ -1086,6 +1087,56 @@ TEST(parse_titles_and_furniture)
     ASSERT_OK(parse_document(DOC_TEXT, "plain", 5, &popts, &b, err, sizeof err));
     ASSERT_STR_EQ(b.title, "");
     doc_blocks_free(&b);
+    /* a PDF: its metadata title (UTF-16 in the file), white space collapsed */
+    ASSERT_OK(system("python3 " FIX "make_pdf.py /tmp/ragd-test-title.pdf --title "
+                     "' Latency\tbudgets:  待ち時間 ' 'page text'"));
+    size_t len;
+    char *pdf = test_read_file("/tmp/ragd-test-title.pdf", &len);
+    ASSERT(pdf);
+    ASSERT_OK(parse_document(DOC_PDF, pdf, len, &popts, &b, err, sizeof err));
+    ASSERT_STR_EQ(b.title, "Latency budgets: 待ち時間");
+    ASSERT_EQ(b.n, 1); /* the title is no page */
+    ASSERT_STR_EQ(b.v[0].section, "page 1");
+    doc_blocks_free(&b);
+    free(pdf);
+    ASSERT_OK(parse_file("sample.pdf", DOC_PDF, &popts, &b, err, sizeof err));
+    ASSERT_STR_EQ(b.title, ""); /* none in the file */
+    doc_blocks_free(&b);
+    /* the stand-ins office tools write are no titles */
+    static const char *const junk[] = {"Microsoft Word - report.docx", "slides.pptx", "Untitled",
+                                       "scan0001.PDF"};
+    for (size_t i = 0; i < 4; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd,
+                 "python3 " FIX "make_pdf.py /tmp/ragd-test-title.pdf --title '%s' x", junk[i]);
+        ASSERT_OK(system(cmd));
+        pdf = test_read_file("/tmp/ragd-test-title.pdf", &len);
+        ASSERT(pdf);
+        ASSERT_OK(parse_document(DOC_PDF, pdf, len, &popts, &b, err, sizeof err));
+        ASSERT_STR_EQ(b.title, "");
+        doc_blocks_free(&b);
+        free(pdf);
+    }
+    unlink("/tmp/ragd-test-title.pdf");
+}
+
+/* A title is cut at a character, never inside one, and set once. */
+TEST(doc_title_cut_and_kept)
+{
+    doc_blocks_t b = {0};
+    char s[DOC_TITLE_MAX + 8];
+    memset(s, 'a', DOC_TITLE_MAX - 1);
+    memcpy(s + DOC_TITLE_MAX - 1, "éé", 4); /* a 2-byte letter across the limit */
+    doc_blocks_title(&b, s, DOC_TITLE_MAX + 3);
+    ASSERT_EQ(strlen(b.title), DOC_TITLE_MAX - 1);
+    ASSERT(utf8_valid(b.title, strlen(b.title)));
+    doc_blocks_title(&b, "other", 5);
+    ASSERT_EQ(b.title[0], 'a'); /* the first title stays */
+    doc_blocks_t c = {0};
+    doc_blocks_title(&c, " \n ", 3); /* only white space: no title, the next one counts */
+    ASSERT_STR_EQ(c.title, "");
+    doc_blocks_title(&c, "\tNext  one\n", 11);
+    ASSERT_STR_EQ(c.title, "Next one");
 }
 
 /* Neighbouring chunks of one document become one hit, at the best one's

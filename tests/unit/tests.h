@@ -76,6 +76,7 @@
     X(match_prunes_common_terms)                                                                   \
     X(results_pick_per_document)                                                                   \
     X(parse_titles_and_furniture)                                                                  \
+    X(doc_title_cut_and_kept)                                                                      \
     X(result_merges_neighbours)                                                                    \
     X(sse_parser_cut_anywhere)                                                                     \
     X(extractive_generator)                                                                        \
