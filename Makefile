@@ -212,6 +212,14 @@ bench: bench-deps
 	@echo "== retrieval quality on ragd's own evaluation set (eval/, ragd eval)"
 	@$(BUILD)/ragd eval --corpus eval/corpus.jsonl --queries eval/queries.jsonl --qrels eval/qrels.tsv
 	@/usr/bin/python3 bench/xapian_eval.py eval/corpus.jsonl eval/queries.jsonl eval/qrels.tsv
+	@/usr/bin/python3 eval/make_node_set.py $(BUILD)/eval-node
+	@for q in passages headings; do \
+	    echo "== retrieval quality on Node.js's API reference, $$q queries (eval/make_node_set.py)"; \
+	    $(BUILD)/ragd eval --corpus $(BUILD)/eval-node/corpus.jsonl \
+	        --queries $(BUILD)/eval-node/$$q.jsonl --qrels $(BUILD)/eval-node/$$q.tsv || exit 1; \
+	    /usr/bin/python3 bench/xapian_eval.py $(BUILD)/eval-node/corpus.jsonl \
+	        $(BUILD)/eval-node/$$q.jsonl $(BUILD)/eval-node/$$q.tsv || exit 1; \
+	done
 
 # The vector index at a million chunks beside hnswlib and FAISS (about 25
 # minutes; BENCH_SCALE_N=100000 for a quick look).

@@ -187,6 +187,7 @@ int main(void)
     embed_hash_new(&emb, DIM);
     static const double b[] = {0.001, 0.01, 0.1, 1, 10};
     rag_opts_t o = {.data_dir = dir,
+                    .vector_weight = RAG_VECTOR_WEIGHT,
                     .embedder = emb,
                     .chunk = {64, 8, 10000},
                     .cache_entries = 0,

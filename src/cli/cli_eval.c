@@ -280,10 +280,19 @@ static void score(const set_t *s, const char *qid, char docs[][160], int n, figu
     f->n++;
 }
 
+/* A weight from 0 to 1, or NAN. */
+static double weight_of(const char *s)
+{
+    char *end;
+    double w = strtod(s, &end);
+    return end != s && !*end && w >= 0 && w <= 1 ? w : NAN;
+}
+
 static int usage(void)
 {
     printf("usage: ragd eval --corpus FILE --queries FILE --qrels FILE [--modes "
-           "vector,keyword,hybrid] [--top-k N] [--max-per-document N] [--json] [--server URL "
+           "vector,keyword,hybrid] [--top-k N] [--max-per-document N] [--vector-weight W] [--json] "
+           "[--server URL "
            "[--ingest]]\n"
            "Retrieval quality on a BEIR-style set: MRR@10, nDCG@10, recall@1, recall@10 per "
            "mode.\n");
@@ -295,6 +304,7 @@ int cli_eval_main(int argc, char **argv)
     const char *corpus = NULL, *queries = NULL, *qrels = NULL, *modes = "vector,keyword,hybrid";
     bool as_json = false, do_ingest = false;
     long top_k = 10, per_doc = -1; /* -1: the default of ragd serve */
+    double weight = -1;            /* -1: the default of ragd serve */
     engine_t e = {0};
     for (int i = 0; i < argc; i++) {
         const char *v;
@@ -310,6 +320,8 @@ int cli_eval_main(int argc, char **argv)
             top_k = strtol(v, NULL, 10);
         else if ((v = cli_flag_value(&i, argc, argv, "--max-per-document")))
             per_doc = strtol(v, NULL, 10);
+        else if ((v = cli_flag_value(&i, argc, argv, "--vector-weight")))
+            weight = weight_of(v);
         else if ((v = cli_flag_value(&i, argc, argv, "--server")))
             e.server = v;
         else if (!strcmp(argv[i], "--ingest"))
@@ -323,8 +335,10 @@ int cli_eval_main(int argc, char **argv)
             return 2;
         }
     }
-    if (!corpus || !queries || !qrels || top_k < 1 || top_k > 100) {
-        fprintf(stderr, "ragd eval: --corpus, --queries and --qrels are required; --top-k 1-100\n");
+    if (!corpus || !queries || !qrels || top_k < 1 || top_k > 100 || isnan(weight) ||
+        (weight >= 0 && e.server)) {
+        fprintf(stderr, "ragd eval: --corpus, --queries and --qrels are required; --top-k 1-100; "
+                        "--vector-weight 0-1, and not with --server (the server's own)\n");
         return 2;
     }
     set_t s = {0};
@@ -349,6 +363,7 @@ int cli_eval_main(int argc, char **argv)
             embed_hash_new(&emb, c.embedding_dim) ||
             rag_open(&e.rag,
                      &(rag_opts_t){.data_dir = e.dir,
+                                   .vector_weight = weight >= 0 ? weight : c.vector_weight,
                                    .embedder = emb,
                                    .chunk = {c.chunk_tokens, c.chunk_overlap, c.max_chunks},
                                    .parse = {.timeout_s = c.pdf_timeout_s,

@@ -41,17 +41,6 @@ typedef struct terms {
     size_t n;
 } terms_t;
 
-static bool is_stop(const char *t)
-{
-    static const char *const stop[] = {"a",    "an",    "and",   "are", "as",   "at",  "be", "by",
-                                       "can",  "do",    "does",  "for", "from", "how", "i",  "in",
-                                       "is",   "it",    "of",    "on",  "or",   "the", "to", "what",
-                                       "when", "where", "which", "who", "why",  "with"};
-    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
-        if (!strcmp(t, stop[i])) return true;
-    return false;
-}
-
 /* Splits a space-separated term list into distinct terms. */
 static void terms_of(const char *q, terms_t *t)
 {
@@ -64,7 +53,7 @@ static void terms_of(const char *q, terms_t *t)
         for (size_t i = 0; i < t->n && !dup; i++) dup = !strcmp(t->v[i], w);
         if (dup) continue;
         if (!(t->v[t->n] = strdup(w))) break;
-        t->w[t->n++] = is_stop(w) ? 0.1 : 1.0;
+        t->w[t->n++] = text_is_stop(w, strlen(w)) ? 0.1 : 1.0;
     }
     buf_free(&b);
 }

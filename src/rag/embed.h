@@ -2,9 +2,11 @@
  *
  * hash (default, offline): deterministic feature hashing into dim
  *   dimensions of word unigrams, character trigrams of words, and CJK
- *   unigrams and bigrams (rag/text's tokens), each signed by a hash bit,
- *   then L2-normalised. Lexical similarity, good enough for tests and
- *   small corpora, and free.
+ *   unigrams and bigrams (rag/text's tokens), each in two slots signed by
+ *   a hash bit, common English function words weighed down, then
+ *   L2-normalised. Lexical similarity, good enough for tests and small
+ *   corpora, and free. Recorded as "hash-2"; a store of the first version
+ *   ("hash") is embedded again at start-up (rag_open).
  * openai: any OpenAI-compatible POST /v1/embeddings server (embed_openai.c).
  * Vectors are float32, L2-normalised by the embedder or after it, so cosine
  * similarity is a dot product. */
@@ -19,8 +21,12 @@
 typedef struct embedder embedder_t;
 
 struct embedder {
-    char name[128]; /* "hash" or "openai:<model>": recorded in the store */
+    char name[128]; /* "hash-2" or "openai:<model>": recorded in the store */
     unsigned dim;
+    /* An earlier embedder whose stores this one may embed again from their
+     * texts, locally and cheaply (the hash embedder's first version); NULL
+     * for none (a remote model: a new data directory instead). */
+    const char *replaces;
     /* Fills out[i * dim ..] for texts[0..n). 0, or a negative code with a
      * message in err (-EIO: backend unreachable or failing). */
     int (*embed)(embedder_t *e, const char *const *texts, const size_t *lens, size_t n, float *out,

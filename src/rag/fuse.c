@@ -14,21 +14,29 @@ static int cmp_fused(const void *a, const void *b)
     return x->score < y->score ? 1 : x->score > y->score ? -1 : (x->id > y->id) - (x->id < y->id);
 }
 
-long fuse_rrf(const vindex_hit_t *a, size_t na, const vindex_hit_t *b, size_t nb, size_t k,
-              vindex_hit_t *out)
+/* h[i]'s score scaled by the list's best h[0] and worst h[n-1], times w; a
+ * list of equal scores gives each hit the whole weight. */
+static double scaled(const vindex_hit_t *h, size_t n, size_t i, double w)
 {
-    struct fused *f = malloc((na + nb + 1) * sizeof *f);
+    double hi = h[0].score, lo = h[n - 1].score;
+    return hi > lo ? w * (h[i].score - lo) / (hi - lo) : w;
+}
+
+long fuse_scores(const vindex_hit_t *v, size_t nv, const vindex_hit_t *kw, size_t nk, double w,
+                 size_t k, vindex_hit_t *out)
+{
+    struct fused *f = malloc((nv + nk + 1) * sizeof *f);
     size_t n = 0;
     if (!f) return -ENOMEM;
-    for (size_t i = 0; i < na; i++) f[n++] = (struct fused){a[i].id, 1.0 / (FUSE_RRF_K + i + 1)};
-    for (size_t i = 0; i < nb; i++) {
-        size_t j = 0;
-        while (j < n && f[j].id != b[i].id) j++;
-        double s = 1.0 / (FUSE_RRF_K + i + 1);
-        if (j < n)
+    for (size_t i = 0; i < nv; i++) f[n++] = (struct fused){v[i].id, scaled(v, nv, i, w)};
+    for (size_t i = 0; i < nk; i++) {
+        size_t j = 0; /* lists are at most 100 deep: a linear look-up is fine */
+        while (j < nv && f[j].id != kw[i].id) j++;
+        double s = scaled(kw, nk, i, 1 - w);
+        if (j < nv)
             f[j].score += s;
         else
-            f[n++] = (struct fused){b[i].id, s};
+            f[n++] = (struct fused){kw[i].id, s};
     }
     qsort(f, n, sizeof *f, cmp_fused);
     size_t m = n < k ? n : k;

@@ -61,7 +61,7 @@ static int load_index(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, 
     /* The hash embedder's vectors are near-random (a word's hash, summed):
      * a graph finds under half of their true top 10 at any affordable ef
      * (make bench-scale), so auto keeps them exact. */
-    if (vo.kind == VINDEX_AUTO && strcmp(r->emb->name, "hash") == 0) {
+    if (vo.kind == VINDEX_AUTO && strncmp(r->emb->name, "hash", 4) == 0) {
         vo.kind = VINDEX_EXACT;
         log_info("vector index: exact (auto, hash embedder: a graph would lose recall)");
     }
@@ -230,6 +230,77 @@ fail:
     return rc;
 }
 
+/* Chunks embedded again per transaction when a store of the replaced
+ * embedder is opened. */
+#define REEMBED_BATCH 1024
+
+struct reembed {
+    int64_t ids[REEMBED_BATCH];
+    buf_t in[REEMBED_BATCH];
+    size_t n, done;
+    int64_t last;
+};
+
+/* Collects one stored chunk's embedding input; 1 (stop) when the batch is full. */
+static int reembed_row(void *ctx, int64_t id, const char *section, const char *text, size_t len)
+{
+    struct reembed *e = ctx;
+    buf_reset(&e->in[e->n]);
+    chunk_input(&e->in[e->n], section, text, len);
+    if (buf_error(&e->in[e->n])) return -ENOMEM;
+    e->ids[e->n++] = id;
+    e->last = id;
+    return e->n == REEMBED_BATCH;
+}
+
+/* The store's vectors are the replaced embedder's (an earlier version of the
+ * hash embedder): every chunk is embedded again from its stored text, a
+ * batch per transaction, then the new embedder is recorded. A crash in
+ * between leaves the old name, and the next start does it all again (the
+ * same texts give the same vectors). A saved graph holds the old vectors:
+ * it is removed, and load_index builds the index from the new ones. */
+static int reembed_all(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, size_t errlen)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", o->data_dir, GRAPH_FILE);
+    if (unlink(path) && errno != ENOENT) log_warn("removing %s: %s", path, strerror(errno));
+    log_info("rag: the store's vectors are embedder %s's; embedding %lld chunks again with %s",
+             r->emb->replaces, (long long)chunks, r->emb->name);
+    struct reembed *e = calloc(1, sizeof *e);
+    float *vecs = malloc((size_t)REEMBED_BATCH * r->emb->dim * sizeof *vecs);
+    const char **texts = malloc(REEMBED_BATCH * sizeof *texts);
+    size_t *lens = malloc(REEMBED_BATCH * sizeof *lens);
+    int rc = e && vecs && texts && lens ? 0 : -ENOMEM;
+    double t0 = clock_now(), logged = t0;
+    while (!rc) {
+        e->n = 0;
+        rc = store_each_text(r->store, e->last, reembed_row, e);
+        if (rc < 0 || e->n == 0) break;
+        for (size_t i = 0; i < e->n; i++)
+            texts[i] = e->in[i].data ? e->in[i].data : "", lens[i] = e->in[i].len;
+        char why[256] = "";
+        if ((rc = embed_texts(r->emb, texts, lens, e->n, vecs, why, sizeof why)) == 0 &&
+            (rc = store_set_vectors(r->store, e->ids, vecs, e->n)) == 0) {
+            e->done += e->n;
+            double now = clock_now();
+            if (now - logged >= 5) {
+                log_info("rag: %zu of %lld chunks embedded again (%.0f/s)", e->done,
+                         (long long)chunks, e->done / (now - t0));
+                logged = now;
+            }
+        }
+    }
+    if (rc >= 0 && (rc = store_set_embedder(r->store, r->emb->name)) == 0)
+        log_info("rag: %zu chunks embedded again in %.1f s", e->done, clock_now() - t0);
+    for (size_t i = 0; e && i < REEMBED_BATCH; i++) buf_free(&e->in[i]);
+    free(e);
+    free(vecs);
+    free(texts);
+    free(lens);
+    if (rc) snprintf(err, errlen, "embedding the store's chunks again: %s", strerror(-rc));
+    return rc;
+}
+
 int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen)
 {
     *out = NULL;
@@ -245,15 +316,17 @@ int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen)
     r->emb = emb;
     r->reranker = o->reranker;
     r->rerank_depth = o->rerank_depth ? o->rerank_depth : 20;
+    r->vector_weight = o->vector_weight;
     r->chunk = o->chunk;
     r->parse = o->parse;
-    int rc = store_open(&r->store, o->data_dir, emb->name, emb->dim, err, errlen);
+    int rc = store_open(&r->store, o->data_dir, emb->name, emb->replaces, emb->dim, err, errlen);
     if (!rc && (rc = cache_new(&r->cache, o->cache_entries, o->cache_ttl_s)) != 0)
         snprintf(err, errlen, "cache: out of memory");
     double t0 = clock_now();
     int64_t docs = 0, chunks = 0;
     if (!rc && (rc = store_counts(r->store, &docs, &chunks)) != 0)
         snprintf(err, errlen, "counting documents failed");
+    if (!rc && store_reembed(r->store)) rc = reembed_all(r, o, chunks, err, errlen);
     if (!rc) rc = load_index(r, o, chunks, err, errlen);
     if (!rc) rc = load_keywords(r, o, chunks, err, errlen);
     if (!rc) rc = rag_metrics_register(r, o->reg, o, err, errlen);

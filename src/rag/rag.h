@@ -51,11 +51,16 @@
 
 typedef struct rag rag_t;
 
+/* The vector side's weight in hybrid search by default (--vector-weight),
+ * measured with ragd eval on three sets (README, "Retrieval quality"). */
+#define RAG_VECTOR_WEIGHT 0.3
+
 typedef struct rag_opts {
     const char *data_dir;
     embedder_t *embedder; /* owned by rag from rag_open on, even on failure */
     reranker_t *reranker; /* NULL: none; owned like the embedder */
     size_t rerank_depth;  /* candidates the reranker orders (at least top_k) */
+    double vector_weight; /* hybrid: the vector side's weight, 0-1 (RAG_VECTOR_WEIGHT) */
     chunk_opts_t chunk;
     parse_opts_t parse;
     vindex_opts_t vindex; /* its path is set by rag_open (the data directory) */

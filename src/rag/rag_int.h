@@ -44,6 +44,7 @@ struct rag {
     atomic_bool embedder_failed; /* the last call failed; the health check probes */
     reranker_t *reranker;        /* NULL: none */
     size_t rerank_depth;
+    double vector_weight; /* hybrid: the vector side's weight */
     atomic_bool reranker_failed;
     health_t *health; /* set by rag_add_health; failures are reported at once */
     struct rag_metrics m;

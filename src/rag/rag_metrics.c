@@ -49,8 +49,8 @@ static int register_index_info(rag_t *r, metrics_registry_t *reg, char *why, siz
                                  labels, values, 5, why, n);
 }
 
-/* Scores differ in scale by mode (cosine up to 1, RRF up to 2/61, bm25
- * beyond 1): one set of bounds covers the three. */
+/* Scores differ in scale by mode (cosine up to 1, hybrid's fused 0 to 1,
+ * bm25 beyond 1): one set of bounds covers the three. */
 static const double SCORE_BUCKETS[] = {0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3,
                                        0.5,   0.7,  1,    2,    5,    10,  20};
 static const double COUNT_BUCKETS[] = {0, 1, 2, 3, 5, 10, 20, 50, 100};

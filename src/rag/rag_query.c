@@ -232,7 +232,8 @@ int rag_query(rag_t *r, const rag_query_t *q, rag_answer_t *out, char *err, size
         memcpy(final, vh, (size_t)(nf = nv) * sizeof *final);
     else if (q->mode == RAG_KEYWORD)
         memcpy(final, kh, (size_t)(nf = nk) * sizeof *final);
-    else if ((nf = fuse_rrf(vh, (size_t)nv, kh, (size_t)nk, depth, final)) < 0) {
+    else if ((nf = fuse_scores(vh, (size_t)nv, kh, (size_t)nk, r->vector_weight, depth, final)) <
+             0) {
         rc = (int)nf;
         goto done;
     }

@@ -129,7 +129,8 @@ static int meta_set(sqlite3 *db, const char *key, const char *value)
 }
 
 /* Creates or upgrades the schema, and checks or records the embedder. */
-static int migrate(sqlite3 *db, const char *embedder, unsigned dim, char *err, size_t errlen)
+static int migrate(sqlite3 *db, const char *embedder, const char *replaces, unsigned dim,
+                   bool *reembed, char *err, size_t errlen)
 {
     int rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
     if (rc) return rc;
@@ -170,7 +171,9 @@ static int migrate(sqlite3 *db, const char *embedder, unsigned dim, char *err, s
     char have[256] = "", hdim[32] = "";
     meta_get(db, "embedder", have, sizeof have);
     meta_get(db, "dimension", hdim, sizeof hdim);
-    if (strcmp(have, embedder) != 0 || (unsigned)strtoul(hdim, NULL, 10) != dim) {
+    bool same_dim = (unsigned)strtoul(hdim, NULL, 10) == dim;
+    *reembed = replaces && !strcmp(have, replaces) && same_dim;
+    if (!*reembed && (strcmp(have, embedder) != 0 || !same_dim)) {
         snprintf(err, errlen,
                  "the store's vectors were made by embedder '%s' with dimension %s, and this "
                  "server is set up for '%s' with dimension %u: vectors of two models must not "
@@ -195,8 +198,8 @@ static void sqlite_setup(void)
     sqlite3_initialize();
 }
 
-int store_open(store_t **out, const char *dir, const char *embedder, unsigned dim, char *err,
-               size_t errlen)
+int store_open(store_t **out, const char *dir, const char *embedder, const char *replaces,
+               unsigned dim, char *err, size_t errlen)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, sqlite_setup);
@@ -211,7 +214,7 @@ int store_open(store_t **out, const char *dir, const char *embedder, unsigned di
     int rc = open_conn(path, &s->w, false, err, errlen);
     if (!rc) rc = store_exec(s->w, "PRAGMA journal_mode=WAL", err, errlen);
     if (!rc) rc = store_exec(s->w, "PRAGMA synchronous=FULL", err, errlen);
-    if (!rc) rc = migrate(s->w, embedder, dim, err, errlen);
+    if (!rc) rc = migrate(s->w, embedder, replaces, dim, &s->reembed, err, errlen);
     for (int i = 0; i < STORE_READERS && !rc; i++)
         rc = open_conn(path, &s->r[i].db, true, err, errlen);
     if (rc) {
@@ -220,6 +223,42 @@ int store_open(store_t **out, const char *dir, const char *embedder, unsigned di
     }
     *out = s;
     return 0;
+}
+
+bool store_reembed(const store_t *s)
+{
+    return s->reembed;
+}
+
+int store_set_vectors(store_t *s, const int64_t *ids, const float *vecs, size_t n)
+{
+    pthread_mutex_lock(&s->wmu);
+    sqlite3_stmt *st = NULL;
+    int rc = store_exec(s->w, "BEGIN IMMEDIATE", NULL, 0);
+    if (!rc && sqlite3_prepare_v2(s->w, "UPDATE chunks SET embedding = ? WHERE id = ?", -1, &st,
+                                  NULL) != SQLITE_OK)
+        rc = store_sql_err(s->w, NULL, 0, NULL);
+    for (size_t i = 0; !rc && i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_blob64(st, 1, vecs + i * s->dim, (sqlite3_uint64)s->dim * sizeof(float),
+                            SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, ids[i]);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = store_sql_err(s->w, NULL, 0, NULL);
+    }
+    sqlite3_finalize(st);
+    if (!rc) rc = store_exec(s->w, "COMMIT", NULL, 0);
+    if (rc) sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->wmu);
+    return rc;
+}
+
+int store_set_embedder(store_t *s, const char *embedder)
+{
+    pthread_mutex_lock(&s->wmu);
+    int rc = meta_set(s->w, "embedder", embedder);
+    if (!rc) s->reembed = false;
+    pthread_mutex_unlock(&s->wmu);
+    return rc;
 }
 
 void store_close(store_t **sp)

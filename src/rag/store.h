@@ -64,9 +64,19 @@ typedef struct store_put_result {
 } store_put_result_t;
 
 /* Opens (creating) DIR/ragd.db. 0, or -EINVAL with a message when the store
- * was made with another embedder or dimension, or another error. */
-int store_open(store_t **out, const char *dir, const char *embedder, unsigned dim, char *err,
-               size_t errlen);
+ * was made with another embedder or dimension, or another error. A store
+ * made by `replaces` (NULL: none) with the same dimension opens, and
+ * store_reembed says its vectors must be made again. */
+int store_open(store_t **out, const char *dir, const char *embedder, const char *replaces,
+               unsigned dim, char *err, size_t errlen);
+/* True when the vectors are the replaced embedder's: the caller embeds every
+ * chunk again (store_set_vectors), then records its own (store_set_embedder). */
+bool store_reembed(const store_t *s);
+/* Overwrites the vectors of chunks ids[0..n) with vecs[i * dim ..], in one
+ * transaction. 0 or -EIO / -ENOSPC. */
+int store_set_vectors(store_t *s, const int64_t *ids, const float *vecs, size_t n);
+/* Records that the vectors are the embedder's now; store_reembed turns false. */
+int store_set_embedder(store_t *s, const char *embedder);
 void store_close(store_t **s);
 
 /* Stores a document and its chunks, replacing any document with the same

@@ -21,6 +21,7 @@ struct store {
     struct store_reader r[STORE_READERS];
     unsigned next_reader;
     unsigned dim;
+    bool reembed; /* the vectors are the replaced embedder's (store_reembed) */
 };
 
 /* A read connection: the first free one, else a turn on one of them. */

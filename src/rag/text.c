@@ -1,6 +1,9 @@
 #include "rag/text.h"
 #include "util/text_scan.h"
 
+#include <string.h>
+#include <strings.h>
+
 uint32_t text_decode(const char *str, size_t n, size_t *len)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -197,4 +200,16 @@ void text_terms(const char *s, size_t n, buf_t *out)
     struct terms t = {.out = out};
     text_tokens(s, n, term_one, &t);
     close_run(&t);
+}
+
+bool text_is_stop(const char *s, size_t n)
+{
+    static const char *const stop[] = {"a",    "an",    "and",   "are", "as",   "at",  "be", "by",
+                                       "can",  "do",    "does",  "for", "from", "how", "i",  "in",
+                                       "is",   "it",    "of",    "on",  "or",   "the", "to", "what",
+                                       "when", "where", "which", "who", "why",  "with"};
+    if (n > 5) return false; /* the longest above */
+    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
+        if (strlen(stop[i]) == n && !strncasecmp(s, stop[i], n)) return true;
+    return false;
 }

@@ -32,6 +32,12 @@ size_t text_count_tokens(const char *s, size_t n);
  * querying, so a two-character Japanese word matches. */
 void text_terms(const char *s, size_t n, buf_t *out);
 
+/* True when the word s[0..n) (ASCII case ignored) is one of English's
+ * commonest function words ("the", "of", "how"...): the hash embedder and
+ * the extractive generator weigh them down, keyword search leaves them to
+ * bm25's idf. */
+bool text_is_stop(const char *s, size_t n);
+
 /* Decodes one code point at s (valid UTF-8, n > 0); sets *len. */
 uint32_t text_decode(const char *s, size_t n, size_t *len);
 /* True for code points of scripts written without spaces. */

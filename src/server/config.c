@@ -65,7 +65,7 @@ static int parse_bool(const char *s, bool *out)
     return -EINVAL;
 }
 
-static int parse_seconds(const char *s, double *out)
+static int parse_number(const char *s, double *out)
 {
     char *end;
     errno = 0;
@@ -105,12 +105,12 @@ static const config_option_t options[] = {
      "one log line per request"},
     {"request-metrics", "RAGD_REQUEST_METRICS", CONFIG_BOOL, F(request_metrics), "on|off", "on", 0,
      0, "HTTP request metrics (off only to measure their cost)"},
-    {"timeout", "RAGD_TIMEOUT", CONFIG_SECONDS, F(timeout_s), "SECONDS", "30", 1, 86400,
+    {"timeout", "RAGD_TIMEOUT", CONFIG_NUMBER, F(timeout_s), "SECONDS", "30", 1, 86400,
      "close connections idle this long, stalled clients included"},
-    {"shutdown-timeout", "RAGD_SHUTDOWN_TIMEOUT", CONFIG_SECONDS, F(shutdown_timeout_s), "SECONDS",
+    {"shutdown-timeout", "RAGD_SHUTDOWN_TIMEOUT", CONFIG_NUMBER, F(shutdown_timeout_s), "SECONDS",
      "10", 0, 3600, "on SIGTERM or SIGINT, wait this long for requests in flight"},
-    {"health-interval", "RAGD_HEALTH_INTERVAL", CONFIG_SECONDS, F(health_interval_s), "SECONDS",
-     "5", 0.1, 3600, "time between background health checks"},
+    {"health-interval", "RAGD_HEALTH_INTERVAL", CONFIG_NUMBER, F(health_interval_s), "SECONDS", "5",
+     0.1, 3600, "time between background health checks"},
     {"nvml-library", "RAGD_NVML_LIBRARY", CONFIG_STRING, F(nvml_library), "PATH",
      "libnvidia-ml.so.1", 0, 0, "NVML library to load for GPU metrics"},
     {"buckets-http", "RAGD_BUCKETS_HTTP", CONFIG_BUCKETS, F(buckets_http), "LIST", HTTP_BUCKETS, 0,
@@ -123,7 +123,7 @@ static const config_option_t options[] = {
      "openai: the server's base URL; the key comes from RAGD_EMBEDDER_API_KEY only"},
     {"embedder-model", "RAGD_EMBEDDER_MODEL", CONFIG_STRING, F(embedder_model), "NAME", NULL, 0, 0,
      "openai: the model"},
-    {"embedder-timeout", "RAGD_EMBEDDER_TIMEOUT", CONFIG_SECONDS, F(embedder_timeout_s), "SECONDS",
+    {"embedder-timeout", "RAGD_EMBEDDER_TIMEOUT", CONFIG_NUMBER, F(embedder_timeout_s), "SECONDS",
      "30", 0.1, 3600, "openai: time one request may take"},
     {"embedder-retries", "RAGD_EMBEDDER_RETRIES", CONFIG_UINT, F(embedder_retries), "N", "3", 0, 10,
      "openai: retries with backoff on 429, 5xx and network errors"},
@@ -143,12 +143,15 @@ static const config_option_t options[] = {
      VINDEX_MAX_K,
      "chunks of one document in a result list when a query does not say (max_per_document); 0: "
      "any"},
+    {"vector-weight", "RAGD_VECTOR_WEIGHT", CONFIG_NUMBER, F(vector_weight), "W", "0.3", 0, 1,
+     "hybrid search: the vector ranking's weight against the keyword ranking's (1 - W), each "
+     "scaled to 0-1 by its best and worst score"},
     {"reranker-url", "RAGD_RERANKER_URL", CONFIG_STRING, F(reranker_url), "URL", NULL, 0, 0,
      "a /rerank server (Hugging Face TEI, Cohere, Jina) that orders the first candidates again; "
      "the key comes from RAGD_RERANKER_API_KEY only"},
     {"reranker-model", "RAGD_RERANKER_MODEL", CONFIG_STRING, F(reranker_model), "NAME", NULL, 0, 0,
      "the reranker's model, when its API asks for one (Cohere, Jina)"},
-    {"reranker-timeout", "RAGD_RERANKER_TIMEOUT", CONFIG_SECONDS, F(reranker_timeout_s), "SECONDS",
+    {"reranker-timeout", "RAGD_RERANKER_TIMEOUT", CONFIG_NUMBER, F(reranker_timeout_s), "SECONDS",
      "5", 0.1, 600, "time one reranker call may take (then the first ranking is kept)"},
     {"rerank-depth", "RAGD_RERANK_DEPTH", CONFIG_UINT, F(rerank_depth), "N", "20", 1, 100,
      "candidates the reranker orders (at least top_k)"},
@@ -167,10 +170,10 @@ static const config_option_t options[] = {
      "slower"},
     {"cache-entries", "RAGD_CACHE_ENTRIES", CONFIG_UINT, F(cache_entries), "N", "1000", 0, 1000000,
      "query cache size; 0 turns it off"},
-    {"cache-ttl", "RAGD_CACHE_TTL", CONFIG_SECONDS, F(cache_ttl_s), "SECONDS", "300", 1, 604800,
+    {"cache-ttl", "RAGD_CACHE_TTL", CONFIG_NUMBER, F(cache_ttl_s), "SECONDS", "300", 1, 604800,
      "query cache entry lifetime"},
-    {"pdf-timeout", "RAGD_PDF_TIMEOUT", CONFIG_SECONDS, F(pdf_timeout_s), "SECONDS", "30", 0.1,
-     3600, "time one PDF may take to parse"},
+    {"pdf-timeout", "RAGD_PDF_TIMEOUT", CONFIG_NUMBER, F(pdf_timeout_s), "SECONDS", "30", 0.1, 3600,
+     "time one PDF may take to parse"},
     {"buckets-document", "RAGD_BUCKETS_DOCUMENT", CONFIG_BUCKETS, F(buckets_document), "LIST",
      DOCUMENT_BUCKETS, 0, 0, "document_processing_duration_seconds bounds"},
     {"buckets-embedding", "RAGD_BUCKETS_EMBEDDING", CONFIG_BUCKETS, F(buckets_embedding), "LIST",
@@ -185,12 +188,12 @@ static const config_option_t options[] = {
      "openai: the server's base URL; the key comes from RAGD_GENERATOR_API_KEY only"},
     {"generator-model", "RAGD_GENERATOR_MODEL", CONFIG_STRING, F(generator_model), "NAME", NULL, 0,
      0, "openai: the model (also the one model /v1/models lists)"},
-    {"generator-connect-timeout", "RAGD_GENERATOR_CONNECT_TIMEOUT", CONFIG_SECONDS,
+    {"generator-connect-timeout", "RAGD_GENERATOR_CONNECT_TIMEOUT", CONFIG_NUMBER,
      F(generator_connect_timeout_s), "SECONDS", "5", 0.1, 600, "openai: time to connect"},
-    {"generator-first-token-timeout", "RAGD_GENERATOR_FIRST_TOKEN_TIMEOUT", CONFIG_SECONDS,
+    {"generator-first-token-timeout", "RAGD_GENERATOR_FIRST_TOKEN_TIMEOUT", CONFIG_NUMBER,
      F(generator_first_token_timeout_s), "SECONDS", "60", 0.1, 3600,
      "openai: time from a request to its first token"},
-    {"generator-timeout", "RAGD_GENERATOR_TIMEOUT", CONFIG_SECONDS, F(generator_timeout_s),
+    {"generator-timeout", "RAGD_GENERATOR_TIMEOUT", CONFIG_NUMBER, F(generator_timeout_s),
      "SECONDS", "300", 0.1, 86400, "openai: time one answer may take in all"},
     {"generator-retries", "RAGD_GENERATOR_RETRIES", CONFIG_UINT, F(generator_retries), "N", "2", 0,
      10, "openai: retries with backoff on 429, 5xx and connection errors, before the first token"},
@@ -206,7 +209,7 @@ static const config_option_t options[] = {
     {"prometheus-url", "RAGD_PROMETHEUS_URL", CONFIG_STRING, F(prometheus_url), "URL", NULL, 0, 0,
      "the Prometheus /dashboard reads (query, query_range and alerts only); none: the page says "
      "so"},
-    {"prometheus-timeout", "RAGD_PROMETHEUS_TIMEOUT", CONFIG_SECONDS, F(prometheus_timeout_s),
+    {"prometheus-timeout", "RAGD_PROMETHEUS_TIMEOUT", CONFIG_NUMBER, F(prometheus_timeout_s),
      "SECONDS", "10", 0.1, 300, "time one dashboard call to Prometheus may take"},
 };
 #undef F
@@ -232,7 +235,7 @@ void config_option_range(const config_option_t *o, char *out, size_t outlen)
 {
     char lo[32], hi[32];
     out[0] = '\0';
-    if (o->kind != CONFIG_SIZE && o->kind != CONFIG_UINT && o->kind != CONFIG_SECONDS) return;
+    if (o->kind != CONFIG_SIZE && o->kind != CONFIG_UINT && o->kind != CONFIG_NUMBER) return;
     format_number(lo, sizeof lo, o->kind, o->min);
     format_number(hi, sizeof hi, o->kind, o->max);
     snprintf(out, outlen, "%s-%s", lo, hi);
@@ -292,15 +295,15 @@ static int apply(config_t *c, const config_option_t *o, const char *v, const cha
         num = (double)n;
         break;
     }
-    case CONFIG_SECONDS:
-        rc = parse_seconds(v, &num);
+    case CONFIG_NUMBER:
+        rc = parse_number(v, &num);
         break;
     }
     if (rc) {
         snprintf(err, errlen, "invalid value '%s' for %s (want %s)", v, source, o->arg);
         return -EINVAL;
     }
-    if (o->kind != CONFIG_SIZE && o->kind != CONFIG_UINT && o->kind != CONFIG_SECONDS) return 0;
+    if (o->kind != CONFIG_SIZE && o->kind != CONFIG_UINT && o->kind != CONFIG_NUMBER) return 0;
     if (num < o->min || num > o->max) {
         char range[64];
         config_option_range(o, range, sizeof range);

@@ -67,6 +67,7 @@ typedef struct config {
     char reranker_model[256];
     double reranker_timeout_s;
     unsigned rerank_depth;
+    double vector_weight; /* hybrid: the vector side's weight */
     double pdf_timeout_s;
     config_vector_index_t vector_index;
     unsigned hnsw_m, hnsw_ef_construction, hnsw_ef_search;
@@ -92,7 +93,7 @@ typedef enum config_kind {
     CONFIG_STRING,  /* char[]: at most the field's size less one */
     CONFIG_SIZE,    /* size_t bytes: "32MiB", "64k", "1048576" */
     CONFIG_UINT,    /* unsigned */
-    CONFIG_SECONDS, /* double: "2.5" */
+    CONFIG_NUMBER,  /* double, not negative: "2.5" (seconds, a weight) */
     CONFIG_BOOL,    /* bool: on|off, true|false, yes|no, 1|0 */
     CONFIG_CHOICE,  /* an enum (int): the index of the value in arg's "a|b|c" */
     CONFIG_BUCKETS, /* config_buckets_t */
@@ -106,7 +107,7 @@ typedef struct config_option {
     size_t off, size; /* the field in config_t, and its size */
     const char *arg;  /* what a value looks like (N, SIZE, SECONDS; the choices) */
     const char *def;  /* default as a user writes it; NULL: none ("", false) */
-    double min, max;  /* range of CONFIG_SIZE (bytes), CONFIG_UINT, CONFIG_SECONDS */
+    double min, max;  /* range of CONFIG_SIZE (bytes), CONFIG_UINT, CONFIG_NUMBER */
     const char *help;
 } config_option_t;
 

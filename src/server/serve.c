@@ -73,6 +73,7 @@ static int open_rag(app_t *a, char *err, size_t errlen)
         .embedder = emb,
         .reranker = rr,
         .rerank_depth = c->rerank_depth,
+        .vector_weight = c->vector_weight,
         .chunk = {c->chunk_tokens, c->chunk_overlap, c->max_chunks},
         .parse = {.timeout_s = c->pdf_timeout_s, .max_memory = (size_t)2 << 30, .max_pages = 5000},
         .cache_entries = c->cache_entries,

@@ -16,6 +16,7 @@
 #include "rag/cache.h"
 #include "rag/chunk.h"
 #include "rag/embed.h"
+#include "rag/fuse.h"
 #include "rag/kwindex.h"
 #include "rag/match.h"
 #include "rag/parse.h"
@@ -472,7 +473,7 @@ TEST(store_roundtrip)
     ASSERT(mkdtemp(dir));
     store_t *s;
     char err[512];
-    ASSERT_OK(store_open(&s, dir, "hash", 16, err, sizeof err));
+    ASSERT_OK(store_open(&s, dir, "hash", NULL, 16, err, sizeof err));
     float v[3][16] = {{1}, {0, 1}, {0, 0, 1}};
     store_chunk_t c[2] = {{"alpha text", 10, "", v[0]}, {"beta", 4, "S", v[1]}};
     doc_kv_t meta[2] = {{"k", "v"}, {"a.b", "it's \"quoted\""}};
@@ -564,7 +565,7 @@ TEST(store_roundtrip)
     ASSERT_EQ(chunks, 1);
     store_close(&s);
     /* reopen: the same embedder works, another is refused */
-    ASSERT_OK(store_open(&s, dir, "hash", 16, err, sizeof err));
+    ASSERT_OK(store_open(&s, dir, "hash", NULL, 16, err, sizeof err));
     ASSERT_OK(store_counts(s, &docs, &chunks));
     ASSERT_EQ(chunks, 1);
     int64_t *ids;
@@ -583,7 +584,7 @@ TEST(store_roundtrip)
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, schema2_fixture, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    ASSERT_OK(store_open(&s, dir, "hash", 16, err, sizeof err));
+    ASSERT_OK(store_open(&s, dir, "hash", NULL, 16, err, sizeof err));
     doc_kv_t old_meta[1] = {{"team", "ops"}};
     ASSERT_OK(store_filter_ids(s, old_meta, 1, &set));
     ASSERT_EQ(set.n, 1);
@@ -614,14 +615,14 @@ TEST(store_roundtrip)
                            NULL, NULL),
               SQLITE_OK);
     sqlite3_close(db);
-    ASSERT_EQ(store_open(&s, dir, "hash", 16, err, sizeof err), -EINVAL);
+    ASSERT_EQ(store_open(&s, dir, "hash", NULL, 16, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "schema version 99");
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_exec(db, "UPDATE meta SET value = '4' WHERE key = 'schema_version'", NULL, NULL, NULL);
     sqlite3_close(db);
-    ASSERT_EQ(store_open(&s, dir, "hash", 32, err, sizeof err), -EINVAL);
+    ASSERT_EQ(store_open(&s, dir, "hash", NULL, 32, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "dimension 16");
-    ASSERT_EQ(store_open(&s, dir, "openai:model", 16, err, sizeof err), -EINVAL);
+    ASSERT_EQ(store_open(&s, dir, "openai:model", NULL, 16, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "must not mix");
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -641,6 +642,7 @@ TEST(rag_pipeline)
     ASSERT_OK(embed_hash_new(&emb, 64));
     static const double b[] = {0.001, 0.01, 0.1, 1};
     rag_opts_t o = {.data_dir = dir,
+                    .vector_weight = RAG_VECTOR_WEIGHT,
                     .embedder = emb,
                     .chunk = {64, 8, 100},
                     .parse = popts,
@@ -774,6 +776,7 @@ static rag_t *open_rag_in(const char *dir, metrics_registry_t **reg, size_t toke
     char err[256];
     if (metrics_registry_new(reg, NULL) || embed_hash_new(&emb, 64)) return NULL;
     rag_opts_t o = {.data_dir = dir,
+                    .vector_weight = RAG_VECTOR_WEIGHT,
                     .embedder = emb,
                     .chunk = {tokens, overlap, 100},
                     .parse = popts,
@@ -874,6 +877,109 @@ static long keyword_hits(rag_t *r, const char *q)
     return n;
 }
 
+/* The vector of the top hit of a vector query, and its document. */
+static double top_vector_hit(rag_t *r, const char *q, char *doc, size_t n)
+{
+    rag_answer_t a;
+    char err[256];
+    if (rag_query(r, &(rag_query_t){.text = q, .top_k = 3, .mode = RAG_VECTOR}, &a, err,
+                  sizeof err) ||
+        a.results->n == 0)
+        return -1;
+    snprintf(doc, n, "%s", a.results->hits[0].document_id);
+    double score = a.results->hits[0].score;
+    rag_answer_release(&a);
+    return score;
+}
+
+/* A store of the hash embedder's first version ("hash") is embedded again
+ * at start-up, all of it, and then records "hash-2"; a saved graph of the
+ * old vectors goes. Another embedder's store is still refused. */
+TEST(rag_reembeds_replaced_hash)
+{
+    char dir[] = "/tmp/ragd-test-reembed-XXXXXX", err[256], path[200], doc[64];
+    metrics_registry_t *reg;
+    rag_t *r = open_test_rag(dir, &reg, 8, 0);
+    ASSERT(r);
+    rag_ingested_t ing;
+    static const char *const texts[] = {"alpha zircon bearing rocks", "beta quartz crystals",
+                                        "gamma feldspar in granite"};
+    char big[4000] = "";
+    for (int i = 0; i < 300; i++) /* over one batch of chunks */
+        snprintf(big + strlen(big), sizeof big - strlen(big), "w%d ", i);
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "d%d", i);
+        ASSERT_OK(rag_ingest(
+            r,
+            &(rag_doc_in_t){.id = id, .type = DOC_TEXT, .data = texts[i], .len = strlen(texts[i])},
+            &ing, err, sizeof err));
+    }
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "f%d", i);
+        ASSERT_OK(rag_ingest(
+            r, &(rag_doc_in_t){.id = id, .type = DOC_TEXT, .data = big, .len = strlen(big)}, &ing,
+            err, sizeof err));
+    }
+    double before = top_vector_hit(r, "beta quartz crystals", doc, sizeof doc);
+    ASSERT_STR_EQ(doc, "d1");
+    rag_close(&r);
+    metrics_registry_free(&reg);
+    /* as the first version left it: its name, other vectors, and a graph file */
+    snprintf(path, sizeof path, "%s/ragd.db", dir);
+    sqlite3 *db;
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "UPDATE meta SET value = 'hash' WHERE key = 'embedder';"
+                           "UPDATE chunks SET embedding = zeroblob(256)",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    snprintf(path, sizeof path, "%s/vectors.hnsw", dir);
+    FILE *fp = fopen(path, "w");
+    ASSERT(fp);
+    fputs("old graph", fp);
+    fclose(fp);
+    ASSERT((r = open_rag_in(dir, &reg, 8, 0)) != NULL);
+    ASSERT(access(path, F_OK) != 0); /* the old graph is gone */
+    double after = top_vector_hit(r, "beta quartz crystals", doc, sizeof doc);
+    ASSERT_STR_EQ(doc, "d1");
+    ASSERT(fabs(after - before) < 1e-6); /* the same vectors as ingestion made */
+    rag_close(&r);
+    metrics_registry_free(&reg);
+    snprintf(path, sizeof path, "%s/ragd.db", dir);
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "SELECT (SELECT value FROM meta WHERE key = 'embedder'),"
+                                 " (SELECT count(*) FROM chunks WHERE embedding = zeroblob(256)),"
+                                 " (SELECT count(*) FROM chunks)",
+                                 -1, &st, NULL),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "hash-2");
+    ASSERT_EQ(sqlite3_column_int(st, 1), 0);
+    ASSERT(sqlite3_column_int(st, 2) > 1024); /* more than one batch */
+    sqlite3_finalize(st);
+    /* only the replaced name, at the same dimension, is embedded again */
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = 'openai:m' WHERE key = 'embedder'", NULL,
+                           NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    store_t *s;
+    ASSERT_EQ(store_open(&s, dir, "hash-2", "hash", 64, err, sizeof err), -EINVAL);
+    ASSERT_CONTAINS(err, "must not mix");
+    ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_exec(db, "UPDATE meta SET value = 'hash' WHERE key = 'embedder'", NULL, NULL, NULL);
+    sqlite3_close(db);
+    ASSERT_EQ(store_open(&s, dir, "hash-2", "hash", 32, err, sizeof err), -EINVAL);
+    ASSERT_OK(store_open(&s, dir, "hash-2", "hash", 64, err, sizeof err));
+    ASSERT(store_reembed(s));
+    store_close(&s);
+    ASSERT_OK(file_rm_rf(dir));
+}
+
 /* The keyword index follows the store across restarts: lost, behind or
  * ahead of it (a crash between the two commits), or damaged. */
 TEST(rag_keywords_follow_store)
@@ -903,7 +1009,7 @@ TEST(rag_keywords_follow_store)
     metrics_registry_free(&reg);
     /* the store moved on without it: "b" deleted, "c" added */
     store_t *s;
-    ASSERT_OK(store_open(&s, dir, "hash", 64, err, sizeof err));
+    ASSERT_OK(store_open(&s, dir, "hash-2", NULL, 64, err, sizeof err));
     int64_t *ids;
     size_t n;
     ASSERT_OK(store_delete(s, "b", &ids, &n));
@@ -1118,6 +1224,43 @@ TEST(parse_titles_and_furniture)
         free(pdf);
     }
     unlink("/tmp/ragd-test-title.pdf");
+}
+
+/* Hybrid fusion by scaled scores: weight 1 or 0 gives one side's order, a
+ * hit both sides rank well beats one only a side holds, scales do not
+ * matter (cosines and bm25 of any size), ties go to the smaller id. */
+TEST(fuse_scaled_scores)
+{
+    const vindex_hit_t v[] = {{1, 0.9f}, {2, 0.8f}, {3, 0.5f}};
+    const vindex_hit_t kw[] = {{4, 40.0f}, {2, 30.0f}, {5, 10.0f}};
+    vindex_hit_t out[6];
+    ASSERT_EQ(fuse_scores(v, 3, kw, 3, 1.0, 6, out), 5);
+    ASSERT_EQ(out[0].id, 1);
+    ASSERT_EQ(out[1].id, 2);
+    ASSERT_EQ(fuse_scores(v, 3, kw, 3, 0.0, 6, out), 5);
+    ASSERT_EQ(out[0].id, 4);
+    ASSERT_EQ(out[1].id, 2);
+    /* 2 is second on both sides, 4 first on the heavier one */
+    ASSERT_EQ(fuse_scores(v, 3, kw, 3, 0.3, 6, out), 5);
+    ASSERT_EQ(out[0].id, 4); /* 0.7 */
+    ASSERT_EQ(out[1].id, 2); /* 0.3 * 0.75 + 0.7 * 20 / 30 = 0.692 */
+    ASSERT_EQ(out[2].id, 1); /* 0.3 */
+    ASSERT(fabs(out[1].score - (0.3 * 0.75 + 0.7 * 20.0 / 30.0)) < 1e-6);
+    ASSERT_EQ(fuse_scores(v, 3, kw, 3, 0.5, 6, out), 5);
+    ASSERT_EQ(out[0].id, 2); /* 0.5 * 0.75 + 0.5 * 0.667, above either side's first alone */
+    /* the same keyword scores ten times larger: the same fusion */
+    vindex_hit_t kw10[3];
+    for (int i = 0; i < 3; i++) kw10[i] = (vindex_hit_t){kw[i].id, kw[i].score * 10};
+    vindex_hit_t out10[6];
+    ASSERT_EQ(fuse_scores(v, 3, kw10, 3, 0.3, 6, out10), 5);
+    ASSERT_EQ(fuse_scores(v, 3, kw, 3, 0.3, 6, out), 5);
+    for (int i = 0; i < 5; i++) ASSERT_EQ(out10[i].id, out[i].id);
+    /* one side empty, or a list of equal scores: the whole weight each */
+    const vindex_hit_t flat[] = {{9, 2.0f}, {7, 2.0f}};
+    ASSERT_EQ(fuse_scores(NULL, 0, flat, 2, 0.3, 6, out), 2);
+    ASSERT_EQ(out[0].id, 7);
+    ASSERT(fabs(out[0].score - 0.7) < 1e-6);
+    ASSERT_EQ(fuse_scores(v, 3, kw, 3, 0.3, 2, out), 2); /* at most k */
 }
 
 /* A title is cut at a character, never inside one, and set once. */

@@ -72,11 +72,13 @@
     X(store_roundtrip)                                                                             \
     X(rag_pipeline)                                                                                \
     X(rag_keywords_follow_store)                                                                   \
+    X(rag_reembeds_replaced_hash)                                                                  \
     X(hybrid_prefix_stable)                                                                        \
     X(match_prunes_common_terms)                                                                   \
     X(results_pick_per_document)                                                                   \
     X(parse_titles_and_furniture)                                                                  \
     X(doc_title_cut_and_kept)                                                                      \
+    X(fuse_scaled_scores)                                                                          \
     X(result_merges_neighbours)                                                                    \
     X(sse_parser_cut_anywhere)                                                                     \
     X(extractive_generator)                                                                        \
