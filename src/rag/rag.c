@@ -22,9 +22,47 @@
  * histogram sees one observation per call. */
 #define RAG_EMBED_BATCH 64
 
+/* Vectors read at start-up go into the index LOAD_BATCH at a time: one
+ * lock and one reservation per batch instead of per row. */
+#define LOAD_BATCH 1024
+
+struct vec_load {
+    vindex_t *ix;
+    unsigned dim;
+    size_t n;
+    int64_t ids[LOAD_BATCH];
+    float *vecs; /* LOAD_BATCH * dim */
+};
+
+static int load_flush(struct vec_load *l)
+{
+    int rc = l->n ? vindex_add(l->ix, l->ids, l->vecs, l->n) : 0;
+    l->n = 0;
+    return rc;
+}
+
 static int load_vector(void *ctx, int64_t id, const float *vec)
 {
-    return vindex_add(ctx, &id, vec, 1);
+    struct vec_load *l = ctx;
+    l->ids[l->n] = id;
+    memcpy(l->vecs + l->n * l->dim, vec, l->dim * sizeof *vec);
+    return ++l->n == LOAD_BATCH ? load_flush(l) : 0;
+}
+
+/* The store's vectors above `after` into ix. */
+static int load_vectors(store_t *s, int64_t after, vindex_t *ix, unsigned dim)
+{
+    struct vec_load *l = malloc(sizeof *l);
+    float *vecs = malloc((size_t)LOAD_BATCH * dim * sizeof *vecs);
+    int rc = l && vecs ? 0 : -ENOMEM;
+    if (!rc) {
+        *l = (struct vec_load){.ix = ix, .dim = dim, .vecs = vecs};
+        rc = store_each_vector(s, after, load_vector, l);
+        if (!rc) rc = load_flush(l);
+    }
+    free(vecs);
+    free(l);
+    return rc;
 }
 
 static bool chunk_kept(void *ctx, int64_t id)
@@ -75,7 +113,7 @@ static int load_index(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, 
     char lerr[512] = "";
     if (vindex_load(r->index, &watermark, lerr, sizeof lerr) != 0)
         log_warn("vector index: %s; building the graph again", lerr);
-    if ((rc = store_each_vector(r->store, watermark, load_vector, r->index)) != 0) goto fail;
+    if ((rc = load_vectors(r->store, watermark, r->index, r->emb->dim)) != 0) goto fail;
     if (watermark && (int64_t)vindex_size(r->index) != chunks) {
         idset_t ids;
         if ((rc = store_chunk_ids(r->store, watermark, &ids)) != 0) goto fail;
@@ -88,7 +126,7 @@ static int load_index(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, 
                  "loading every vector from the store and building the graph again",
                  vindex_size(r->index), (long long)chunks);
         vindex_reset(r->index);
-        if ((rc = store_each_vector(r->store, 0, load_vector, r->index)) != 0) goto fail;
+        if ((rc = load_vectors(r->store, 0, r->index, r->emb->dim)) != 0) goto fail;
     }
     if ((rc = vindex_start(r->index)) != 0) goto fail;
     return 0;

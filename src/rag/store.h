@@ -30,7 +30,7 @@
 #include "rag/result.h"
 #include "rag/vindex.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_READERS        4
 #define STORE_FILE           "ragd.db"
 

@@ -273,7 +273,7 @@ static int vector_row(store_t *s, sqlite3_stmt *st, void *fn, void *ctx)
 
 int store_each_vector(store_t *s, int64_t after, store_vector_fn fn, void *ctx)
 {
-    return each_row(s, "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id", after,
+    return each_row(s, "SELECT id, embedding FROM chunk_vectors WHERE id > ? ORDER BY id", after,
                     vector_row, (void *)fn, ctx);
 }
 

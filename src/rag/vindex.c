@@ -30,7 +30,13 @@ static inline float *row_ptr(const vindex_t *ix, size_t r)
 /* Blocks come straight from mmap: freed, they go back to the system at
  * once. From malloc they might not: glibc raises its mmap threshold after
  * a large free, and later blocks would come from a heap that keeps what
- * the flat segment hands over to the graph (1.5 GiB at a million rows). */
+ * the flat segment hands over to the graph (1.5 GiB at a million rows).
+ * MAP_POPULATE maps a block's pages in one call instead of a fault per
+ * page on first write: loading 204,000 vectors at start-up took 1.26-1.31 s
+ * with it, 1.77-1.86 s without (three runs each; the faults were a third
+ * of the time on this VM). A block is filled before the next is made, so
+ * only the last one and the spare blocks_trim keeps hold pages not yet in
+ * use (12 MiB at 384 dimensions). */
 static size_t block_bytes(const vindex_t *ix)
 {
     return (size_t)VINDEX_BLOCK_ROWS * ix->stride * sizeof(float);
@@ -38,7 +44,8 @@ static size_t block_bytes(const vindex_t *ix)
 
 static float *block_new(const vindex_t *ix)
 {
-    void *p = mmap(NULL, block_bytes(ix), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+    void *p = mmap(NULL, block_bytes(ix), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
                    0); /* page-aligned (so 64-byte aligned) and zeroed */
     return p == MAP_FAILED ? NULL : p;
 }

@@ -467,6 +467,14 @@ static int collect_text(void *ctx, int64_t id, const char *section, const char *
     return 0;
 }
 
+static int count_vector(void *ctx, int64_t id, const float *vec)
+{
+    (void)id;
+    (void)vec;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
 TEST(store_roundtrip)
 {
     char dir[] = "/tmp/ragd-test-store-XXXXXX";
@@ -550,6 +558,9 @@ TEST(store_roundtrip)
     ASSERT_OK(store_each_text(s, 0, collect_text, &t)); /* the old chunks are gone */
     ASSERT_EQ(t.n, 1);
     ASSERT_STR_EQ(t.text[0], "|gamma");
+    size_t nvec = 0; /* and their vectors with them */
+    ASSERT_OK(store_each_vector(s, 0, count_vector, &nvec));
+    ASSERT_EQ(nvec, 1);
     doc_record_t *list;
     size_t nlist;
     ASSERT_OK(store_list(s, 10, NULL, &list, &nlist));
@@ -600,7 +611,19 @@ TEST(store_roundtrip)
                                  NULL),
               SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "4");
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "5");
+    sqlite3_finalize(st);
+    /* v5: the vectors in a table of their own, none left in the chunks' rows */
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db,
+                           "SELECT (SELECT group_concat(length(embedding)) FROM chunk_vectors),"
+                           " (SELECT count(*) FROM pragma_table_info('chunks')"
+                           "  WHERE name = 'embedding')",
+                           -1, &st, NULL),
+        SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "64");
+    ASSERT_EQ(sqlite3_column_int(st, 1), 0);
     sqlite3_finalize(st);
     /* v4: the FTS5 tables are gone (the keyword index is rag/kwindex) */
     ASSERT_EQ(sqlite3_prepare_v2(db,
@@ -618,7 +641,7 @@ TEST(store_roundtrip)
     ASSERT_EQ(store_open(&s, dir, "hash", NULL, 16, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "schema version 99");
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_exec(db, "UPDATE meta SET value = '4' WHERE key = 'schema_version'", NULL, NULL, NULL);
+    sqlite3_exec(db, "UPDATE meta SET value = '5' WHERE key = 'schema_version'", NULL, NULL, NULL);
     sqlite3_close(db);
     ASSERT_EQ(store_open(&s, dir, "hash", NULL, 32, err, sizeof err), -EINVAL);
     ASSERT_CONTAINS(err, "dimension 16");
@@ -932,7 +955,7 @@ TEST(rag_reembeds_replaced_hash)
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
                            "UPDATE meta SET value = 'hash' WHERE key = 'embedder';"
-                           "UPDATE chunks SET embedding = zeroblob(256)",
+                           "UPDATE chunk_vectors SET embedding = zeroblob(256)",
                            NULL, NULL, NULL),
               SQLITE_OK);
     sqlite3_close(db);
@@ -951,12 +974,13 @@ TEST(rag_reembeds_replaced_hash)
     snprintf(path, sizeof path, "%s/ragd.db", dir);
     ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_stmt *st;
-    ASSERT_EQ(sqlite3_prepare_v2(db,
-                                 "SELECT (SELECT value FROM meta WHERE key = 'embedder'),"
-                                 " (SELECT count(*) FROM chunks WHERE embedding = zeroblob(256)),"
-                                 " (SELECT count(*) FROM chunks)",
-                                 -1, &st, NULL),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db,
+                           "SELECT (SELECT value FROM meta WHERE key = 'embedder'),"
+                           " (SELECT count(*) FROM chunk_vectors WHERE embedding = zeroblob(256)),"
+                           " (SELECT count(*) FROM chunks)",
+                           -1, &st, NULL),
+        SQLITE_OK);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
     ASSERT_STR_EQ((const char *)sqlite3_column_text(st, 0), "hash-2");
     ASSERT_EQ(sqlite3_column_int(st, 1), 0);
