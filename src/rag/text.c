@@ -2,7 +2,6 @@
 #include "util/text_scan.h"
 
 #include <string.h>
-#include <strings.h>
 
 uint32_t text_decode(const char *str, size_t n, size_t *len)
 {
@@ -56,10 +55,34 @@ static bool is_word_char(uint32_t cp)
     return !text_is_cjk(cp);
 }
 
+/* ASCII letters and digits: the bytes of most text, classified without
+ * decoding. */
+static const bool ascii_word[128] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+    ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 void text_tokens(const char *s, size_t n, text_token_fn fn, void *ctx)
 {
     size_t i = 0, word = SIZE_MAX;
     while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) { /* is_word_char and text_is_cjk, for one byte */
+            if (ascii_word[c]) {
+                if (word == SIZE_MAX) word = i;
+            } else if (word != SIZE_MAX) {
+                if (!fn(ctx, s + word, i - word, TEXT_WORD)) return;
+                word = SIZE_MAX;
+            }
+            i++;
+            continue;
+        }
         size_t len;
         uint32_t cp = text_decode(s + i, n - i, &len);
         if (is_word_char(cp)) {
@@ -202,14 +225,30 @@ void text_terms(const char *s, size_t n, buf_t *out)
     close_run(&t);
 }
 
+/* The stop words by length, space-separated: the hash embedder asks for
+ * every word of every chunk, so a word is packed into an integer (lower
+ * case, at most 5 bytes) and compared with those of its length only. */
+static const char *const stop_by_len[6] = {
+    NULL,
+    "a i",
+    "an as at be by do in is it of on or to",
+    "and are can for how the who why",
+    "does from what when with",
+    "where which",
+};
+
+static uint64_t stop_pack(const char *s, size_t n)
+{
+    uint64_t k = 0;
+    for (size_t i = 0; i < n; i++) k |= (uint64_t)(unsigned char)ascii_lower(s[i]) << (8 * i);
+    return k;
+}
+
 bool text_is_stop(const char *s, size_t n)
 {
-    static const char *const stop[] = {"a",    "an",    "and",   "are", "as",   "at",  "be", "by",
-                                       "can",  "do",    "does",  "for", "from", "how", "i",  "in",
-                                       "is",   "it",    "of",    "on",  "or",   "the", "to", "what",
-                                       "when", "where", "which", "who", "why",  "with"};
-    if (n > 5) return false; /* the longest above */
-    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
-        if (strlen(stop[i]) == n && !strncasecmp(s, stop[i], n)) return true;
+    if (n == 0 || n > 5) return false;
+    uint64_t k = stop_pack(s, n);
+    for (const char *w = stop_by_len[n]; *w; w += n + (w[n] == ' '))
+        if (stop_pack(w, n) == k) return true;
     return false;
 }

@@ -39,6 +39,18 @@ static char *terms_of(const char *s)
     return buf_steal(&b, NULL);
 }
 
+/* Stop words: any ASCII case, the whole word only, every length. */
+TEST(text_stop_words)
+{
+    static const char *const yes[] = {"a", "I", "of", "The", "does", "WHICH", "where", "to"};
+    static const char *const no[] = {"x", "ab", "ofs", "these", "whic", "wherever", "", "th"};
+    for (size_t i = 0; i < 8; i++) {
+        ASSERT(text_is_stop(yes[i], strlen(yes[i])));
+        ASSERT(!text_is_stop(no[i], strlen(no[i])));
+    }
+    ASSERT(text_is_stop("the end", 3)); /* the first n bytes only */
+}
+
 TEST(text_terms_and_tokens)
 {
     static const struct {

@@ -48,6 +48,7 @@
     X(gpu_collector_without_nvml)                                                                  \
     X(health_components)                                                                           \
     X(text_terms_and_tokens)                                                                       \
+    X(text_stop_words)                                                                             \
     X(chunker_cuts_at_boundaries)                                                                  \
     X(chunker_japanese_and_long_units)                                                             \
     X(chunker_keeps_sections_apart)                                                                \
