@@ -15,9 +15,26 @@ struct store_reader {
     sqlite3 *db;
 };
 
+/* The write connection's statements, prepared once (store_wstmt). */
+enum store_wsql {
+    W_SAVEPOINT,
+    W_RELEASE,
+    W_ROLLBACK_TO,
+    W_IDS_OF_DOC,
+    W_CREATED_AT,
+    W_DELETE_CHUNKS,
+    W_DELETE_DOC,
+    W_INSERT_DOC,
+    W_INSERT_META,
+    W_INSERT_CHUNK,
+    W_INSERT_VECTOR,
+    W_COUNT
+};
+
 struct store {
     pthread_mutex_t wmu; /* the write connection */
     sqlite3 *w;
+    sqlite3_stmt *wst[W_COUNT]; /* under wmu; NULL until first used */
     struct store_reader r[STORE_READERS];
     unsigned next_reader;
     unsigned dim;
