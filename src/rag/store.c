@@ -154,8 +154,8 @@ static const char *const wsql[W_COUNT] = {
     [W_CREATED_AT] = "SELECT created_at FROM documents WHERE id = ?",
     [W_DELETE_CHUNKS] = "DELETE FROM chunks WHERE doc_id = ?1",
     [W_DELETE_DOC] = "DELETE FROM documents WHERE id = ?1",
-    [W_INSERT_DOC] = "INSERT INTO documents(id, title, content_type, source, text, chunk_count, "
-                     "created_at, updated_at) VALUES(?,?,?,?,?,?,?,?)",
+    [W_INSERT_DOC] = ("INSERT INTO documents(id, title, content_type, source, text, chunk_count, "
+                      "created_at, updated_at) VALUES(?,?,?,?,?,?,?,?)"),
     [W_INSERT_META] = "INSERT INTO doc_meta(doc_id, key, value) VALUES(?,?,?)",
     [W_INSERT_CHUNK] = "INSERT INTO chunks(doc_id, position, section, text) VALUES(?,?,?,?)",
     [W_INSERT_VECTOR] = "INSERT INTO chunk_vectors(id, embedding) VALUES(?,?)",
