@@ -207,6 +207,7 @@ bench: bench-deps
 	@bench/run
 	@bench/http_bench
 	@$(BUILD)/bench_rag | grep -v '^RESULT'
+	@/usr/bin/python3 bench/ingest_bench.py $(BUILD)/ragd | grep -v '^RESULT'
 	@bench/query_instructions
 	@bench/answer_bench
 	@echo "== retrieval quality on ragd's own evaluation set (eval/, ragd eval)"

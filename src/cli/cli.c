@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -224,14 +225,43 @@ static long upload_one(const struct file *f, const char *server, const char *key
 
 #define BATCH_FILES 100
 #define BATCH_BYTES ((size_t)8 << 20) /* of NDJSON; the server's default cap is 32 MiB */
+/* Batches in flight at once: while the server commits one (under its write
+ * lock) it prepares the next (parse, chunk, embed) on its other cores. */
+#define SENDERS 2
+
+/* What became of the files: shared by the senders and the main thread. */
+typedef struct tally {
+    pthread_mutex_t mu;
+    size_t ok, failed, chunks;
+    buf_t failures;
+} tally_t;
 
 typedef struct batch {
-    const char *server, *key;
     buf_t nd;                   /* one JSON document per line */
     size_t idx[BATCH_FILES], n; /* the files of the lines */
-    size_t *ok, *failed, *chunks;
-    buf_t *failures;
+    enum { B_FREE, B_QUEUED, B_SENDING } state;
+    unsigned long seq; /* the order batches were queued in */
 } batch_t;
+
+/* The batches being filled, waiting and sent: the main thread fills a free
+ * one and queues it; SENDERS threads send the oldest queued. */
+typedef struct sendq {
+    const char *server, *key;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch_t b[SENDERS + 1];
+    unsigned long queued;
+    bool done; /* no more batches will be queued */
+    tally_t *tally;
+} sendq_t;
+
+static void tally_failure(tally_t *t, const char *path, const char *why)
+{
+    pthread_mutex_lock(&t->mu);
+    t->failed++;
+    buf_printf(&t->failures, "  %s: %s\n", path, why);
+    pthread_mutex_unlock(&t->mu);
+}
 
 /* Adds file i as a line; false when it must go alone (a PDF, a file that
  * cannot be read or is not UTF-8: the single upload says why). */
@@ -267,13 +297,12 @@ static bool batch_add(batch_t *b, size_t i)
 }
 
 /* Sends the batch and counts each file's result. */
-static void batch_send(batch_t *b)
+static void batch_send(sendq_t *q, batch_t *b)
 {
-    if (b->n == 0) return;
     char url[2048], err[512] = "";
-    snprintf(url, sizeof url, "%s/v1/documents/batch", b->server);
+    snprintf(url, sizeof url, "%s/v1/documents/batch", q->server);
     buf_t resp = BUF_INIT;
-    long status = cli_http_call("POST", url, "application/x-ndjson", b->key, b->nd.data, b->nd.len,
+    long status = cli_http_call("POST", url, "application/x-ndjson", q->key, b->nd.data, b->nd.len,
                                 600, &resp, err, sizeof err);
     json_t *j = status == 200 ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
     json_t *results = json_object_get(j, "results");
@@ -282,21 +311,99 @@ static void batch_send(batch_t *b)
         json_t *r = json_array_get(results, k);
         json_t *e = json_object_get(r, "error");
         if (r && !e) {
-            (*b->ok)++;
-            *b->chunks += (size_t)json_integer_value(json_object_get(r, "chunks"));
+            pthread_mutex_lock(&q->tally->mu);
+            q->tally->ok++;
+            q->tally->chunks += (size_t)json_integer_value(json_object_get(r, "chunks"));
+            pthread_mutex_unlock(&q->tally->mu);
             continue;
         }
-        (*b->failed)++;
         const char *m = json_string_value(json_object_get(e, "message"));
-        buf_printf(b->failures, "  %s: %s\n", files.v[b->idx[k]].path,
-                   m        ? m
-                   : err[0] ? err
-                            : "no answer for it");
+        tally_failure(q->tally, files.v[b->idx[k]].path, m ? m : err[0] ? err : "no answer for it");
     }
     json_decref(j);
     buf_free(&resp);
-    buf_reset(&b->nd);
-    b->n = 0;
+}
+
+static void *sender_main(void *arg)
+{
+    sendq_t *q = arg;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        batch_t *next = NULL;
+        for (int i = 0; i <= SENDERS; i++)
+            if (q->b[i].state == B_QUEUED && (!next || q->b[i].seq < next->seq)) next = &q->b[i];
+        if (!next) {
+            if (q->done) break;
+            pthread_cond_wait(&q->cv, &q->mu);
+            continue;
+        }
+        next->state = B_SENDING;
+        pthread_mutex_unlock(&q->mu);
+        batch_send(q, next);
+        pthread_mutex_lock(&q->mu);
+        buf_reset(&next->nd);
+        next->n = 0;
+        next->state = B_FREE;
+        pthread_cond_broadcast(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* True when two files map to one id: then batches go one at a time, and a
+ * file sent alone waits for them, so that the later file replaces the
+ * earlier, as in the list. */
+static bool ids_repeat(void)
+{
+    char **ids = calloc(files.n ? files.n : 1, sizeof *ids);
+    bool repeat = ids == NULL;
+    for (size_t i = 0; ids && i < files.n; i++) {
+        char id[160];
+        cli_path_id(files.v[i].rel, id, sizeof id);
+        if (!(ids[i] = strdup(id))) repeat = true;
+    }
+    if (!repeat) qsort(ids, files.n, sizeof *ids, cmp_str);
+    for (size_t i = 1; !repeat && i < files.n; i++) repeat = strcmp(ids[i - 1], ids[i]) == 0;
+    for (size_t i = 0; ids && i < files.n; i++) free(ids[i]);
+    free(ids);
+    return repeat;
+}
+
+/* A batch to fill: a free one, waiting for a sender to free one. */
+static batch_t *sendq_free(sendq_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    batch_t *b = NULL;
+    while (!b) {
+        for (int i = 0; i <= SENDERS && !b; i++)
+            if (q->b[i].state == B_FREE) b = &q->b[i];
+        if (!b) pthread_cond_wait(&q->cv, &q->mu);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return b;
+}
+
+/* Waits until no batch is queued or being sent. */
+static void sendq_drain(sendq_t *q)
+{
+    pthread_mutex_lock(&q->mu);
+    for (int i = 0; i <= SENDERS; i++)
+        while (q->b[i].state != B_FREE) pthread_cond_wait(&q->cv, &q->mu);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void sendq_queue(sendq_t *q, batch_t *b)
+{
+    pthread_mutex_lock(&q->mu);
+    b->state = B_QUEUED;
+    b->seq = q->queued++;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
 }
 
 int cli_ingest_main(int argc, char **argv)
@@ -340,33 +447,56 @@ int cli_ingest_main(int argc, char **argv)
     bool tty = isatty(2);
     double total = 0, sent = 0, t0 = clock_now();
     for (size_t i = 0; i < files.n; i++) total += (double)files.v[i].size;
-    size_t ok = 0, failed = 0, chunks = 0;
-    buf_t failures = BUF_INIT;
-    batch_t b = {.server = server,
-                 .key = key,
-                 .ok = &ok,
-                 .failed = &failed,
-                 .chunks = &chunks,
-                 .failures = &failures};
-    buf_init(&b.nd, 0);
+    tally_t t = {.failures = BUF_INIT};
+    pthread_mutex_init(&t.mu, NULL);
+    sendq_t q = {.server = server, .key = key, .tally = &t};
+    pthread_mutex_init(&q.mu, NULL);
+    pthread_cond_init(&q.cv, NULL);
+    for (int i = 0; i <= SENDERS; i++) buf_init(&q.b[i].nd, 0);
+    pthread_t senders[SENDERS];
+    int nsenders = 0, want = ids_repeat() ? 1 : SENDERS;
+    for (; nsenders < want; nsenders++)
+        if (pthread_create(&senders[nsenders], NULL, sender_main, &q) != 0) break;
+    if (nsenders == 0) {
+        fprintf(stderr, "ragd ingest: cannot start a thread\n");
+        return 1;
+    }
+    batch_t *b = sendq_free(&q);
     for (size_t i = 0; i < files.n; i++) {
         /* text, Markdown and HTML go in batches (one commit for many); a
          * PDF (binary), or a file JSON cannot carry, goes alone */
-        if (!batch_add(&b, i)) {
+        if (!batch_add(b, i)) {
             char err[512] = "";
+            if (want == 1) sendq_drain(&q); /* ids repeat: in the list's order */
+            size_t chunks = 0;
             long status = upload_one(&files.v[i], server, key, &chunks, err, sizeof err);
             if (status == 200 || status == 201) {
-                ok++;
+                pthread_mutex_lock(&t.mu);
+                t.ok++;
+                t.chunks += chunks;
+                pthread_mutex_unlock(&t.mu);
             } else {
-                failed++;
-                buf_printf(&failures, "  %s: %s\n", files.v[i].path, err);
+                tally_failure(&t, files.v[i].path, err);
             }
         }
-        if (b.n == BATCH_FILES || b.nd.len >= BATCH_BYTES || i + 1 == files.n) batch_send(&b);
+        if (b->n && (b->n == BATCH_FILES || b->nd.len >= BATCH_BYTES || i + 1 == files.n)) {
+            sendq_queue(&q, b);
+            if (i + 1 < files.n) b = sendq_free(&q);
+        }
         sent += (double)files.v[i].size;
         if (tty) progress(i + 1, files.n, sent, total, t0, i + 1 == files.n);
     }
-    buf_free(&b.nd);
+    pthread_mutex_lock(&q.mu);
+    q.done = true;
+    pthread_cond_broadcast(&q.cv);
+    pthread_mutex_unlock(&q.mu);
+    for (int i = 0; i < nsenders; i++) pthread_join(senders[i], NULL);
+    for (int i = 0; i <= SENDERS; i++) buf_free(&q.b[i].nd);
+    pthread_cond_destroy(&q.cv);
+    pthread_mutex_destroy(&q.mu);
+    pthread_mutex_destroy(&t.mu);
+    size_t ok = t.ok, failed = t.failed, chunks = t.chunks;
+    buf_t failures = t.failures;
     printf("ingested %zu of %zu files (%.1f MB, %zu chunks) in %.1f s; %zu failed\n", ok, files.n,
            sent / 1e6, chunks, clock_now() - t0, failed);
     if (failed) fprintf(stderr, "failed:\n%s", failures.data);

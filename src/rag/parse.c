@@ -3,6 +3,8 @@
 #include <cmark.h>
 #include <errno.h>
 #include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,9 +240,19 @@ static void html_walk(struct html *h, xmlNode *n)
     }
 }
 
+/* libxml2 sets up its globals in xmlInitParser, which is not safe to run
+ * on two threads at once; the first parse would otherwise run it, and a
+ * batch's workers and request threads parse at the same time. */
+static void html_init(void)
+{
+    xmlInitParser();
+}
+
 static int parse_html(const char *data, size_t n, doc_blocks_t *out, char *err, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     if (n > (size_t)INT32_MAX) return -E2BIG;
+    pthread_once(&once, html_init);
     htmlDocPtr doc = htmlReadMemory(data, (int)n, NULL, "UTF-8",
                                     HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                                         HTML_PARSE_NONET);

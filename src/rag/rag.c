@@ -16,6 +16,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/file.h"
+#include "util/par.h"
 #include "util/random.h"
 
 /* Texts per embedder call: remote embedders take batches, and the
@@ -350,11 +351,13 @@ int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen)
         rerank_free(&rr);
         return -ENOMEM;
     }
-    pthread_mutex_init(&r->wmu, NULL);
+    pthread_mutex_init(&r->cmu, NULL);
+    pthread_mutex_init(&r->amu, NULL);
     r->emb = emb;
     r->reranker = o->reranker;
     r->rerank_depth = o->rerank_depth ? o->rerank_depth : 20;
     r->vector_weight = o->vector_weight;
+    r->ingest_workers = o->ingest_workers ? o->ingest_workers : par_cpus(RAG_AUTO_INGEST_WORKERS);
     r->chunk = o->chunk;
     r->parse = o->parse;
     int rc = store_open(&r->store, o->data_dir, emb->name, emb->replaces, emb->dim, err, errlen);
@@ -394,7 +397,8 @@ void rag_close(rag_t **rp)
     cache_free(&r->cache);
     embed_free(&r->emb);
     rerank_free(&r->reranker);
-    pthread_mutex_destroy(&r->wmu);
+    pthread_mutex_destroy(&r->amu);
+    pthread_mutex_destroy(&r->cmu);
     free(r);
     *rp = NULL;
 }
@@ -516,10 +520,19 @@ static int ingest_build(rag_t *r, struct ingest *g, char *err, size_t errlen)
     return 0;
 }
 
+/* From the store's commit to the indexes' update: takes the apply mutex
+ * before it lets the commit mutex go, so that the indexes are updated in
+ * the store's order of commits, while the next write already commits
+ * (see rag.h). */
+static void handover(rag_t *r)
+{
+    pthread_mutex_lock(&r->amu);
+    pthread_mutex_unlock(&r->cmu);
+}
+
 /* What a committed document changes beside the store: the indexes (in the
  * store's order of commits; the keyword index is committed once per batch
- * by the caller), the cache, the counts. Under wmu (see rag.h for the lock
- * order). */
+ * by the caller), the cache, the counts. Under amu. */
 static void apply_commit(rag_t *r, const char *id, const struct ingest *g,
                          const store_put_result_t *res)
 {
@@ -537,6 +550,47 @@ static void apply_commit(rag_t *r, const char *id, const struct ingest *g,
     atomic_fetch_add(&r->nchunks, (int_least64_t)res->n_new - (int_least64_t)res->n_old);
 }
 
+/* Parses, chunks and embeds item i of a batch into g[i] and its store row
+ * docs[i]; item->rc says how it went. Touches only its own slots: the
+ * batch's workers call it for different i at once. */
+static void prepare_one(rag_t *r, rag_batch_item_t *it, struct ingest *g, store_doc_t *doc)
+{
+    const rag_doc_in_t *in = it->in;
+    *g = (struct ingest){.text = BUF_INIT, .embed_in = BUF_INIT, .terms = BUF_INIT};
+    if (in->id)
+        snprintf(it->out.id, sizeof it->out.id, "%s", in->id);
+    else
+        random_id(it->out.id);
+    it->err[0] = '\0';
+    it->rc = ingest_split(r, in, g, it->err, sizeof it->err);
+    if (!it->rc) it->rc = ingest_build(r, g, it->err, sizeof it->err);
+    if (it->rc) return;
+    /* no title given: the document's own (HTML <title>, first heading) */
+    *doc = (store_doc_t){it->out.id,
+                         in->title && *in->title ? in->title : g->blocks.title,
+                         doc_type_mime(in->type),
+                         in->meta,
+                         in->nmeta,
+                         in->data,
+                         in->len,
+                         g->text.data ? g->text.data : "",
+                         g->text.len};
+}
+
+/* A batch being prepared (par_for's context). */
+struct prep {
+    rag_t *r;
+    rag_batch_item_t *items;
+    struct ingest *g;
+    store_doc_t *docs;
+};
+
+static void prep_one(void *ctx, size_t i)
+{
+    struct prep *p = ctx;
+    prepare_one(p->r, &p->items[i], &p->g[i], &p->docs[i]);
+}
+
 int rag_ingest_batch(rag_t *r, rag_batch_item_t *items, size_t n)
 {
     double t0 = clock_now();
@@ -549,37 +603,20 @@ int rag_ingest_batch(rag_t *r, rag_batch_item_t *items, size_t n)
         for (size_t i = 0; i < n; i++) items[i].rc = -ENOMEM;
         return -ENOMEM;
     }
-    /* the slow part, unlocked: parse, chunk, embed each document */
+    /* the slow part, unlocked and on several threads: parse, chunk, embed */
+    struct prep p = {.r = r, .items = items, .g = g, .docs = docs};
+    par_for(n, r->ingest_workers, prep_one, &p);
     for (size_t i = 0; i < n; i++) {
-        rag_batch_item_t *it = &items[i];
-        const rag_doc_in_t *in = it->in;
-        g[i] = (struct ingest){.text = BUF_INIT, .embed_in = BUF_INIT, .terms = BUF_INIT};
-        if (in->id)
-            snprintf(it->out.id, sizeof it->out.id, "%s", in->id);
-        else
-            random_id(it->out.id);
-        it->err[0] = '\0';
-        it->rc = ingest_split(r, in, &g[i], it->err, sizeof it->err);
-        if (!it->rc) it->rc = ingest_build(r, &g[i], it->err, sizeof it->err);
-        if (it->rc) continue;
-        /* no title given: the document's own (HTML <title>, first heading) */
-        docs[i] = (store_doc_t){it->out.id,
-                                in->title && *in->title ? in->title : g[i].blocks.title,
-                                doc_type_mime(in->type),
-                                in->meta,
-                                in->nmeta,
-                                in->data,
-                                in->len,
-                                g[i].text.data ? g[i].text.data : "",
-                                g[i].text.len};
+        if (items[i].rc) continue;
         puts[nput] =
             (store_put_item_t){.doc = &docs[i], .chunks = g[i].sc, .nchunks = g[i].chunks.n};
         which[nput++] = i;
     }
     /* one transaction for all, and the index in its order */
     char err[256] = "";
-    pthread_mutex_lock(&r->wmu);
+    pthread_mutex_lock(&r->cmu);
     int rc = nput ? store_put_many(r->store, puts, nput, err, sizeof err) : 0;
+    handover(r);
     int64_t top = 0;
     for (size_t k = 0; k < nput; k++) {
         rag_batch_item_t *it = &items[which[k]];
@@ -597,7 +634,7 @@ int rag_ingest_batch(rag_t *r, rag_batch_item_t *items, size_t n)
         kwindex_commit(r->kw, top); /* the largest chunk id now indexed */
         cache_clear(r->cache);
     }
-    pthread_mutex_unlock(&r->wmu);
+    pthread_mutex_unlock(&r->amu);
     double dt = clock_now() - t0;
     metrics_histogram_observe(r->m.batch_docs, (double)n);
     for (size_t i = 0; i < n; i++) {
@@ -607,6 +644,11 @@ int rag_ingest_batch(rag_t *r, rag_batch_item_t *items, size_t n)
     for (size_t k = 0; k < nput; k++) store_put_result_free(&puts[k].res);
     free(g), free(docs), free(puts), free(which);
     return rc;
+}
+
+size_t rag_ingest_workers(const rag_t *r)
+{
+    return r->ingest_workers;
 }
 
 int rag_ingest(rag_t *r, const rag_doc_in_t *in, rag_ingested_t *out, char *err, size_t errlen)
@@ -625,8 +667,9 @@ int rag_delete(rag_t *r, const char *id, size_t *nchunks)
 {
     int64_t *ids = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&r->wmu);
+    pthread_mutex_lock(&r->cmu);
     int rc = store_delete(r->store, id, &ids, &n);
+    handover(r);
     if (rc == 0) {
         vindex_remove(r->index, ids, n);
         int krc = kwindex_delete(r->kw, ids, n);
@@ -636,7 +679,7 @@ int rag_delete(rag_t *r, const char *id, size_t *nchunks)
         atomic_fetch_sub(&r->ndocs, 1);
         atomic_fetch_sub(&r->nchunks, (int_least64_t)n);
     }
-    pthread_mutex_unlock(&r->wmu);
+    pthread_mutex_unlock(&r->amu);
     free(ids);
     if (nchunks) *nchunks = n;
     return rc;

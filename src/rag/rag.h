@@ -16,12 +16,15 @@
  * leaves the first ranking in place (ragd_reranker_errors_total, component
  * reranker unhealthy), so queries keep being answered.
  *
- * Writes: the slow part (parsing, embedding) runs unlocked; the store commit
- * and the index update run under rag's write mutex, so the index always
- * follows the store's order of commits. Lock order: rag's write mutex, then
- * the store's (store_put and store_delete take it inside); never the other
- * way. Document and chunk counts are rag's own, changed under the write
- * mutex and published to the gauges when /metrics is scraped.
+ * Writes: the slow part (parsing, embedding) runs unlocked, a batch's
+ * documents on several threads; the store commit runs under rag's commit
+ * mutex, and the index update under its apply mutex, which a write takes
+ * before it lets the commit mutex go: the indexes follow the store's order
+ * of commits, and one write's index update runs beside the next one's
+ * commit. Lock order: commit, apply, then the store's and the indexes' own;
+ * never the other way. Document and chunk counts are rag's own, changed
+ * under the apply mutex and published to the gauges when /metrics is
+ * scraped.
  *
  * Plain C types in and out: what a request carries is borrowed for the
  * call, what comes back is the caller's to release. Errors are negative
@@ -48,12 +51,18 @@
 #include "rag/rerank.h"
 #include "rag/result.h"
 #include "rag/vindex.h"
+#include "util/par.h"
 
 typedef struct rag rag_t;
 
 /* The vector side's weight in hybrid search by default (--vector-weight),
  * measured with ragd eval on three sets (README, "Retrieval quality"). */
 #define RAG_VECTOR_WEIGHT 0.3
+
+/* The most threads that prepare one batch's documents (--ingest-workers),
+ * and the most that 0 ("one per CPU") gives. */
+#define RAG_MAX_INGEST_WORKERS  PAR_MAX_THREADS
+#define RAG_AUTO_INGEST_WORKERS 16
 
 typedef struct rag_opts {
     const char *data_dir;
@@ -63,7 +72,8 @@ typedef struct rag_opts {
     double vector_weight; /* hybrid: the vector side's weight, 0-1 (RAG_VECTOR_WEIGHT) */
     chunk_opts_t chunk;
     parse_opts_t parse;
-    vindex_opts_t vindex; /* its path is set by rag_open (the data directory) */
+    unsigned ingest_workers; /* threads preparing a batch; 0: one per CPU (at most 16) */
+    vindex_opts_t vindex;    /* its path is set by rag_open (the data directory) */
     size_t cache_entries;
     double cache_ttl_s;
     metrics_registry_t *reg;
@@ -127,6 +137,8 @@ typedef struct rag_batch_item {
  * stored. Returns 0, or the transaction's error (then none is stored). A
  * document is acknowledged (rc 0) only once the transaction committed. */
 int rag_ingest_batch(rag_t *r, rag_batch_item_t *items, size_t n);
+/* The threads a batch is prepared on (--ingest-workers, 0 resolved). */
+size_t rag_ingest_workers(const rag_t *r);
 /* Deletes a document; *chunks = how many chunks went. 0 or -ENOENT, -EIO. */
 int rag_delete(rag_t *r, const char *id, size_t *chunks);
 /* The document with its text (free with doc_record_free). 0, -ENOENT. */

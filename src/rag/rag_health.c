@@ -34,10 +34,12 @@ static health_state_t check_index(void *ctx, char *detail, size_t n)
 {
     rag_t *r = ctx;
     int64_t docs, chunks;
-    pthread_mutex_lock(&r->wmu); /* store and index agree between writes */
+    pthread_mutex_lock(&r->cmu); /* store and index agree between writes: */
+    pthread_mutex_lock(&r->amu); /* none committing, none being applied */
     size_t rows = vindex_size(r->index);
     int rc = store_counts(r->store, &docs, &chunks);
-    pthread_mutex_unlock(&r->wmu);
+    pthread_mutex_unlock(&r->amu);
+    pthread_mutex_unlock(&r->cmu);
     if (rc) {
         snprintf(detail, n, "cannot count the store's chunks");
         return HEALTH_DEGRADED;

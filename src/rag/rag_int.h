@@ -25,6 +25,8 @@ struct rag_metrics {
     metrics_child_t *vi_graph, *vi_flat, *vi_deleted, *vi_memory, *vi_recall, *vi_checks;
     metrics_child_t *kw_segments, *kw_bytes, *kw_deleted, *kw_flushes, *kw_merges;
     metrics_child_t *vi_saves_ok, *vi_saves_err;
+    /* the store's WAL, set at scrape time */
+    metrics_child_t *ckpt_thread, *ckpt_writer, *ckpt_errors, *wal_bytes;
 };
 
 /* Observes a query's result list in the quality families. */
@@ -38,13 +40,16 @@ struct rag {
     cache_t *cache;
     chunk_opts_t chunk;
     parse_opts_t parse;
-    pthread_mutex_t wmu; /* store commit + index update, in one order (see rag.h) */
-    /* What the store holds now: changed under wmu, read anywhere. */
+    /* Writes: the store's commit under cmu, then the indexes' update under
+     * amu, taken before cmu is let go (handover in rag.c; see rag.h) */
+    pthread_mutex_t cmu, amu;
+    /* What the store holds now: changed under amu, read anywhere. */
     atomic_int_least64_t ndocs, nchunks;
     atomic_bool embedder_failed; /* the last call failed; the health check probes */
     reranker_t *reranker;        /* NULL: none */
     size_t rerank_depth;
-    double vector_weight; /* hybrid: the vector side's weight */
+    double vector_weight;  /* hybrid: the vector side's weight */
+    size_t ingest_workers; /* threads that prepare a batch, the caller's included */
     atomic_bool reranker_failed;
     health_t *health; /* set by rag_add_health; failures are reported at once */
     struct rag_metrics m;

@@ -29,6 +29,12 @@ static void collect(void *ctx)
     metrics_gauge_set(r->m.kw_deleted, (double)ks.deleted);
     metrics_counter_set(r->m.kw_flushes, (double)ks.flushes);
     metrics_counter_set(r->m.kw_merges, (double)ks.merges);
+    store_stats_t ss;
+    store_stats(r->store, &ss);
+    metrics_counter_set(r->m.ckpt_thread, (double)ss.checkpoints_background);
+    metrics_counter_set(r->m.ckpt_writer, (double)ss.checkpoints_inline);
+    metrics_counter_set(r->m.ckpt_errors, (double)ss.checkpoint_failures);
+    metrics_gauge_set(r->m.wal_bytes, (double)ss.wal_bytes);
 }
 
 /* The index's settings as an info metric (after rag_open built it). */
@@ -80,9 +86,9 @@ int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o,
 {
     static const char *const type_label[] = {"document_type"}, *const mode_label[] = {"mode"},
                              *const segment_label[] = {"segment"},
-                             *const result_label[] = {"result"};
+                             *const result_label[] = {"result"}, *const by_label[] = {"by"};
     struct rag_metrics *m = &r->m;
-    metrics_family_t *doc_duration, *top, *results, *none, *distinct, *segments, *saves;
+    metrics_family_t *doc_duration, *top, *results, *none, *distinct, *segments, *saves, *ckpts;
     const metrics_def_t defs[] = {
         {{.type = METRICS_HISTOGRAM,
           .name = "document_processing_duration_seconds",
@@ -214,6 +220,27 @@ int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o,
          NULL,
          &m->kw_flushes},
         {{.type = METRICS_COUNTER,
+          .name = "ragd_store_checkpoints_total",
+          .help = "Copies of the store's write-ahead log into its database file, by who ran them "
+                  "(thread: the checkpoint thread; writer: a commit, the log past 64 MiB).",
+          .labels = by_label,
+          .nlabels = 1,
+          .flags = METRICS_F_MIRROR},
+         &ckpts,
+         NULL},
+        {{.type = METRICS_COUNTER,
+          .name = "ragd_store_checkpoint_errors_total",
+          .help = "Checkpoints of the store's write-ahead log that failed.",
+          .flags = METRICS_F_MIRROR},
+         NULL,
+         &m->ckpt_errors},
+        {{.type = METRICS_GAUGE,
+          .name = "ragd_store_wal_bytes",
+          .help = "Committed pages in the store's write-ahead log, in bytes (growing without "
+                  "end: checkpoints cannot keep up)."},
+         NULL,
+         &m->wal_bytes},
+        {{.type = METRICS_COUNTER,
           .name = "ragd_keyword_index_merges_total",
           .help = "Merges of keyword index segments.",
           .flags = METRICS_F_MIRROR},
@@ -277,6 +304,8 @@ int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o,
         rc = metrics_family_get(segments, (const char *[]){"flat"}, &m->vi_flat);
     if (!rc && (rc = metrics_family_get(saves, (const char *[]){"ok"}, &m->vi_saves_ok)) == 0)
         rc = metrics_family_get(saves, (const char *[]){"error"}, &m->vi_saves_err);
+    if (!rc && (rc = metrics_family_get(ckpts, (const char *[]){"thread"}, &m->ckpt_thread)) == 0)
+        rc = metrics_family_get(ckpts, (const char *[]){"writer"}, &m->ckpt_writer);
     if (!rc) rc = register_index_info(r, reg, why, sizeof why);
     if (!rc) rc = metrics_registry_add_collector(reg, collect, r);
     if (rc) snprintf(err, errlen, "metrics: %s", why[0] ? why : strerror(-rc));

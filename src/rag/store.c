@@ -100,7 +100,7 @@ int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
-static int open_conn(const char *path, sqlite3 **db, bool readonly, char *err, size_t errlen)
+int store_open_conn(const char *path, sqlite3 **db, bool readonly, char *err, size_t errlen)
 {
     int flags = SQLITE_OPEN_NOMUTEX |
                 (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -274,12 +274,13 @@ int store_open(store_t **out, const char *dir, const char *embedder, const char 
     pthread_mutex_init(&s->wmu, NULL);
     for (int i = 0; i < STORE_READERS; i++) pthread_mutex_init(&s->r[i].mu, NULL);
     s->dim = dim;
-    int rc = open_conn(path, &s->w, false, err, errlen);
+    int rc = store_open_conn(path, &s->w, false, err, errlen);
     if (!rc) rc = store_exec(s->w, "PRAGMA journal_mode=WAL", err, errlen);
     if (!rc) rc = store_exec(s->w, "PRAGMA synchronous=FULL", err, errlen);
     if (!rc) rc = migrate(s->w, embedder, replaces, dim, &s->reembed, err, errlen);
     for (int i = 0; i < STORE_READERS && !rc; i++)
-        rc = open_conn(path, &s->r[i].db, true, err, errlen);
+        rc = store_open_conn(path, &s->r[i].db, true, err, errlen);
+    if (!rc) rc = store_ckpt_start(s, path, err, errlen);
     if (rc) {
         store_close(&s);
         return rc;
@@ -328,6 +329,7 @@ void store_close(store_t **sp)
 {
     store_t *s = sp ? *sp : NULL;
     if (!s) return;
+    store_ckpt_stop(s);
     for (int i = 0; i < STORE_READERS; i++) {
         sqlite3_close_v2(s->r[i].db);
         pthread_mutex_destroy(&s->r[i].mu);

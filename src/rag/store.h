@@ -13,11 +13,14 @@
  * - Metadata is a table of (document, key, value) rows: filters are SQL on
  *   bound values, whatever the key holds.
  * - One write connection (writes are serialised by a mutex) and a small
- *   pool of read connections: readers never wait for a writer (WAL).
+ *   pool of read connections: readers never wait for a writer (WAL). The
+ *   WAL is copied into the database file by a thread of the store's own,
+ *   not by the commit that fills it (store_ckpt.c).
  * - Plain C types in and out (doc.h, result.h); no JSON crosses this API.
  *
  * Files: store.c (connections, schema, writes), store_read.c (documents,
- * result rows, start-up scans), store_search.c (filters, id sets). */
+ * result rows, start-up scans), store_search.c (filters, id sets),
+ * store_ckpt.c (WAL checkpoints). */
 #ifndef RAGD_STORE_H
 #define RAGD_STORE_H
 
@@ -33,6 +36,11 @@
 #define STORE_SCHEMA_VERSION 5
 #define STORE_READERS        4
 #define STORE_FILE           "ragd.db"
+/* WAL pages from which the checkpoint thread is woken (SQLite's own
+ * auto-checkpoint point), and from which the writer checkpoints itself
+ * (64 MiB of 4 KiB pages): see store_ckpt.c. */
+#define STORE_CKPT_FRAMES 1000
+#define STORE_CKPT_CAP    16384
 
 typedef struct store store_t;
 
@@ -142,6 +150,16 @@ typedef struct store_pick {
  * limit hits are in. 0, -EIO, -ENOMEM. */
 int store_results(store_t *s, const vindex_hit_t *hits, size_t n, const store_pick_t *pick,
                   result_t *out);
+
+/* What the store's WAL and its checkpoint thread did (store_ckpt.c). */
+typedef struct store_stats {
+    uint64_t checkpoints_background; /* by the checkpoint thread */
+    uint64_t checkpoints_inline;     /* by the writer, the WAL past its cap */
+    uint64_t checkpoint_failures;
+    int64_t wal_bytes;        /* the WAL's pages after the last commit, in bytes */
+    int64_t wal_copied_bytes; /* of the WAL, what the last checkpoint copied */
+} store_stats_t;
+void store_stats(store_t *s, store_stats_t *out);
 
 /* Health: a trivial read through the pool; 0 or -errno with a message. */
 int store_check(store_t *s, char *detail, size_t n);

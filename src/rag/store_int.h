@@ -37,6 +37,7 @@ struct store {
     sqlite3_stmt *wst[W_COUNT]; /* under wmu; NULL until first used */
     struct store_reader r[STORE_READERS];
     unsigned next_reader;
+    struct store_ckpt *ckpt; /* the checkpoint thread (store_ckpt.c) */
     unsigned dim;
     bool reembed; /* the vectors are the replaced embedder's (store_reembed) */
 };
@@ -44,6 +45,13 @@ struct store {
 /* A read connection: the first free one, else a turn on one of them. */
 struct store_reader *store_reader_get(store_t *s);
 void store_reader_put(struct store_reader *r);
+/* Opens a connection to path with the store's settings (busy timeout,
+ * extended codes, foreign keys). 0, or -EIO with err set. */
+int store_open_conn(const char *path, sqlite3 **db, bool readonly, char *err, size_t errlen);
+/* Starts the checkpoint thread and hands it the write connection's WAL
+ * hook; stop it before the write connection closes. */
+int store_ckpt_start(store_t *s, const char *path, char *err, size_t errlen);
+void store_ckpt_stop(store_t *s);
 /* Writes "what: SQLite's message" to err (when err) and maps the
  * connection's last error: -ENOSPC (disk full), -ENOMEM, else -EIO. */
 int store_sql_err(sqlite3 *db, char *err, size_t errlen, const char *what);

@@ -189,7 +189,14 @@ static bool term_one(void *ctx, const char *s, size_t n, text_kind_t kind)
     if (kind == TEXT_WORD) {
         close_run(t);
         put_sep(t->out);
-        for (size_t i = 0; i < n;) {
+        size_t i = 0;
+        if (buf_reserve(t->out, n) == 0) { /* the ASCII bytes first, without a check each */
+            char *d = t->out->data + t->out->len;
+            for (; i < n && (unsigned char)s[i] < 0x80; i++) d[i] = ascii_lower(s[i]);
+            t->out->len += i;
+            d[i] = '\0';
+        }
+        while (i < n) {
             if ((unsigned char)s[i] < 0x80) {
                 buf_putc(t->out, ascii_lower(s[i++]));
                 continue;

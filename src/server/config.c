@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include "rag/embed.h"
+#include "rag/rag.h"
 #include "rag/vindex.h"
 
 #include <ctype.h>
@@ -135,6 +136,9 @@ static const config_option_t options[] = {
      "most chunks one document may make (more: 422)"},
     {"max-batch", "RAGD_MAX_BATCH", CONFIG_UINT, F(max_batch), "N", "1000", 1, 100000,
      "documents one POST /v1/documents/batch may hold (its bytes: --max-body)"},
+    {"ingest-workers", "RAGD_INGEST_WORKERS", CONFIG_UINT, F(ingest_workers), "N", "0", 0,
+     RAG_MAX_INGEST_WORKERS,
+     "threads that parse, chunk and embed one batch's documents; 0: one per CPU (at most 16)"},
     {"max-query", "RAGD_MAX_QUERY", CONFIG_SIZE, F(max_query), "SIZE", "4096", 1, 1u << 20,
      "longest query text"},
     {"max-top-k", "RAGD_MAX_TOP_K", CONFIG_UINT, F(max_top_k), "N", "100", 1, VINDEX_MAX_K,

@@ -63,6 +63,7 @@ typedef struct config {
     unsigned max_top_k;
     unsigned max_per_document; /* default of a query's max_per_document */
     unsigned max_batch;        /* documents per batch */
+    unsigned ingest_workers;   /* threads preparing a batch; 0: one per CPU */
     char reranker_url[1024];
     char reranker_model[256];
     double reranker_timeout_s;

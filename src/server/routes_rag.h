@@ -13,6 +13,7 @@ typedef struct routes_rag_opts {
     rag_t *rag;
     rag_json_limits_t lim;
     size_t max_batch; /* documents per POST /v1/documents/batch */
+    size_t workers;   /* threads that parse a batch's lines */
 } routes_rag_opts_t;
 
 /* Adds POST/GET /v1/documents, GET/DELETE /v1/documents/{id}, POST

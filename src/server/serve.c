@@ -75,6 +75,7 @@ static int open_rag(app_t *a, char *err, size_t errlen)
         .rerank_depth = c->rerank_depth,
         .vector_weight = c->vector_weight,
         .chunk = {c->chunk_tokens, c->chunk_overlap, c->max_chunks},
+        .ingest_workers = c->ingest_workers,
         .parse = {.timeout_s = c->pdf_timeout_s, .max_memory = (size_t)2 << 30, .max_pages = 5000},
         .cache_entries = c->cache_entries,
         .cache_ttl_s = c->cache_ttl_s,
@@ -168,8 +169,10 @@ static int start(app_t *a, char *err, size_t errlen)
     if ((rc = open_rag(a, err, errlen)) != 0 || (rc = open_answerer(a, err, errlen)) != 0)
         return rc;
     const config_t *c = &a->cfg;
-    a->rag_routes = (routes_rag_opts_t){
-        a->rag, {c->max_query, c->max_top_k, c->max_per_document}, c->max_batch};
+    a->rag_routes = (routes_rag_opts_t){a->rag,
+                                        {c->max_query, c->max_top_k, c->max_per_document},
+                                        c->max_batch,
+                                        rag_ingest_workers(a->rag)};
     if ((rc = health_new(&a->health, a->reg, a->cfg.health_interval_s)) != 0 ||
         (rc = ops_health_add(a)) != 0 || (rc = rag_add_health(a->rag, a->health)) != 0 ||
         (rc = answer_add_health(a->answerer, a->health)) != 0) {

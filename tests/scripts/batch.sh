@@ -45,4 +45,13 @@ m=$(curl -s "http://127.0.0.1:$PORT_i/metrics")
 check "ingest: the 131 text files in 2 batches, the PDF and the bad file alone" eq "$(metric_value "$m" ragd_ingest_batch_documents_count) $(metric_value "$m" ragd_ingest_batch_documents_sum)" "4 133"
 check "ingest: Markdown titles are their own, text titles their file names" eq "$(curl -s "http://127.0.0.1:$PORT_i/v1/documents/sub-n7.md" | $PY -c 'import json,sys; print(json.load(sys.stdin)["title"])') $(curl -s "http://127.0.0.1:$PORT_i/v1/documents/p.txt" | $PY -c 'import json,sys; print(json.load(sys.stdin)["title"])')" "Note 7 p.txt"
 check "ingest: a PDF takes its metadata title" contains "$(curl -s "http://127.0.0.1:$PORT_i/v1/documents/report.pdf")" '"title":"Quarterly latency report"'
+# two batches go at once; when two files map to one id, one at a time, so
+# that the later file wins as it always did: here the first is in a slow
+# batch (8 MiB: sent when full), the second in a quick one after it
+mkdir -p "$TEST_TMP/again/a" "$TEST_TMP/again/b"
+{ printf 'the first version\n'; seq 1 560000; } >"$TEST_TMP/again/a/same.txt"
+seq 1 560000 >"$TEST_TMP/again/a/filler.txt"
+printf 'the second version\n' >"$TEST_TMP/again/b/same.txt"
+"$RAGD_BIN" ingest "$TEST_TMP/again/a" "$TEST_TMP/again/b" --server "http://127.0.0.1:$PORT_i" >"$TEST_TMP/again.out" 2>&1
+check "ingest: two files of one id, the later one wins" eq "$? $(curl -s "http://127.0.0.1:$PORT_i/v1/documents/same.txt" | $PY -c 'import json,sys; print(json.load(sys.stdin)["text"])')" "0 the second version"
 finish

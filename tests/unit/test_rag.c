@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,88 @@ TEST(hash_embedder)
     free(v);
     embed_free(&e);
     ASSERT(e == NULL);
+}
+
+/* The word cache changes no vector: a text's vector is the same whatever
+ * the thread embedded before (other words, in another order, for vectors
+ * of another size), and the same as the hash-2 embedder's before the cache
+ * existed (stored vectors stay valid): a fingerprint taken then. */
+struct embed_run {
+    const char *const *texts;
+    const size_t *lens;
+    size_t n;
+    bool reverse, other_dim_first;
+    float *out; /* n x 384 */
+    int rc;
+};
+
+static void *embed_run_main(void *arg)
+{
+    struct embed_run *r = arg;
+    embedder_t *e, *small;
+    char err[64];
+    r->rc = embed_hash_new(&e, 384) || embed_hash_new(&small, 64);
+    float tmp[64];
+    for (size_t k = 0; !r->rc && r->other_dim_first && k < r->n; k++)
+        r->rc = embed_texts(small, r->texts + k, r->lens + k, 1, tmp, err, sizeof err);
+    for (size_t k = 0; !r->rc && k < r->n; k++) {
+        size_t i = r->reverse ? r->n - 1 - k : k;
+        r->rc = embed_texts(e, r->texts + i, r->lens + i, 1, r->out + i * 384, err, sizeof err);
+    }
+    embed_free(&e);
+    embed_free(&small);
+    return NULL;
+}
+
+TEST(hash_embedder_word_cache)
+{
+    enum { WORDS = 3000, TEXTS = 150 };
+    static char vocab[WORDS][24], text[TEXTS][1200];
+    static const char *stops[] = {"the", "The", "of", "which", "WHERE"};
+    const char *texts[TEXTS];
+    size_t lens[TEXTS];
+    unsigned seed = 3;
+    for (int w = 0; w < WORDS; w++) { /* 1 to 20 letters: some past the cached length */
+        int len = 1 + rand_r(&seed) % 20;
+        for (int c = 0; c < len; c++)
+            vocab[w][c] = (char)((rand_r(&seed) % 3 ? 'a' : 'A') + rand_r(&seed) % 26);
+        vocab[w][len] = '\0';
+    }
+    for (int t = 0; t < TEXTS; t++) {
+        size_t n = 0;
+        for (int k = 0; k < 80; k++)
+            n += (size_t)sprintf(text[t] + n, "%s ",
+                                 k % 7 ? vocab[rand_r(&seed) % WORDS] : stops[k % 5]);
+        texts[t] = text[t];
+        lens[t] = n;
+    }
+    struct embed_run a = {texts, lens, TEXTS, false, false, malloc(TEXTS * 384 * sizeof(float)), 0};
+    struct embed_run b = {texts, lens, TEXTS, true, true, malloc(TEXTS * 384 * sizeof(float)), 0};
+    pthread_t ta, tb;
+    ASSERT_OK(pthread_create(&ta, NULL, embed_run_main, &a));
+    ASSERT_OK(pthread_create(&tb, NULL, embed_run_main, &b));
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    ASSERT_OK(a.rc);
+    ASSERT_OK(b.rc);
+    ASSERT(memcmp(a.out, b.out, TEXTS * 384 * sizeof(float)) == 0);
+    free(a.out);
+    free(b.out);
+    /* the fingerprint of one text, from the embedder before the cache */
+    embedder_t *e;
+    ASSERT_OK(embed_hash_new(&e, 384));
+    const char *t = "The Kubernetes operator restarts a failing embedder; Café naïve "
+                    "日本語のテキスト, supercalifragilisticexpialidocious!";
+    size_t len = strlen(t);
+    float v[384];
+    char err[64];
+    for (int round = 0; round < 2; round++) { /* cold, then from the cache */
+        ASSERT_OK(embed_texts(e, &t, &len, 1, v, err, sizeof err));
+        double fp = 0;
+        for (int i = 0; i < 384; i++) fp += v[i] * (i + 1);
+        ASSERT(fabs(fp - 183.399403811) < 1e-6);
+    }
+    embed_free(&e);
 }
 
 static float frand(unsigned *seed)
@@ -485,6 +568,76 @@ static int count_vector(void *ctx, int64_t id, const float *vec)
     (void)vec;
     ++*(size_t *)ctx;
     return 0;
+}
+
+static off_t file_size_of(const char *dir, const char *name)
+{
+    char path[256];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* Commits never copy the WAL into the database file themselves: past 1,000
+ * pages the checkpoint thread does, and the database file grows while the
+ * writer goes on; the WAL is then written from its start again. Past the
+ * cap (64 MiB) the writer checkpoints itself. */
+TEST(store_checkpoints_off_commit)
+{
+    char dir[] = "/tmp/ragd-test-ckpt-XXXXXX", err[256];
+    ASSERT(mkdtemp(dir));
+    store_t *s;
+    ASSERT_OK(store_open(&s, dir, "hash", NULL, 16, err, sizeof err));
+    off_t db0 = file_size_of(dir, "ragd.db");
+    static char src[40000];
+    memset(src, 'x', sizeof src);
+    float v[16] = {1};
+    store_chunk_t c = {"text", 4, "", v};
+    store_stats_t st;
+    for (int i = 0; i < 150; i++) { /* about 10 pages each: 1,500 in all */
+        char id[16];
+        snprintf(id, sizeof id, "d%d", i);
+        store_doc_t d = {id, "T", "text/plain", NULL, 0, src, sizeof src, "text", 4};
+        store_put_result_t r;
+        ASSERT_OK(store_put(s, &d, &c, 1, &r, err, sizeof err));
+        store_put_result_free(&r);
+    }
+    /* the thread runs beside us (and behind: while commits follow each
+     * other without a pause, the WAL grows): wait until all is copied */
+    off_t all = db0 + 150 * (off_t)sizeof src;
+    for (int i = 0; i < 1000; i++) {
+        store_stats(s, &st);
+        if (st.wal_copied_bytes == st.wal_bytes) break;
+        usleep(10000);
+    }
+    ASSERT_EQ(st.wal_copied_bytes, st.wal_bytes);
+    ASSERT(st.checkpoints_background > 0);
+    ASSERT_EQ(st.checkpoints_inline, 0);
+    ASSERT_EQ(st.checkpoint_failures, 0);
+    ASSERT(file_size_of(dir, "ragd.db") >= all);
+    /* once checkpointed, a commit writes the WAL from its start again: it
+     * holds less than all that was written */
+    store_doc_t small = {"small", "T", "text/plain", NULL, 0, "s", 1, "text", 4};
+    store_put_result_t r;
+    ASSERT_OK(store_put(s, &small, &c, 1, &r, err, sizeof err));
+    store_put_result_free(&r);
+    store_stats(s, &st);
+    ASSERT(st.wal_bytes > 0 && st.wal_bytes < 150 * (int64_t)sizeof src);
+    /* one commit past the cap: the writer checkpoints it at once */
+    size_t big_len = (size_t)(STORE_CKPT_CAP + 100) * 4096;
+    char *big = malloc(big_len);
+    ASSERT(big);
+    memset(big, 'y', big_len);
+    store_doc_t bd = {"big", "T", "text/plain", NULL, 0, big, big_len, "text", 4};
+    ASSERT_OK(store_put(s, &bd, &c, 1, &r, err, sizeof err));
+    store_put_result_free(&r);
+    free(big);
+    store_stats(s, &st);
+    ASSERT_EQ(st.checkpoints_inline, 1);
+    store_close(&s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_OK(system(cmd));
 }
 
 TEST(store_roundtrip)
@@ -802,8 +955,10 @@ TEST(rag_pipeline)
 /* A pipeline over a fresh directory (dir: a mkdtemp template), hash
  * embedder of 64 dimensions, chunks of `tokens` with `overlap`; NULL when
  * it cannot open. Close with close_test_rag. */
-/* A pipeline over the data directory dir (hash embedder, 64 dimensions). */
-static rag_t *open_rag_in(const char *dir, metrics_registry_t **reg, size_t tokens, size_t overlap)
+/* A pipeline over the data directory dir (hash embedder, 64 dimensions),
+ * whose batches are prepared on `workers` threads (0: one per CPU). */
+static rag_t *open_rag_workers(const char *dir, metrics_registry_t **reg, size_t tokens,
+                               size_t overlap, unsigned workers)
 {
     static const double b[] = {0.001, 0.01, 0.1, 1};
     embedder_t *emb;
@@ -815,6 +970,7 @@ static rag_t *open_rag_in(const char *dir, metrics_registry_t **reg, size_t toke
                     .embedder = emb,
                     .chunk = {tokens, overlap, 100},
                     .parse = popts,
+                    .ingest_workers = workers,
                     .reg = *reg,
                     .buckets_document = b,
                     .nbuckets_document = 4,
@@ -826,6 +982,12 @@ static rag_t *open_rag_in(const char *dir, metrics_registry_t **reg, size_t toke
     int rc = rag_open(&r, &o, err, sizeof err);
     log_init(LOG_TEXT, 2);
     return rc ? NULL : r;
+}
+
+/* A pipeline over the data directory dir (hash embedder, 64 dimensions). */
+static rag_t *open_rag_in(const char *dir, metrics_registry_t **reg, size_t tokens, size_t overlap)
+{
+    return open_rag_workers(dir, reg, tokens, overlap, 0);
 }
 
 static rag_t *open_test_rag(char *dir, metrics_registry_t **reg, size_t tokens, size_t overlap)
@@ -1376,4 +1538,71 @@ TEST(result_merges_neighbours)
     ASSERT_EQ(out->hits[1].chunk_last, 0);
     result_unref(&out);
     result_unref(&in);
+}
+
+/* A batch prepared on 4 threads comes out as on 1: per item the same code,
+ * id, chunks and message, and per stored document the same title and text
+ * (Markdown, HTML and text, and documents refused for no text or too many
+ * chunks, mixed). Under TSan this is also the race check of the workers. */
+TEST(rag_batch_workers)
+{
+    enum { N = 41 };
+    char dirs[2][40] = {"/tmp/ragd-test-w1-XXXXXX", "/tmp/ragd-test-w4-XXXXXX"};
+    metrics_registry_t *reg[2];
+    rag_t *r[2];
+    static char text[N][8192];
+    rag_doc_in_t in[N];
+    rag_batch_item_t items[2][N];
+    static const char *const words[] = {"latency", "budget", "cache", "vector", "index",
+                                        "alert",   "error",  "token", "answer", "shard"};
+    for (int i = 0; i < N; i++) {
+        size_t n = 0;
+        doc_type_t type = i % 3 == 0 ? DOC_MARKDOWN : i % 3 == 1 ? DOC_HTML : DOC_TEXT;
+        if (type == DOC_MARKDOWN) n += (size_t)sprintf(text[i] + n, "# Title %d\n\n", i);
+        if (type == DOC_HTML)
+            n += (size_t)sprintf(text[i] + n, "<html><head><title>Page %d</title></head><body><p>",
+                                 i);
+        int words_n = i == 7 ? 0 : i == 11 ? 1000 : 20 + i; /* 7: no text; 11: too many chunks */
+        for (int w = 0; w < words_n && n < sizeof text[i] - 40; w++)
+            n += (size_t)sprintf(text[i] + n, "%s%d ", words[(i * 7 + w) % 10], w % 5);
+        if (type == DOC_HTML) n += (size_t)sprintf(text[i] + n, "</p></body></html>");
+        in[i] = (rag_doc_in_t){.type = type, .data = text[i], .len = n};
+    }
+    for (int k = 0; k < 2; k++) {
+        r[k] = mkdtemp(dirs[k]) ? open_rag_workers(dirs[k], &reg[k], 8, 0, k ? 4 : 1) : NULL;
+        ASSERT(r[k]);
+        for (int i = 0; i < N; i++) items[k][i] = (rag_batch_item_t){.in = &in[i]};
+        ASSERT_OK(rag_ingest_batch(r[k], items[k], N));
+    }
+    int stored = 0;
+    for (int i = 0; i < N; i++) {
+        ASSERT_EQ(items[0][i].rc, items[1][i].rc);
+        ASSERT_STR_EQ(items[0][i].err, items[1][i].err);
+        if (items[0][i].rc) continue;
+        ASSERT_EQ(items[0][i].out.chunks, items[1][i].out.chunks);
+        doc_record_t d[2];
+        for (int k = 0; k < 2; k++) ASSERT_OK(rag_get(r[k], items[k][i].out.id, &d[k]));
+        ASSERT_STR_EQ(d[0].title, d[1].title);
+        ASSERT(d[0].text_len == d[1].text_len && memcmp(d[0].text, d[1].text, d[0].text_len) == 0);
+        for (int k = 0; k < 2; k++) doc_record_free(&d[k]);
+        stored++;
+    }
+    ASSERT_EQ(items[0][7].rc, -EINVAL);
+    ASSERT_EQ(items[0][11].rc, -E2BIG);
+    ASSERT_EQ(stored, N - 2);
+    /* and each finds the same: the same chunks went into both indexes */
+    rag_query_t q = {.text = "latency3 cache1", .top_k = 10, .mode = RAG_HYBRID};
+    rag_answer_t a[2];
+    char err[256];
+    for (int k = 0; k < 2; k++) ASSERT_OK(rag_query(r[k], &q, &a[k], err, sizeof err));
+    ASSERT(a[0].results->n > 0);
+    ASSERT_EQ(a[0].results->n, a[1].results->n);
+    for (size_t j = 0; j < a[0].results->n; j++) { /* ids are random: the texts */
+        ASSERT_EQ(a[0].results->hits[j].chunk_index, a[1].results->hits[j].chunk_index);
+        ASSERT_STR_EQ(a[0].results->hits[j].text, a[1].results->hits[j].text);
+    }
+    for (int k = 0; k < 2; k++) {
+        rag_answer_release(&a[k]);
+        ASSERT_OK(close_test_rag(&r[k], &reg[k], dirs[k]));
+    }
 }

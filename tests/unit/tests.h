@@ -53,6 +53,7 @@
     X(chunker_japanese_and_long_units)                                                             \
     X(chunker_keeps_sections_apart)                                                                \
     X(hash_embedder)                                                                               \
+    X(hash_embedder_word_cache)                                                                    \
     X(vindex_matches_brute_force)                                                                  \
     X(vindex_graph_recall_and_deletes)                                                             \
     X(vindex_graph_filters)                                                                        \
@@ -71,7 +72,9 @@
     X(parse_markdown_and_html)                                                                     \
     X(parse_pdf_in_child)                                                                          \
     X(store_roundtrip)                                                                             \
+    X(store_checkpoints_off_commit)                                                                \
     X(rag_pipeline)                                                                                \
+    X(rag_batch_workers)                                                                           \
     X(rag_keywords_follow_store)                                                                   \
     X(rag_reembeds_replaced_hash)                                                                  \
     X(hybrid_prefix_stable)                                                                        \
