@@ -5,6 +5,28 @@
 
 #include "rag/text.h"
 
+size_t match_held(const char *const *terms, size_t n, const char *text, size_t len)
+{
+    buf_t own = BUF_INIT;
+    buf_putc(&own, ' ');
+    text_terms(text, len, &own);
+    buf_putc(&own, ' ');
+    size_t held = 0;
+    for (size_t i = 0; i < n && !buf_error(&own); i++) {
+        size_t tl = strlen(terms[i]);
+        /* " term " within " t1 t2 ... ": a whole term, not a part of one */
+        for (const char *p = own.data;
+             (p = memmem(p, own.len - (size_t)(p - own.data), terms[i], tl)) != NULL; p++) {
+            if (p[-1] == ' ' && p[tl] == ' ') {
+                held++;
+                break;
+            }
+        }
+    }
+    buf_free(&own);
+    return held;
+}
+
 size_t match_terms(const char *text, int64_t chunks, match_dfs_fn dfs, void *ctx, buf_t *space,
                    const char **out)
 {

@@ -28,4 +28,8 @@ typedef int (*match_dfs_fn)(void *ctx, const char *const *terms, size_t n, int64
 size_t match_terms(const char *text, int64_t chunks, match_dfs_fn dfs, void *ctx, buf_t *space,
                    const char **out);
 
+/* How many of terms[0..n) (distinct) the text holds as terms of its own
+ * (text_terms: folded as the keyword index folds them). */
+size_t match_held(const char *const *terms, size_t n, const char *text, size_t len);
+
 #endif

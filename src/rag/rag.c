@@ -143,10 +143,7 @@ fail:
  * keeps the flushes made. */
 #define KW_LOAD_COMMIT 50000
 
-/* What a chunk's vector and keyword terms are made from: its section (the
- * context) and a newline, then its text. Ingestion and the keyword
- * replay both build it here, so the replay indexes the terms ingestion did. */
-static void chunk_input(buf_t *b, const char *section, const char *text, size_t len)
+void rag_chunk_input(buf_t *b, const char *section, const char *text, size_t len)
 {
     if (*section) {
         buf_puts(b, section);
@@ -169,7 +166,7 @@ static int load_text(void *ctx, int64_t id, const char *section, const char *tex
     struct kw_load *l = ctx;
     buf_reset(&l->in);
     buf_reset(&l->terms);
-    chunk_input(&l->in, section, text, len);
+    rag_chunk_input(&l->in, section, text, len);
     text_terms(l->in.data ? l->in.data : "", l->in.len, &l->terms);
     if (buf_error(&l->in) || buf_error(&l->terms)) return -ENOMEM;
     int rc = kwindex_put(l->kw, id, l->terms.data ? l->terms.data : "", l->terms.len);
@@ -285,7 +282,7 @@ static int reembed_row(void *ctx, int64_t id, const char *section, const char *t
 {
     struct reembed *e = ctx;
     buf_reset(&e->in[e->n]);
-    chunk_input(&e->in[e->n], section, text, len);
+    rag_chunk_input(&e->in[e->n], section, text, len);
     if (buf_error(&e->in[e->n])) return -ENOMEM;
     e->ids[e->n++] = id;
     e->last = id;
@@ -503,7 +500,7 @@ static int ingest_build(rag_t *r, struct ingest *g, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         const chunk_t *c = &g->chunks.v[i];
         g->eoffs[i] = g->embed_in.len;
-        chunk_input(&g->embed_in, c->section, c->text, c->len);
+        rag_chunk_input(&g->embed_in, c->section, c->text, c->len);
         g->elens[i] = g->embed_in.len - g->eoffs[i];
         g->toffs[i] = g->terms.len;
         text_terms(g->embed_in.data + g->eoffs[i], g->elens[i], &g->terms);

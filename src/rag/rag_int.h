@@ -11,6 +11,7 @@
 #include "rag/rag.h"
 #include "rag/store.h"
 #include "rag/vindex.h"
+#include "util/buf.h"
 
 /* The pipeline's metric handles (rag_metrics.c registers them). */
 struct rag_metrics {
@@ -60,6 +61,12 @@ struct rag {
  * registry must not be exposed after rag_close. */
 int rag_metrics_register(rag_t *r, metrics_registry_t *reg, const rag_opts_t *o, char *err,
                          size_t errlen);
+
+/* What a chunk's vector and keyword terms are made from: its section (the
+ * context) and a newline, then its text. Ingestion, the keyword replay and
+ * the hybrid query's look at the keyword side's best chunk all build it
+ * here, so all see the terms ingestion indexed. */
+void rag_chunk_input(buf_t *b, const char *section, const char *text, size_t len);
 
 /* Embeds texts in batches of RAG_EMBED_BATCH, timing each call; marks the
  * embedder failed (health at once) or recovered. 0 or -ENETDOWN (err says

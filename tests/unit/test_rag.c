@@ -956,9 +956,10 @@ TEST(rag_pipeline)
  * embedder of 64 dimensions, chunks of `tokens` with `overlap`; NULL when
  * it cannot open. Close with close_test_rag. */
 /* A pipeline over the data directory dir (hash embedder, 64 dimensions),
- * whose batches are prepared on `workers` threads (0: one per CPU). */
-static rag_t *open_rag_workers(const char *dir, metrics_registry_t **reg, size_t tokens,
-                               size_t overlap, unsigned workers)
+ * whose batches are prepared on `workers` threads (0: one per CPU), hybrid
+ * weighing the vector side `weight`. */
+static rag_t *open_rag_opts(const char *dir, metrics_registry_t **reg, size_t tokens,
+                            size_t overlap, unsigned workers, double weight)
 {
     static const double b[] = {0.001, 0.01, 0.1, 1};
     embedder_t *emb;
@@ -966,7 +967,7 @@ static rag_t *open_rag_workers(const char *dir, metrics_registry_t **reg, size_t
     char err[256];
     if (metrics_registry_new(reg, NULL) || embed_hash_new(&emb, 64)) return NULL;
     rag_opts_t o = {.data_dir = dir,
-                    .vector_weight = RAG_VECTOR_WEIGHT,
+                    .vector_weight = weight,
                     .embedder = emb,
                     .chunk = {tokens, overlap, 100},
                     .parse = popts,
@@ -987,7 +988,7 @@ static rag_t *open_rag_workers(const char *dir, metrics_registry_t **reg, size_t
 /* A pipeline over the data directory dir (hash embedder, 64 dimensions). */
 static rag_t *open_rag_in(const char *dir, metrics_registry_t **reg, size_t tokens, size_t overlap)
 {
-    return open_rag_workers(dir, reg, tokens, overlap, 0);
+    return open_rag_opts(dir, reg, tokens, overlap, 0, RAG_VECTOR_WEIGHT);
 }
 
 static rag_t *open_test_rag(char *dir, metrics_registry_t **reg, size_t tokens, size_t overlap)
@@ -1286,6 +1287,64 @@ TEST(match_prunes_common_terms)
     ASSERT_STR_EQ(joined_terms("?!", NULL), "");
 }
 
+TEST(match_held_terms)
+{
+    const char *t[] = {"zircon", "bearing", "cafe", "bear"};
+    const char *text = "Café notes: Zircon-bearing rocks.";
+    ASSERT_EQ(match_held(t, 3, text, strlen(text)), 3);     /* folded as the index folds */
+    ASSERT_EQ(match_held(t + 3, 1, text, strlen(text)), 0); /* a whole term, not a part */
+    ASSERT_EQ(match_held(t, 4, "", 0), 0);
+}
+
+/* A lexical query (the keyword side's best chunk holds all of its three
+ * or more terms) weighs the vector side a third: with a vector-heavy
+ * weight, "zircon bearing lattice" puts the chunk that holds all three
+ * first, where "zircon bearing" (two terms: not lexical) lets the vector
+ * side's favourite, a chunk of look-alike words, win. */
+TEST(hybrid_lexical_queries)
+{
+    char dir[] = "/tmp/ragd-test-lexical-XXXXXX", err[256];
+    metrics_registry_t *reg;
+    rag_t *r = mkdtemp(dir) ? open_rag_opts(dir, &reg, 64, 8, 1, 0.9) : NULL;
+    ASSERT(r);
+    static const char *const docs[][2] = {
+        {"a", "Zircon bearing zircons, bearings and lattices; zirconia, bearer, latticed, "
+              "zirconium, bearers, lattices, zircons."},
+        {"b", "Camp notes: the lattice, a zircon, the bearing; weather, roads, rivers, supplies, "
+              "mines, bridges, gates, horses, wagons, tents, lamps, maps, ropes, boots, coats."},
+        {"c", "Camp notes: a zircon; weather, roads, rivers, supplies, mines, bridges, gates, "
+              "horses, wagons, tents, lamps, maps, ropes, boots, coats, food and water."}};
+    rag_ingested_t ing;
+    for (size_t i = 0; i < 3; i++)
+        ASSERT_OK(rag_ingest(
+            r,
+            &(rag_doc_in_t){
+                .id = docs[i][0], .type = DOC_TEXT, .data = docs[i][1], .len = strlen(docs[i][1])},
+            &ing, err, sizeof err));
+    for (int i = 0; i < 20; i++) { /* the three terms stay rare: none is left out */
+        char id[16], text[128];
+        snprintf(id, sizeof id, "f%d", i);
+        int n = snprintf(text, sizeof text,
+                         "Filler %d about weather, roads, camps, rivers and supplies.", i);
+        ASSERT_OK(rag_ingest(
+            r, &(rag_doc_in_t){.id = id, .type = DOC_TEXT, .data = text, .len = (size_t)n}, &ing,
+            err, sizeof err));
+    }
+    rag_answer_t a;
+    ASSERT_OK(rag_query(
+        r, &(rag_query_t){.text = "zircon bearing lattice", .top_k = 3, .mode = RAG_HYBRID}, &a,
+        err, sizeof err));
+    ASSERT(a.results->n >= 2);
+    ASSERT_STR_EQ(a.results->hits[0].document_id, "b");
+    rag_answer_release(&a);
+    ASSERT_OK(rag_query(r, &(rag_query_t){.text = "zircon bearing", .top_k = 3, .mode = RAG_HYBRID},
+                        &a, err, sizeof err));
+    ASSERT(a.results->n >= 2);
+    ASSERT_STR_EQ(a.results->hits[0].document_id, "a");
+    rag_answer_release(&a);
+    ASSERT_OK(close_test_rag(&r, &reg, dir));
+}
+
 /* A result list gives an identical text once, and at most max_per_document
  * chunks of one document; the cap is the query's. */
 TEST(results_pick_per_document)
@@ -1569,7 +1628,9 @@ TEST(rag_batch_workers)
         in[i] = (rag_doc_in_t){.type = type, .data = text[i], .len = n};
     }
     for (int k = 0; k < 2; k++) {
-        r[k] = mkdtemp(dirs[k]) ? open_rag_workers(dirs[k], &reg[k], 8, 0, k ? 4 : 1) : NULL;
+        r[k] = mkdtemp(dirs[k])
+                   ? open_rag_opts(dirs[k], &reg[k], 8, 0, k ? 4 : 1, RAG_VECTOR_WEIGHT)
+                   : NULL;
         ASSERT(r[k]);
         for (int i = 0; i < N; i++) items[k][i] = (rag_batch_item_t){.in = &in[i]};
         ASSERT_OK(rag_ingest_batch(r[k], items[k], N));

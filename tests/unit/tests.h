@@ -79,6 +79,8 @@
     X(rag_reembeds_replaced_hash)                                                                  \
     X(hybrid_prefix_stable)                                                                        \
     X(match_prunes_common_terms)                                                                   \
+    X(match_held_terms)                                                                            \
+    X(hybrid_lexical_queries)                                                                      \
     X(results_pick_per_document)                                                                   \
     X(parse_titles_and_furniture)                                                                  \
     X(doc_title_cut_and_kept)                                                                      \
