@@ -4,15 +4,45 @@ same BEIR-style set, scored the same way (MRR@10, nDCG@10 with gain
 2^grade - 1, recall@1, recall@10, over the queries with a relevant
 document). Each document is indexed whole (title and text), English
 stemming and CJK n-grams on, queries parsed with OR as the default
-operator, as a Xapian user would. Prints a row of ragd eval's table.
+operator, as a Xapian user would (a query the parser refuses, for its
+quotes, operators or mixed scripts, is the OR of its indexed terms); an HTML document's
+text is what a browser shows, without tags, scripts and styles. Prints a
+row of ragd eval's table.
 
 usage: bench/xapian_eval.py CORPUS QUERIES QRELS
 """
 import json
 import math
 import sys
+from html.parser import HTMLParser
 
 import xapian
+
+class Text(HTMLParser):
+    """The text of an HTML page, without scripts and styles."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self.skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self.skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self.skip -= tag in ("script", "style") and self.skip > 0
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def text_of(d):
+    if d.get("content_type") != "text/html":
+        return d["text"]
+    t = Text()
+    t.feed(d["text"])
+    return " ".join(t.parts)
+
 
 corpus_path, queries_path, qrels_path = sys.argv[1:4]
 flags = xapian.TermGenerator.FLAG_CJK_NGRAM
@@ -28,7 +58,7 @@ for line in open(corpus_path, encoding="utf-8"):
     tg.set_document(doc)
     tg.index_text(d.get("title", ""))
     tg.increase_termpos()
-    tg.index_text(d["text"])
+    tg.index_text(text_of(d))
     doc.set_data(d["_id"])
     db.add_document(doc)
 
@@ -54,7 +84,16 @@ for line in open(queries_path, encoding="utf-8"):
     rel = {d: g for d, g in qrels.get(q["_id"], {}).items() if g > 0}
     if not rel:
         continue
-    enquire.set_query(qp.parse_query(q["text"], xapian.QueryParser.FLAG_DEFAULT | xapian.QueryParser.FLAG_CJK_NGRAM))
+    try:
+        query = qp.parse_query(q["text"], xapian.QueryParser.FLAG_DEFAULT | xapian.QueryParser.FLAG_CJK_NGRAM)
+    except xapian.QueryParserError:
+        # the parser refuses some mixed Latin and CJK texts whatever the
+        # flags: the OR of the terms the indexer makes of the text
+        qd = xapian.Document()
+        tg.set_document(qd)
+        tg.index_text(q["text"])
+        query = xapian.Query(xapian.Query.OP_OR, [t.term for t in qd.termlist()])
+    enquire.set_query(query)
     docs = [m.document.get_data().decode() for m in enquire.get_mset(0, 10)]
     rr = dcg = 0.0
     found1 = found10 = 0

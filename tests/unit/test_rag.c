@@ -1297,10 +1297,10 @@ TEST(match_held_terms)
 }
 
 /* A lexical query (the keyword side's best chunk holds all of its three
- * or more terms) weighs the vector side a third: with a vector-heavy
- * weight, "zircon bearing lattice" puts the chunk that holds all three
- * first, where "zircon bearing" (two terms: not lexical) lets the vector
- * side's favourite, a chunk of look-alike words, win. */
+ * or more terms) keeps the keyword ranking: with a vector-heavy weight,
+ * "zircon bearing lattice" puts the chunk that holds all three first,
+ * where "zircon bearing" (two terms: not lexical) lets the vector side's
+ * favourite, a chunk of look-alike words, win. */
 TEST(hybrid_lexical_queries)
 {
     char dir[] = "/tmp/ragd-test-lexical-XXXXXX", err[256];
