@@ -116,7 +116,9 @@ struct html {
     doc_blocks_t *out;
     buf_t text;
     char section[SECTION_MAX];
-    int in_content; /* inside article or main: a header there is the article's */
+    int in_content;       /* inside article or main: a header there is the article's */
+    bool keep_link_lists; /* the page is nothing else: keep them (see html_link_list) */
+    bool dropped;         /* a link list was left out */
     int rc;
 };
 
@@ -194,8 +196,48 @@ static bool attr_has_word(xmlNode *n, const char *attr, const char *const *words
     return found;
 }
 
-static bool html_furniture(const struct html *h, xmlNode *n)
+/* A list of links: a table of contents, an index, a link farm. Such a list
+ * names every section of a manual, so its chunks hold the words of every
+ * heading and won the heading queries of the chapters they point at (13 of
+ * the 29 the Debian Reference's Japanese headings missed). A ul, ol or dl
+ * with at least LINK_LIST_MIN links whose text is at least
+ * LINK_LIST_SHARE link text is left out, like navigation; a page that is
+ * nothing but such lists keeps them (parse_html). */
+#define LINK_LIST_MIN   8
+#define LINK_LIST_SHARE 0.8
+
+struct link_stats {
+    size_t text, linked, links; /* bytes of text, of them inside <a>; <a> elements */
+};
+
+static void link_stats(xmlNode *n, bool in_a, struct link_stats *s)
 {
+    for (; n; n = n->next) {
+        if (n->type == XML_TEXT_NODE && n->content) {
+            size_t len = 0;
+            for (const xmlChar *c = n->content; *c; c++) len += *c > ' ';
+            s->text += len;
+            if (in_a) s->linked += len;
+        } else if (n->type == XML_ELEMENT_NODE && !name_in(n->name, html_skip)) {
+            bool a = strcasecmp((const char *)n->name, "a") == 0;
+            s->links += a;
+            link_stats(n->children, in_a || a, s);
+        }
+    }
+}
+
+static bool html_link_list(xmlNode *n)
+{
+    static const char *const lists[] = {"ul", "ol", "dl", NULL};
+    if (!name_in(n->name, lists)) return false;
+    struct link_stats s = {0};
+    link_stats(n->children, false, &s);
+    return s.links >= LINK_LIST_MIN && (double)s.linked >= LINK_LIST_SHARE * (double)s.text;
+}
+
+static bool html_furniture(struct html *h, xmlNode *n)
+{
+    if (!h->keep_link_lists && html_link_list(n)) return h->dropped = true;
     if (name_in(n->name, html_skip) || attr_has_word(n, "role", html_skip_roles)) return true;
     return !h->in_content && strcasecmp((const char *)n->name, "header") == 0;
 }
@@ -240,6 +282,15 @@ static void html_walk(struct html *h, xmlNode *n)
     }
 }
 
+/* True when no block holds a character but white space. */
+static bool blocks_blank(const doc_blocks_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        for (size_t k = 0; k < b->v[i].len; k++)
+            if ((unsigned char)b->v[i].text[k] > ' ') return false;
+    return true;
+}
+
 /* libxml2 sets up its globals in xmlInitParser, which is not safe to run
  * on two threads at once; the first parse would otherwise run it, and a
  * batch's workers and request threads parse at the same time. */
@@ -276,11 +327,19 @@ static int parse_html(const char *data, size_t n, doc_blocks_t *out, char *err, 
                 buf_free(&b);
             }
     }
-    if (body)
-        html_walk(&h, body->children);
-    else if (root)
-        html_walk(&h, root->children);
+    xmlNode *from = body ? body->children : root ? root->children : NULL;
+    html_walk(&h, from);
     html_flush(&h);
+    if (h.rc == 0 && h.dropped && blocks_blank(out)) { /* nothing but lists of links */
+        char title[sizeof out->title];
+        memcpy(title, out->title, sizeof title);
+        doc_blocks_free(out);
+        memcpy(out->title, title, sizeof title);
+        buf_free(&h.text);
+        h = (struct html){.out = out, .keep_link_lists = true};
+        html_walk(&h, from);
+        html_flush(&h);
+    }
     buf_free(&h.text);
     xmlFreeDoc(doc);
     return h.rc;

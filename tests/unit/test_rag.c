@@ -1412,6 +1412,52 @@ static bool any_block_has(const doc_blocks_t *b, const char *needle)
 
 /* Titles from the document itself; page furniture out; a box's heading is
  * not the section of what follows the box. */
+/* A list of links (a table of contents) is left out like navigation; a
+ * list whose items say more than their links stays; a page that is
+ * nothing but a list of links keeps it. */
+TEST(parse_link_lists)
+{
+    doc_blocks_t b;
+    char err[128];
+    char page[4096];
+    size_t n =
+        (size_t)snprintf(page, sizeof page, "<body><h1>Manual</h1><p>Read this first.</p><ul>");
+    for (int i = 1; i <= 10; i++)
+        n += (size_t)snprintf(page + n, sizeof page - n,
+                              "<li><a href=\"#s%d\">%d. Zircon section %d</a></li>", i, i, i);
+    n += (size_t)snprintf(page + n, sizeof page - n, "</ul><ol>");
+    for (int i = 1; i <= 10; i++)
+        n += (size_t)snprintf(page + n, sizeof page - n,
+                              "<li><a href=\"f%d\">f%d</a> returns the lattice of a bearing %d "
+                              "and more words about it</li>",
+                              i, i, i);
+    n += (size_t)snprintf(page + n, sizeof page - n, "</ol></body>");
+    ASSERT_OK(parse_document(DOC_HTML, page, n, &popts, &b, err, sizeof err));
+    ASSERT(any_block_has(&b, "Read this first"));
+    ASSERT(!any_block_has(&b, "Zircon section"));     /* the table of contents */
+    ASSERT(any_block_has(&b, "returns the lattice")); /* links with words of their own */
+    doc_blocks_free(&b);
+    /* seven links are no table of contents yet */
+    n = (size_t)snprintf(page, sizeof page, "<body><p>Intro.</p><ul>");
+    for (int i = 1; i <= 7; i++)
+        n += (size_t)snprintf(page + n, sizeof page - n, "<li><a href=\"#%d\">Part %d</a></li>", i,
+                              i);
+    n += (size_t)snprintf(page + n, sizeof page - n, "</ul></body>");
+    ASSERT_OK(parse_document(DOC_HTML, page, n, &popts, &b, err, sizeof err));
+    ASSERT(any_block_has(&b, "Part 7"));
+    doc_blocks_free(&b);
+    /* an index page and nothing else: its links are its text */
+    n = (size_t)snprintf(page, sizeof page, "<html><head><title>Index</title></head><body><dl>");
+    for (int i = 1; i <= 12; i++)
+        n += (size_t)snprintf(page + n, sizeof page - n,
+                              "<dt><a href=\"c%d.html\">Chapter %d</a></dt>", i, i);
+    n += (size_t)snprintf(page + n, sizeof page - n, "</dl></body></html>");
+    ASSERT_OK(parse_document(DOC_HTML, page, n, &popts, &b, err, sizeof err));
+    ASSERT_STR_EQ(b.title, "Index");
+    ASSERT(any_block_has(&b, "Chapter 12"));
+    doc_blocks_free(&b);
+}
+
 TEST(parse_titles_and_furniture)
 {
     doc_blocks_t b;
