@@ -43,7 +43,8 @@ PKG_TEST  := $(PKG_BUILD) libxapian-dev clang libclang-rt-14-dev clang-format gi
              prometheus-node-exporter docker-compose python3 python3-yaml curl sqlite3 bsdutils \
              chromium
 PKG_BENCH := $(PKG_BUILD) libxapian-dev python3 python3-prometheus-client wrk curl python3-fastapi python3-uvicorn \
-             valgrind python3-xapian python3-hnswlib python3-faiss python3-numpy debian-reference-en debian-reference-ja
+             valgrind python3-xapian python3-hnswlib python3-faiss python3-numpy debian-reference-en debian-reference-ja \
+             chromium poppler-utils
 
 # Quiet recipes print "  CC  file"; `make V=1` prints the whole commands.
 ifeq ($(V),1)
@@ -222,7 +223,7 @@ bench: bench-deps
 	        $(BUILD)/eval-node/$$q.jsonl $(BUILD)/eval-node/$$q.tsv || exit 1; \
 	done
 	@/usr/bin/python3 eval/make_debref_set.py $(BUILD)/eval-debref
-	@for l in en ja; do for q in headings passages; do \
+	@for l in en ja en-pdf ja-pdf; do for q in headings passages; do \
 	    echo "== retrieval quality on the Debian Reference ($$l), $$q queries (eval/make_debref_set.py)"; \
 	    $(BUILD)/ragd eval --corpus $(BUILD)/eval-debref/$$l/corpus.jsonl \
 	        --queries $(BUILD)/eval-debref/$$l/$$q.jsonl --qrels $(BUILD)/eval-debref/$$l/$$q.tsv || exit 1; \

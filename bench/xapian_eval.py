@@ -5,14 +5,17 @@ same BEIR-style set, scored the same way (MRR@10, nDCG@10 with gain
 document). Each document is indexed whole (title and text), English
 stemming and CJK n-grams on, queries parsed with OR as the default
 operator, as a Xapian user would (a query the parser refuses, for its
-quotes, operators or mixed scripts, is the OR of its indexed terms); an HTML document's
-text is what a browser shows, without tags, scripts and styles. Prints a
-row of ragd eval's table.
+quotes, operators or mixed scripts, is the OR of its indexed terms); an
+HTML document's text is what a browser shows, without tags, scripts and
+styles; a PDF's ("path" in place of "text", as ragd eval reads it) is what
+poppler's pdftotext prints. Prints a row of ragd eval's table.
 
 usage: bench/xapian_eval.py CORPUS QUERIES QRELS
 """
 import json
 import math
+import os
+import subprocess
 import sys
 from html.parser import HTMLParser
 
@@ -37,6 +40,10 @@ class Text(HTMLParser):
 
 
 def text_of(d):
+    if "path" in d:
+        path = os.path.join(os.path.dirname(corpus_path), d["path"])
+        return subprocess.run(["pdftotext", "-enc", "UTF-8", path, "-"], check=True,
+                              capture_output=True).stdout.decode("utf-8", "replace")
     if d.get("content_type") != "text/html":
         return d["text"]
     t = Text()

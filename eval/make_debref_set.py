@@ -14,14 +14,23 @@ with a fixed seed, each answered by the chapter that holds it:
             stop words left out; Japanese, 8 to 16 characters of one prose
             sentence, as someone would copy them.
 
+Each page is also printed to PDF by headless Chromium, as a browser saves
+it, and OUTDIR/{en,ja}-pdf/ holds the same queries over those PDFs: what
+reading a PDF (poppler) costs against reading the page. The PDFs stay
+between runs (printing them takes a minute or two).
+
 usage: make_debref_set.py OUTDIR [DIR]
-Writes OUTDIR/{en,ja}/corpus.jsonl and OUTDIR/{en,ja}/{headings,passages}.{jsonl,tsv}.
+Writes OUTDIR/{en,ja}/corpus.jsonl, OUTDIR/{en,ja}/{headings,passages}.{jsonl,tsv},
+and OUTDIR/{en,ja}-pdf/ (corpus.jsonl naming the PDFs by "path", beside
+them, and the same queries).
 """
 import html
 import json
 import os
 import random
 import re
+import shutil
+import subprocess
 import sys
 from html.parser import HTMLParser
 
@@ -141,11 +150,43 @@ def build(src, lang, out, rng):
                                                              counts["passages"]))
 
 
+def print_pdfs(src, lang, html_dir, out):
+    """The pages of html_dir's corpus printed by headless Chromium, and the
+    same queries; exits with a message when Chromium is missing or fails."""
+    chromium = "/usr/bin/chromium"
+    if not os.access(chromium, os.X_OK):
+        sys.exit("make_debref_set.py: %s is needed to print the PDFs" % chromium)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(html_dir, "corpus.jsonl")) as c, \
+            open(os.path.join(out, "corpus.jsonl"), "w") as pc:
+        for line in c:
+            doc = json.loads(line)["_id"]
+            pdf = os.path.join(out, doc + ".pdf")
+            if not os.path.exists(pdf):
+                part = pdf + ".part"  # a run cut short leaves no PDF that looks whole
+                r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                                    "--no-pdf-header-footer", "--print-to-pdf=" + part,
+                                    "file://" + os.path.join(src, doc + ".html")],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   timeout=120)
+                if r.returncode != 0 or not os.path.exists(part):
+                    sys.exit("make_debref_set.py: chromium could not print %s (exit %d)"
+                             % (doc, r.returncode))
+                os.replace(part, pdf)
+            pc.write(json.dumps({"_id": doc, "path": doc + ".pdf",
+                                 "content_type": "application/pdf"}) + "\n")
+    for f in os.listdir(html_dir):
+        if f != "corpus.jsonl":
+            shutil.copy(os.path.join(html_dir, f), out)
+    print("%s: the %s pages printed to PDF" % (lang, lang))
+
+
 def main():
     out = sys.argv[1]
     src = sys.argv[2] if len(sys.argv) > 2 else "/usr/share/debian-reference"
     for lang in ("en", "ja"):
         build(src, lang, os.path.join(out, lang), random.Random(17))
+        print_pdfs(src, lang, os.path.join(out, lang), os.path.join(out, lang + "-pdf"))
 
 
 if __name__ == "__main__":

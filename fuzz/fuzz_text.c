@@ -1,8 +1,11 @@
-/* UTF-8 validation, the tokenizer, search terms and the chunker. */
+/* UTF-8 validation, the tokenizer, search terms, the chunker and the
+ * printed table of contents' finder. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "fuzz.h"
 #include "rag/chunk.h"
+#include "rag/parse_toc.h"
 #include "rag/text.h"
 #include "util/utf8.h"
 
@@ -28,5 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         chunk_list_free(&l);
     }
     doc_blocks_free(&b);
+    buf_t kept = BUF_INIT;
+    bool dropped = toc_drop(s, size, &kept);
+    if (!buf_error(&kept)) {
+        if (!dropped && (kept.len != size || (size && memcmp(kept.data, s, size)))) abort();
+        if (dropped && kept.len >= size) abort(); /* a run is lines out, never in */
+    }
+    buf_free(&kept);
     return 0;
 }

@@ -5,7 +5,9 @@
  *             [--server URL [--ingest]]
  *
  * The set is in BEIR's format: corpus lines {"_id", "title"?, "text"} (ragd
- * also reads "content_type": text/plain, text/markdown or text/html),
+ * also reads "content_type": text/plain, text/markdown, text/html or
+ * application/pdf, and "path" in place of "text": a file, relative to the
+ * corpus file's folder, for what JSON cannot carry, a PDF),
  * query lines {"_id", "text"}, and qrels "query-id<TAB>corpus-id<TAB>grade"
  * after a header line. Without --server the corpus is ingested into a
  * scratch data directory by the library itself (hash embedder, default
@@ -57,8 +59,9 @@ typedef struct figures {
     size_t n;
 } figures_t;
 
-/* Reads a JSON Lines file into an array; NULL with a message. */
-static json_t *read_jsonl(const char *path)
+/* Reads a JSON Lines file into an array; NULL with a message. Each line
+ * has "_id" and "text", or, with files, "path" in place of "text". */
+static json_t *read_jsonl(const char *path, bool files)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -75,9 +78,10 @@ static json_t *read_jsonl(const char *path)
         json_error_t e;
         json_t *j = json_loadb(line, (size_t)n, 0, &e);
         if (!json_is_object(j) || !json_is_string(json_object_get(j, "_id")) ||
-            !json_is_string(json_object_get(j, "text"))) {
-            fprintf(stderr, "ragd eval: %s:%zu: not an object with \"_id\" and \"text\"%s%s\n",
-                    path, no, j ? "" : ": ", j ? "" : e.text);
+            !(json_is_string(json_object_get(j, "text")) ||
+              (files && json_is_string(json_object_get(j, "path"))))) {
+            fprintf(stderr, "ragd eval: %s:%zu: not an object with \"_id\" and \"text\"%s%s%s\n",
+                    path, no, files ? " (or \"path\")" : "", j ? "" : ": ", j ? "" : e.text);
             json_decref(j);
             json_decref(a);
             a = NULL;
@@ -137,6 +141,7 @@ typedef struct engine {
     const char *server;
     metrics_registry_t *reg;
     char dir[256];
+    char corpus_dir[1024]; /* where a corpus line's "path" is found */
 } engine_t;
 
 static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
@@ -158,31 +163,64 @@ static long post_json(const engine_t *e, const char *path, json_t *j, buf_t *out
     return status;
 }
 
+/* The bytes of the file a corpus line's "path" names, into *out (caller
+ * frees). 0, or -errno with err set. */
+static int read_path(const engine_t *e, const char *rel, buf_t *out, char *err, size_t errlen)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", rel[0] == '/' ? "" : e->corpus_dir, rel);
+    FILE *f = fopen(rel[0] == '/' ? rel : path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", rel, strerror(errno));
+        return -errno;
+    }
+    char tmp[65536];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) buf_append(out, tmp, n);
+    fclose(f);
+    if (buf_error(out)) snprintf(err, errlen, "%s: too large to read", rel);
+    return buf_error(out);
+}
+
 static int ingest(engine_t *e, json_t *doc, char *err, size_t errlen)
 {
     char id[160];
     id_of(json_string_value(json_object_get(doc, "_id")), id, sizeof id);
     const char *title = json_string_value(json_object_get(doc, "title"));
     const char *ct = json_string_value(json_object_get(doc, "content_type"));
+    const char *rel = json_string_value(json_object_get(doc, "path"));
     json_t *text = json_object_get(doc, "text");
-    if (e->rag) {
+    buf_t file = BUF_INIT, out = BUF_INIT;
+    int rc = rel ? read_path(e, rel, &file, err, errlen) : 0;
+    const char *data = rel ? (file.data ? file.data : "") : json_string_value(text);
+    size_t len = rel ? file.len : json_string_length(text);
+    if (rc) {
+        /* nothing to send */
+    } else if (e->rag) {
         int type = doc_type_parse(ct ? ct : "text/plain");
         rag_doc_in_t in = {.id = id,
                            .title = title,
                            .type = type < 0 ? DOC_TEXT : (doc_type_t)type,
-                           .data = json_string_value(text),
-                           .len = json_string_length(text)};
+                           .data = data,
+                           .len = len};
         rag_ingested_t res;
-        return rag_ingest(e->rag, &in, &res, err, errlen);
+        rc = rag_ingest(e->rag, &in, &res, err, errlen);
+    } else {
+        /* a raw body: what JSON carries and what it cannot (a PDF) alike */
+        char url[2048], *t = title ? curl_easy_escape(NULL, title, 0) : NULL;
+        snprintf(url, sizeof url, "%s/v1/documents?id=%s%s%s", e->server, id, t ? "&title=" : "",
+                 t ? t : "");
+        curl_free(t);
+        long status = cli_http_call("POST", url, ct ? ct : "text/plain", NULL, data, len, 0, &out,
+                                    err, errlen);
+        if (status != 200 && status != 201) {
+            if (status) cli_error_message(&out, status, err, errlen);
+            rc = -EIO;
+        }
     }
-    json_t *j = json_pack("{s:s,s:O,s:s}", "id", id, "content", text, "content_type",
-                          ct ? ct : "text/plain");
-    if (title) json_object_set_new(j, "title", json_string(title));
-    buf_t out = BUF_INIT;
-    long status = post_json(e, "/v1/documents", j, &out);
-    if (status != 200 && status != 201) cli_error_message(&out, status, err, errlen);
+    buf_free(&file);
     buf_free(&out);
-    return status == 200 || status == 201 ? 0 : -EIO;
+    return rc;
 }
 
 /* The ranked document ids of a query (distinct, in order of their first
@@ -342,7 +380,10 @@ int cli_eval_main(int argc, char **argv)
         return 2;
     }
     set_t s = {0};
-    if (!(s.corpus = read_jsonl(corpus)) || !(s.queries = read_jsonl(queries)) ||
+    const char *slash = strrchr(corpus, '/');
+    snprintf(e.corpus_dir, sizeof e.corpus_dir, "%.*s", slash ? (int)(slash - corpus) : 1,
+             slash ? corpus : ".");
+    if (!(s.corpus = read_jsonl(corpus, true)) || !(s.queries = read_jsonl(queries, false)) ||
         read_qrels(qrels, &s)) {
         json_decref(s.corpus);
         json_decref(s.queries);

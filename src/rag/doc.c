@@ -61,6 +61,22 @@ void doc_blocks_free(doc_blocks_t *b)
     memset(b, 0, sizeof *b);
 }
 
+void doc_blocks_clear(doc_blocks_t *b)
+{
+    char title[sizeof b->title];
+    memcpy(title, b->title, sizeof title);
+    doc_blocks_free(b);
+    memcpy(b->title, title, sizeof title);
+}
+
+bool doc_blocks_blank(const doc_blocks_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        for (size_t k = 0; k < b->v[i].len; k++)
+            if ((unsigned char)b->v[i].text[k] > ' ') return false;
+    return true;
+}
+
 static const struct {
     const char *mime, *alias, *name;
 } types[DOC_TYPE_COUNT] = {

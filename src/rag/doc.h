@@ -8,6 +8,7 @@
 #ifndef RAGD_DOC_H
 #define RAGD_DOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,10 @@ int doc_blocks_add(doc_blocks_t *b, const char *section, const char *text, size_
  * (a second heading, a <title> after an <h1>) change nothing. */
 void doc_blocks_title(doc_blocks_t *b, const char *s, size_t n);
 void doc_blocks_free(doc_blocks_t *b);
+/* Frees the blocks and keeps the title: a parser's second pass. */
+void doc_blocks_clear(doc_blocks_t *b);
+/* True when no block holds a character but white space. */
+bool doc_blocks_blank(const doc_blocks_t *b);
 
 /* A stored document as read back. Every string is owned by the record
  * (one allocation, freed by doc_record_free). */

@@ -282,15 +282,6 @@ static void html_walk(struct html *h, xmlNode *n)
     }
 }
 
-/* True when no block holds a character but white space. */
-static bool blocks_blank(const doc_blocks_t *b)
-{
-    for (size_t i = 0; i < b->n; i++)
-        for (size_t k = 0; k < b->v[i].len; k++)
-            if ((unsigned char)b->v[i].text[k] > ' ') return false;
-    return true;
-}
-
 /* libxml2 sets up its globals in xmlInitParser, which is not safe to run
  * on two threads at once; the first parse would otherwise run it, and a
  * batch's workers and request threads parse at the same time. */
@@ -330,11 +321,8 @@ static int parse_html(const char *data, size_t n, doc_blocks_t *out, char *err, 
     xmlNode *from = body ? body->children : root ? root->children : NULL;
     html_walk(&h, from);
     html_flush(&h);
-    if (h.rc == 0 && h.dropped && blocks_blank(out)) { /* nothing but lists of links */
-        char title[sizeof out->title];
-        memcpy(title, out->title, sizeof title);
-        doc_blocks_free(out);
-        memcpy(out->title, title, sizeof title);
+    if (h.rc == 0 && h.dropped && doc_blocks_blank(out)) { /* nothing but lists of links */
+        doc_blocks_clear(out);
         buf_free(&h.text);
         h = (struct html){.out = out, .keep_link_lists = true};
         html_walk(&h, from);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "rag/parse_pdf.h"
+#include "rag/parse_toc.h"
 #include "util/buf.h"
 #include "util/proc.h"
 #include "util/utf8.h"
@@ -110,7 +111,10 @@ static bool pdf_title_useful(const char *t, size_t n)
     return !(n == 8 && !strncasecmp(t, "untitled", 8)) && n > 0;
 }
 
-static int parse_frames(const char *p, size_t n, doc_blocks_t *out, char *err, size_t errlen)
+/* The frames of p[0..n) into out, each page's table of contents left out
+ * with drop_toc (*dropped then says whether one was). */
+static int parse_frames(const char *p, size_t n, bool drop_toc, bool *dropped, doc_blocks_t *out,
+                        char *err, size_t errlen)
 {
     const char *end = p + n;
     while (p < end) {
@@ -137,7 +141,12 @@ static int parse_frames(const char *p, size_t n, doc_blocks_t *out, char *err, s
         }
         char section[32];
         snprintf(section, sizeof section, "page %d", page);
-        int rc = doc_blocks_add(out, section, text, len);
+        buf_t kept = BUF_INIT;
+        if (drop_toc && toc_drop(text, len, &kept)) *dropped = true;
+        int rc = buf_error(&kept) ? -ENOMEM
+                 : drop_toc ? doc_blocks_add(out, section, kept.data ? kept.data : "", kept.len)
+                            : doc_blocks_add(out, section, text, len);
+        buf_free(&kept);
         if (rc) return rc;
         p = text + len;
     }
@@ -171,7 +180,13 @@ int parse_pdf_child(const char *data, size_t n, const parse_pdf_opts_t *o, doc_b
         rc = -EINVAL;
         snprintf(err, errlen, "the PDF holds more than %zu MiB of text", PDF_OUTPUT_MAX >> 20);
     } else if (res.exit_code == 0) {
-        rc = parse_frames(res.out.data ? res.out.data : "", res.out.len, out, err, errlen);
+        const char *text = res.out.data ? res.out.data : "";
+        bool dropped = false;
+        rc = parse_frames(text, res.out.len, true, &dropped, out, err, errlen);
+        if (rc == 0 && dropped && doc_blocks_blank(out)) { /* nothing but contents: keep them */
+            doc_blocks_clear(out);
+            rc = parse_frames(text, res.out.len, false, &dropped, out, err, errlen);
+        }
     } else {
         rc = -EINVAL;
         if (res.exit_code == PDF_EXIT_INVALID && res.err.len)

@@ -28,10 +28,25 @@ printf 'query-id\tcorpus-id\tscore\nq1\tb\t2\n' >"$S/wrong.tsv"
 out=$("$RAGD_BIN" eval --corpus "$S/corpus.jsonl" --queries "$S/queries.jsonl" --qrels "$S/wrong.tsv" --modes keyword --json)
 check "a wrong judgement scores 0" eq "$($PY -c 'import json,sys; d=json.load(sys.stdin)["keyword"]; print(d["mrr@10"], d["recall@10"])' <<<"$out")" "0.0 0.0"
 
+# a PDF: "path" (beside the corpus file) in place of "text"
+mkdir -p "$S/files"
+$PY tests/fixtures/docs/make_pdf.py "$S/files/report.pdf" --title "Quarterly report" "Granite columns cool slowly." "Obsidian cools fast."
+{ cat "$S/corpus.jsonl"; echo '{"_id": "p", "path": "files/report.pdf", "content_type": "application/pdf"}'; } >"$S/pdf.jsonl"
+{ cat "$S/queries.jsonl"; echo '{"_id": "q5", "text": "granite columns"}'; echo '{"_id": "q6", "text": "obsidian"}'; } >"$S/pdfq.jsonl"
+printf 'q5\tp\t1\nq6\tp\t1\n' | cat "$S/qrels.tsv" - >"$S/pdf.tsv"
+pargs=(--corpus "$S/pdf.jsonl" --queries "$S/pdfq.jsonl" --qrels "$S/pdf.tsv")
+out=$("$RAGD_BIN" eval "${pargs[@]}" --modes keyword --json)
+check "a PDF by path, in process: found on both its pages (5 judged queries)" eq "$($PY -c 'import json,sys; d=json.load(sys.stdin)["keyword"]; print(d["mrr@10"], d["queries"])' <<<"$out")" "1.0 5"
+echo '{"_id": "gone", "path": "files/missing.pdf", "content_type": "application/pdf"}' >"$S/gone.jsonl"
+"$RAGD_BIN" eval --corpus "$S/gone.jsonl" --queries "$S/queries.jsonl" --qrels "$S/qrels.tsv" 2>"$TEST_TMP/err"
+rc=$?
+check "a path that is not there: exit 1, named ($(head -c 120 "$TEST_TMP/err"))" eq "$rc $(grep -c 'files/missing.pdf: No such file' "$TEST_TMP/err")" "1 1"
+
 start_ragd e --chunk-tokens 16 --chunk-overlap 4 || exit 1
-out=$("$RAGD_BIN" eval "${args[@]}" --server "http://127.0.0.1:$PORT_e" --ingest --modes keyword,hybrid --json)
-check "against a server, --ingest: the same figures" eq "$($PY -c 'import json,sys; d=json.load(sys.stdin); print(d["keyword"]["mrr@10"], d["hybrid"]["queries"])' <<<"$out")" "1.0 3"
-check "the server holds the corpus" eq "$(curl -s "http://127.0.0.1:$PORT_e/metrics" | awk '$1 == "active_documents_count" {print $2}')" 3
+out=$("$RAGD_BIN" eval "${pargs[@]}" --server "http://127.0.0.1:$PORT_e" --ingest --modes keyword,hybrid --json)
+check "against a server, --ingest (the PDF as a raw body): the same figures" eq "$($PY -c 'import json,sys; d=json.load(sys.stdin); print(d["keyword"]["mrr@10"], d["hybrid"]["queries"])' <<<"$out")" "1.0 5"
+check "the server holds the corpus" eq "$(curl -s "http://127.0.0.1:$PORT_e/metrics" | awk '$1 == "active_documents_count" {print $2}')" 4
+check "the PDF keeps its own title, the others theirs" eq "$(curl -s "http://127.0.0.1:$PORT_e/v1/documents/p" | $PY -c 'import json,sys; print(json.load(sys.stdin)["title"])') $(curl -s "http://127.0.0.1:$PORT_e/v1/documents/c-d" | $PY -c 'import json,sys; print(json.load(sys.stdin)["title"])')" "Quarterly report Gamma"
 # neighbouring chunks merged on request (16-token chunks, 4 shared)
 long="Basalt one two three four five six seven eight nine ten eleven twelve. Basalt thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty. Basalt twentyone twentytwo twentythree twentyfour twentyfive twentysix."
 curl -s -o /dev/null -H 'Content-Type: application/json' -d "{\"id\":\"long\",\"content\":\"$long\"}" "http://127.0.0.1:$PORT_e/v1/documents"

@@ -21,6 +21,7 @@
 #include "rag/kwindex.h"
 #include "rag/match.h"
 #include "rag/parse.h"
+#include "rag/parse_toc.h"
 #include "rag/rag.h"
 #include "rag/store.h"
 #include "rag/text.h"
@@ -1410,8 +1411,6 @@ static bool any_block_has(const doc_blocks_t *b, const char *needle)
     return section_of(b, needle) != NULL;
 }
 
-/* Titles from the document itself; page furniture out; a box's heading is
- * not the section of what follows the box. */
 /* A list of links (a table of contents) is left out like navigation; a
  * list whose items say more than their links stays; a page that is
  * nothing but a list of links keeps it. */
@@ -1458,6 +1457,98 @@ TEST(parse_link_lists)
     doc_blocks_free(&b);
 }
 
+/* Whether toc_drop leaves text out; *kept gets what it keeps (caller frees). */
+static bool toc_of(const char *text, char **kept)
+{
+    buf_t out = BUF_INIT;
+    bool dropped = toc_drop(text, strlen(text), &out);
+    buf_putc(&out, '\0');
+    *kept = out.data;
+    return dropped;
+}
+
+/* A printed table of contents (numbers in outline order, or dot leaders and
+ * page numbers) is left out of plain text; numbered steps, numbered
+ * headings between paragraphs, a table of addresses and short lists stay;
+ * a PDF that is nothing but contents keeps them. */
+TEST(parse_toc_runs)
+{
+    char *kept;
+    static const char outline[] = "Debian Reference\nAbstract words here.\nContents\n"
+                                  "1. Tutorial\n1.1. Console basics\n1.1.1. The shell prompt\n"
+                                  "1.1.2. The root account\n\n1.2. Filesystem\n"
+                                  "1.2.1. Unix file basics with a title long enough\nto wrap\n"
+                                  "1.2.2. Permissions\n2. Package management\n"
+                                  "2.1. Prerequisites\nA.1. Odd one\n"
+                                  "The text after the contents.\n";
+    ASSERT(toc_of(outline, &kept));
+    ASSERT_STR_EQ(kept, "Debian Reference\nAbstract words here.\nContents\n"
+                        "The text after the contents.\n");
+    free(kept);
+    static const char leaders[] = "Contents\nIntroduction . . . . . . 1\nInstalling ........ 3\n"
+                                  "Configuring ....... 7\nUpgrading ...... 12\n"
+                                  "Troubleshooting ....... 19\nMonitoring \xe2\x80\xa6 25\n"
+                                  "Reference ....... 31\nIndex ........ 40\nPreface text.";
+    ASSERT(toc_of(leaders, &kept));
+    ASSERT_STR_EQ(kept, "Contents\nPreface text.");
+    free(kept);
+    static const char latex[] = "1 Introduction 1\n1.1 Motivation 2\n1.2 Scope 4\n2 Design 7\n"
+                                "2.1 Storage 8\n2.2 Index 11\n2.3 Queries 15\n3 Results 20\n";
+    ASSERT(toc_of(latex, &kept));
+    ASSERT_STR_EQ(kept, "");
+    free(kept);
+    static const char *const stay[] = {
+        /* steps: one level, no page numbers */
+        "1. Unpack\n2. Configure\n3. Build\n4. Test\n5. Install\n6. Start\n7. Check\n8. Done\n",
+        /* numbered headings between paragraphs */
+        "1.1. Scope\nThis part says what is in scope\nand what is not, at length.\n"
+        "1.2. Terms\nWords we use\nin this guide, defined.\n1.3. Layout\nHow the text\nis laid "
+        "out.\n"
+        "1.4. More\nAnd more\ntext here.\n1.5. End\nThe end\nof it.\n",
+        /* addresses */
+        "10.0.0.1 gateway\n10.0.0.2 printer\n10.0.0.3 nas\n10.0.0.4 tv\n10.0.0.5 fridge\n"
+        "10.0.0.6 phone\n10.0.0.7 laptop\n10.0.0.8 desktop\n",
+        /* seven entries are no table of contents yet */
+        "1. A\n1.1. B\n1.2. C\n1.3. D\n2. E\n2.1. F\n2.2. G\nBody.\n",
+        /* numbers out of any outline order */
+        "3.14 pi\n2.71 e\n1.41 root two\n1.73 root three\n0.57 gamma\n1.61 phi\n"
+        "4.66 delta\n2.50 alpha\n",
+    };
+    for (size_t i = 0; i < sizeof stay / sizeof *stay; i++) {
+        ASSERT(!toc_of(stay[i], &kept));
+        ASSERT_STR_EQ(kept, stay[i]);
+        free(kept);
+    }
+    /* through the PDF parser: contents out, the rest kept; a PDF of
+     * contents alone keeps them */
+    doc_blocks_t b;
+    char err[128];
+    size_t len;
+    ASSERT_OK(system("python3 " FIX "make_pdf.py /tmp/ragd-test-toc.pdf 'Contents\n1. Tutorial\n"
+                     "1.1. Console\n1.2. Files\n1.3. Zircon bearings\n2. Packages\n2.1. Basics\n"
+                     "2.2. Archives\n3. Boot' 'Zircon bearings are hard.'"));
+    char *pdf = test_read_file("/tmp/ragd-test-toc.pdf", &len);
+    ASSERT(pdf);
+    ASSERT_OK(parse_document(DOC_PDF, pdf, len, &popts, &b, err, sizeof err));
+    ASSERT(any_block_has(&b, "Contents"));
+    ASSERT(!any_block_has(&b, "1.3. Zircon"));
+    ASSERT_STR_EQ(section_of(&b, "Zircon bearings are"), "page 2");
+    doc_blocks_free(&b);
+    free(pdf);
+    ASSERT_OK(system("python3 " FIX "make_pdf.py /tmp/ragd-test-toc.pdf '1. Tutorial\n"
+                     "1.1. Console\n1.2. Files\n1.3. Zircon bearings\n2. Packages\n2.1. Basics\n"
+                     "2.2. Archives\n3. Boot'"));
+    pdf = test_read_file("/tmp/ragd-test-toc.pdf", &len);
+    ASSERT(pdf);
+    ASSERT_OK(parse_document(DOC_PDF, pdf, len, &popts, &b, err, sizeof err));
+    ASSERT(any_block_has(&b, "1.3. Zircon"));
+    doc_blocks_free(&b);
+    free(pdf);
+    unlink("/tmp/ragd-test-toc.pdf");
+}
+
+/* Titles from the document itself; page furniture out; a box's heading is
+ * not the section of what follows the box. */
 TEST(parse_titles_and_furniture)
 {
     doc_blocks_t b;

@@ -83,6 +83,7 @@
     X(hybrid_lexical_queries)                                                                      \
     X(results_pick_per_document)                                                                   \
     X(parse_titles_and_furniture)                                                                  \
+    X(parse_toc_runs)                                                                              \
     X(parse_link_lists)                                                                            \
     X(doc_title_cut_and_kept)                                                                      \
     X(fuse_scaled_scores)                                                                          \
