@@ -16,16 +16,9 @@
 #define DEFAULT_M                16
 #define DEFAULT_EF_CONSTRUCTION  100
 #define DEFAULT_EF_SEARCH        256
-#define DEFAULT_ANN_MIN_ROWS     20000
+#define DEFAULT_ANN_MIN_ROWS     50000
 #define DEFAULT_FILTER_EXACT_MAX 20000
 #define GRAPH_MAX_CANDIDATES     4096 /* a filtered graph search explores at most this */
-
-typedef float v16 __attribute__((vector_size(64), aligned(64)));
-
-static inline float *row_ptr(const vindex_t *ix, size_t r)
-{
-    return ix->blocks[r / VINDEX_BLOCK_ROWS] + (r % VINDEX_BLOCK_ROWS) * ix->stride;
-}
 
 /* Blocks come straight from mmap: freed, they go back to the system at
  * once. From malloc they might not: glibc raises its mmap threshold after
@@ -39,7 +32,8 @@ static inline float *row_ptr(const vindex_t *ix, size_t r)
  * use (12 MiB at 384 dimensions). */
 static size_t block_bytes(const vindex_t *ix)
 {
-    return (size_t)VINDEX_BLOCK_ROWS * ix->stride * sizeof(float);
+    /* the floats, the int8 copies, 3 floats of bounds a row (vindex_int.h) */
+    return (size_t)VINDEX_BLOCK_ROWS * (ix->stride * (sizeof(float) + 1) + 3 * sizeof(float));
 }
 
 static float *block_new(const vindex_t *ix)
@@ -272,9 +266,10 @@ int vindex_add(vindex_t *ix, const int64_t *ids, const float *vecs, size_t n)
     if (rc == 0) rc = reserve(ix, n);
     if (rc == 0) {
         for (size_t i = 0; i < n; i++) {
-            float *r = row_ptr(ix, ix->n);
+            float *r = vindex_row(ix, ix->n);
             memcpy(r, vecs + i * ix->dim, ix->dim * sizeof(float));
             memset(r + ix->dim, 0, (ix->stride - ix->dim) * sizeof(float));
+            vindex_row_quantize(ix, ix->n);
             ix->ids[ix->n] = ids[i];
             map_put(ix, ids[i], (uint32_t)ix->n);
             ix->n++;
@@ -292,7 +287,9 @@ static void flat_remove_slot(vindex_t *ix, size_t s)
     size_t row = ix->rows[s], last = ix->n - 1;
     map_del(ix, s);
     if (row != last) {
-        memcpy(row_ptr(ix, row), row_ptr(ix, last), ix->stride * sizeof(float));
+        memcpy(vindex_row(ix, row), vindex_row(ix, last), ix->stride * sizeof(float));
+        memcpy(vindex_qrow(ix, row), vindex_qrow(ix, last), ix->stride);
+        memcpy(vindex_qmeta(ix, row), vindex_qmeta(ix, last), 3 * sizeof(float));
         ix->ids[row] = ix->ids[last];
         ix->rows[map_find(ix, ix->ids[row])] = (uint32_t)row;
     }
@@ -350,39 +347,11 @@ size_t vindex_flat_copy(vindex_t *ix, const int64_t *ids, size_t n, int64_t *got
     for (size_t i = 0; i < n; i++) {
         size_t s = map_find(ix, ids[i]);
         if (s == SIZE_MAX) continue;
-        memcpy(vecs + m * ix->dim, row_ptr(ix, ix->rows[s]), ix->dim * sizeof(float));
+        memcpy(vecs + m * ix->dim, vindex_row(ix, ix->rows[s]), ix->dim * sizeof(float));
         got[m++] = ids[i];
     }
     pthread_rwlock_unlock(&ix->lock);
     return m;
-}
-
-/* Scores of nrows consecutive rows against q. The hot loop of every
- * search: one pass over the rows' memory. The widest SIMD the CPU has is
- * picked at load time (an ifunc); not under ThreadSanitizer, whose
- * instrumented resolver would run before its runtime is up and crash. */
-#if defined(__SANITIZE_THREAD__)
-#define VINDEX_CLONES
-#else
-#define VINDEX_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-VINDEX_CLONES static void score_rows(const float *rows, size_t nrows, unsigned stride,
-                                     const float *q, float *out)
-{
-    for (size_t r = 0; r < nrows; r++) {
-        const float *row = rows + r * stride;
-        v16 a0 = {0}, a1 = {0};
-        unsigned i = 0;
-        for (; i + 32 <= stride; i += 32) {
-            a0 += *(const v16 *)(row + i) * *(const v16 *)(q + i);
-            a1 += *(const v16 *)(row + i + 16) * *(const v16 *)(q + i + 16);
-        }
-        if (i < stride) a0 += *(const v16 *)(row + i) * *(const v16 *)(q + i);
-        a0 += a1;
-        float s = 0;
-        for (int k = 0; k < 16; k++) s += a0[k];
-        out[r] = s;
-    }
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -464,23 +433,6 @@ void vindex_heap_sort(vindex_hit_t *h, size_t n)
     qsort(h, n, sizeof *h, cmp_best);
 }
 
-/* Every flat row (the allowed ones) into the heap. Under the read lock. */
-static void flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *allowed,
-                      float *scores, vindex_hit_t *heap, size_t *got)
-{
-    for (size_t b = 0; b * VINDEX_BLOCK_ROWS < ix->n; b++) {
-        size_t first = b * VINDEX_BLOCK_ROWS;
-        size_t rows = ix->n - first < VINDEX_BLOCK_ROWS ? ix->n - first : VINDEX_BLOCK_ROWS;
-        score_rows(ix->blocks[b], rows, ix->stride, qq, scores);
-        for (size_t r = 0; r < rows; r++) {
-            vindex_hit_t c = {ix->ids[first + r], scores[r]};
-            if (!vindex_heap_takes(heap, *got, k, c)) continue; /* cheap reject first */
-            if (allowed && !idset_has(allowed, c.id)) continue;
-            vindex_heap_offer(heap, got, k, c);
-        }
-    }
-}
-
 /* The allowed ids scored one by one, wherever each lives. Under the read
  * lock, and glock when there is a graph. */
 static void score_ids(vindex_t *ix, const float *qq, size_t k, const idset_t *allowed,
@@ -492,7 +444,7 @@ static void score_ids(vindex_t *ix, const float *qq, size_t k, const idset_t *al
         size_t s = map_find(ix, id);
         float score;
         if (s != SIZE_MAX) {
-            score = hnsw_dot(row_ptr(ix, ix->rows[s]), qq, ix->dim);
+            score = hnsw_dot(vindex_row(ix, ix->rows[s]), qq, ix->dim);
         } else {
             const float *v = ix->graph ? hnsw_vector(ix->graph, id) : NULL;
             if (!v || idset_has(&ix->pending, id)) continue;
@@ -535,10 +487,9 @@ long vindex_search(vindex_t *ix, const float *q, size_t k, const idset_t *allowe
     if (k > VINDEX_MAX_K) k = VINDEX_MAX_K;
     if (k == 0) return 0;
     float *qq = aligned_alloc(64, ix->stride * sizeof(float));
-    float *scores = aligned_alloc(64, VINDEX_BLOCK_ROWS * sizeof(float));
     long n = 0;
     size_t got = 0;
-    if (!qq || !scores) {
+    if (!qq) {
         n = -ENOMEM;
         goto out;
     }
@@ -549,15 +500,15 @@ long vindex_search(vindex_t *ix, const float *q, size_t k, const idset_t *allowe
         if (allowed && allowed->n < ix->n / 8)
             score_ids(ix, qq, k, allowed, out, &got);
         else
-            flat_scan(ix, qq, k, allowed, scores, out, &got);
+            n = vindex_flat_scan(ix, qq, k, allowed, out, &got);
     } else {
         pthread_rwlock_rdlock(&ix->glock);
         size_t total = ix->n + hnsw_live(ix->graph);
         if (allowed && allowed->n <= ix->o.filter_exact_max) {
             score_ids(ix, qq, k, allowed, out, &got); /* few allowed: exact */
         } else {
-            flat_scan(ix, qq, k, allowed, scores, out, &got);
-            long passed = graph_ask(ix, qq, k, allowed, total, out, &got);
+            n = vindex_flat_scan(ix, qq, k, allowed, out, &got);
+            long passed = n ? n : graph_ask(ix, qq, k, allowed, total, out, &got);
             if (passed < 0)
                 n = passed;
             else if (allowed && got < k) { /* the filter left too few: exact after all */
@@ -582,7 +533,6 @@ long vindex_search(vindex_t *ix, const float *q, size_t k, const idset_t *allowe
     }
 out:
     free(qq);
-    free(scores);
     return n;
 }
 
@@ -603,7 +553,7 @@ size_t vindex_search_reference(vindex_t *ix, const float *q, size_t k, vindex_hi
     size_t n = 0, m = 0;
     if (all) {
         for (size_t r = 0; r < ix->n; r++) {
-            const float *row = row_ptr(ix, r);
+            const float *row = vindex_row(ix, r);
             all[m++] = (vindex_hit_t){ix->ids[r], dot_plain(row, q, ix->dim)};
         }
         for (size_t r = 0; ix->graph && r < hnsw_slots(ix->graph); r++) {

@@ -3,8 +3,10 @@
  *
  * Two segments. The flat segment holds new rows: L2-normalised float32
  * vectors in blocks of VINDEX_BLOCK_ROWS rows, each row padded to a
- * multiple of 16 floats and 64-byte aligned, scored exactly by a SIMD scan
- * (GCC vector extensions, cloned for AVX-512, AVX2 and SSE2). The graph
+ * multiple of 16 floats and 64-byte aligned, with an int8 copy: a scan
+ * reads the copies, which bound each row's score, and scores again in
+ * float32 (GCC vector extensions, cloned for AVX-512, AVX2 and SSE2) only
+ * the rows that can make the top k, so it is exact (vindex_scan.c). The graph
  * segment exists once the index holds ann_min_rows rows (kind auto) or from
  * the first row (kind hnsw): a builder thread moves flat rows into it in
  * ascending id order, so the graph always holds every live row up to a
@@ -58,7 +60,7 @@ typedef enum { VINDEX_AUTO, VINDEX_EXACT, VINDEX_HNSW } vindex_kind_t;
 typedef struct vindex_opts {
     vindex_kind_t kind;
     unsigned m, ef_construction, ef_search; /* the graph's; 0: 16, 100, 256 */
-    size_t ann_min_rows;                    /* kind auto: the graph from this size; 0: 20000 */
+    size_t ann_min_rows;                    /* kind auto: the graph from this size; 0: 50000 */
     size_t filter_exact_max;                /* allowed ids scored one by one up to; 0: 20000 */
     unsigned recall_every;                  /* 1 search in this many is checked; 0: never */
     const char *path;                       /* where the graph persists; NULL: nowhere */

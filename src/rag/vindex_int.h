@@ -15,7 +15,10 @@ struct vindex {
      * Searches read, add and remove write (briefly). Taken before glock. */
     pthread_rwlock_t lock;
     unsigned dim, stride; /* stride: dim rounded up to 16 floats */
-    float **blocks;       /* each VINDEX_BLOCK_ROWS * stride floats, 64-byte aligned */
+    /* each VINDEX_BLOCK_ROWS rows of stride floats (64-byte aligned), then
+     * the same rows in int8 (stride bytes each), then 3 floats a row that
+     * bound the int8 copy's error (vindex_scan.c) */
+    float **blocks;
     size_t nblocks, blocks_cap;
     int64_t *ids; /* row -> id */
     size_t n, ids_cap;
@@ -55,6 +58,33 @@ struct vindex {
     double last_check;
     uint64_t recall_checks, saves, save_errors;
 };
+
+/* Row r of the flat segment: its floats, its int8 copy, that copy's
+ * (scale, |residual|, scale * |int8 row|). */
+static inline float *vindex_row(const vindex_t *ix, size_t r)
+{
+    return ix->blocks[r / VINDEX_BLOCK_ROWS] + (r % VINDEX_BLOCK_ROWS) * ix->stride;
+}
+static inline int8_t *vindex_qrow(const vindex_t *ix, size_t r)
+{
+    return (int8_t *)(ix->blocks[r / VINDEX_BLOCK_ROWS] + (size_t)VINDEX_BLOCK_ROWS * ix->stride) +
+           (r % VINDEX_BLOCK_ROWS) * ix->stride;
+}
+static inline float *vindex_qmeta(const vindex_t *ix, size_t r)
+{
+    float *block = ix->blocks[r / VINDEX_BLOCK_ROWS];
+    return (float *)((int8_t *)(block + (size_t)VINDEX_BLOCK_ROWS * ix->stride) +
+                     (size_t)VINDEX_BLOCK_ROWS * ix->stride) +
+           (r % VINDEX_BLOCK_ROWS) * 3;
+}
+
+/* Fills row r's int8 copy from its floats (vindex_scan.c). */
+void vindex_row_quantize(vindex_t *ix, size_t row);
+/* Every flat row (the allowed ones) into the heap of k, exactly: the int8
+ * copies bound each row's score, and the rows that can make the k best are
+ * scored in float32 (vindex_scan.c). Under the read lock. 0 or -ENOMEM. */
+int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *allowed,
+                     vindex_hit_t *heap, size_t *got);
 
 /* The best k kept in a min-heap: heap[0] is the worst kept. */
 void vindex_heap_offer(vindex_hit_t *h, size_t *n, size_t k, vindex_hit_t c);

@@ -163,7 +163,7 @@ static const config_option_t options[] = {
      0, 0,
      "vector search; exact: a scan of every chunk; hnsw: an approximate graph (hnswlib); auto: "
      "exact below --ann-min-chunks chunks, the graph from there"},
-    {"ann-min-chunks", "RAGD_ANN_MIN_CHUNKS", CONFIG_UINT, F(ann_min_chunks), "N", "20000", 1,
+    {"ann-min-chunks", "RAGD_ANN_MIN_CHUNKS", CONFIG_UINT, F(ann_min_chunks), "N", "50000", 1,
      100000000, "auto: chunks from which the graph is built"},
     {"hnsw-m", "RAGD_HNSW_M", CONFIG_UINT, F(hnsw_m), "N", "16", 2, 64,
      "graph links per chunk (twice that on the base layer): more, better recall, more memory"},

@@ -300,6 +300,83 @@ static float frand(unsigned *seed)
     return (float)rand_r(seed) / (float)RAND_MAX - 0.5f;
 }
 
+/* The scan reads int8 copies and scores again in float32 only the rows
+ * whose bound can reach the k best: the results must be the exact scan's
+ * on vectors where int8 loses most (one large component and small rest),
+ * near ties, exact ties (smaller id first), large and negative scores, a
+ * zero vector, and under a filter. */
+TEST(vindex_int8_scan_exact)
+{
+    enum { D = 384, K = 10, KINDS = 5, PER = 1200, N = KINDS * PER };
+    vindex_t *ix;
+    ASSERT_OK(vindex_new(&ix, D, NULL));
+    float *vecs = calloc((size_t)N, D * sizeof(float));
+    int64_t *ids = malloc(N * sizeof(int64_t));
+    unsigned seed = 11;
+    float base[D];
+    for (size_t k = 0; k < D; k++) base[k] = frand(&seed);
+    for (size_t i = 0; i < N; i++) {
+        float *v = vecs + i * D;
+        int kind = (int)(i / PER);
+        for (size_t k = 0; k < D; k++) v[k] = frand(&seed);
+        if (kind == 1) v[rand_r(&seed) % D] = 40; /* a spike: the rest in 1-2 int8 steps */
+        if (kind == 2)                            /* near ties */
+            for (size_t k = 0; k < D; k++) v[k] = base[k] + 1e-4f * v[k];
+        if (kind == 3) memcpy(v, base, sizeof base); /* exact ties */
+        if (kind == 4)                               /* large, not normalised */
+            for (size_t k = 0; k < D; k++) v[k] *= 1000;
+        else
+            embed_normalize(v, D);
+        ids[i] = (int64_t)i + 1;
+    }
+    memset(vecs + (size_t)(N - 1) * D, 0, D * sizeof(float)); /* a zero vector */
+    ASSERT_OK(vindex_add(ix, ids, vecs, N));
+    idset_t odd = {0};
+    for (int64_t id = 1; id <= N; id += 2) ASSERT_OK(idset_add(&odd, id));
+    vindex_hit_t got[K], want[K];
+    size_t ties = 0;
+    for (int qn = 0; qn < 60; qn++) {
+        float q[D];
+        int kind = qn % 6;
+        if (kind < 5) { /* near a row of each kind, or (5) zero */
+            const float *row = vecs + (size_t)(kind * PER + rand_r(&seed) % PER) * D;
+            for (size_t k = 0; k < D; k++) q[k] = row[k] + 0.3f * frand(&seed);
+            if (qn % 4 == 0)
+                for (size_t k = 0; k < D; k++) q[k] = -q[k]; /* negative scores */
+        } else {
+            memset(q, 0, sizeof q);
+        }
+        size_t a = (size_t)vindex_search(ix, q, K, NULL, got),
+               b = vindex_search_reference(ix, q, K, want);
+        ASSERT_EQ(a, b);
+        for (size_t i = 0; i < a; i++) {
+            float tol = 1e-5f * (1 + fabsf(want[i].score));
+            ASSERT(fabsf(got[i].score - want[i].score) <= tol);
+            if (got[i].id != want[i].id) ASSERT(fabsf(got[i].score - want[i].score) <= tol / 10);
+            if (i && got[i].score == got[i - 1].score) { /* a tie: the smaller id first */
+                ASSERT(got[i].id > got[i - 1].id);
+                ties++;
+            }
+        }
+        /* under a filter: only allowed ids, the best of them */
+        idset_t *f = &odd;
+        size_t c = (size_t)vindex_search(ix, q, K, f, got);
+        ASSERT_EQ(c, (size_t)K);
+        for (size_t i = 0; i < c; i++) ASSERT(got[i].id % 2 == 1);
+        vindex_hit_t all[K * 2];
+        size_t m = vindex_search_reference(ix, q, K * 2, all), j = 0;
+        (void)m;
+        /* the reference's best odd id is the filtered scan's first */
+        while (j < m && all[j].id % 2 == 0) j++;
+        if (j < m) ASSERT(fabsf(got[0].score - all[j].score) <= 1e-5f * (1 + fabsf(all[j].score)));
+    }
+    ASSERT(ties > 0); /* the exact ties were met */
+    idset_free(&odd);
+    vindex_free(&ix);
+    free(vecs);
+    free(ids);
+}
+
 TEST(vindex_matches_brute_force)
 {
     enum { N = 5000, D = 384, K = 10 };

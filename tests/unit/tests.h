@@ -54,6 +54,7 @@
     X(chunker_keeps_sections_apart)                                                                \
     X(hash_embedder)                                                                               \
     X(hash_embedder_word_cache)                                                                    \
+    X(vindex_int8_scan_exact)                                                                      \
     X(vindex_matches_brute_force)                                                                  \
     X(vindex_graph_recall_and_deletes)                                                             \
     X(vindex_graph_filters)                                                                        \

@@ -1,0 +1,242 @@
+/* The flat segment's exact scan, through an int8 copy of its rows.
+ *
+ * An exact scan reads every row: 1.5 KiB of float32 a row at 384
+ * dimensions, 1.5 GB a query at a million rows, which is memory bandwidth
+ * more than arithmetic (the hash embedder keeps the index exact; see
+ * README, "Vector index"). So each row also has an int8 copy, a quarter of
+ * the bytes, with what bounds its error:
+ *
+ *     x = s q + r      s = max|x_i| / 127, q_i = round(x_i / s), meta
+ *                      (s, |r|, s|q|) kept beside the row
+ *     y = t p + e      the query, likewise, at the start of a search
+ *
+ *     x.y = s t (q.p) + r.y + s (q.e), so |x.y - s t (q.p)| <= |r||y| + s|q||e|
+ *
+ * The scan scores the int8 rows (integer multiply-adds, AVX2 where the CPU
+ * has it), keeps the k best lower bounds, and keeps as candidates the rows
+ * whose upper bound reaches the k-th of them; only those are scored again
+ * in float32, by the same code as before, so the results are the exact
+ * scan's, bit for bit and tie for tie. A row outside the candidates is
+ * below k rows' lower bounds, so below the k-th exact score. The bound
+ * also covers float32 rounding (in the scores compared and in the bound
+ * itself) with a margin of 2 (dim + 16) ulp of |x||y|. */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "rag/vindex_int.h"
+#include "util/vec.h"
+
+typedef float v16 __attribute__((vector_size(64), aligned(64)));
+
+/* Scores of nrows consecutive rows against q. The widest SIMD the CPU has
+ * is picked at load time (an ifunc); not under ThreadSanitizer, whose
+ * instrumented resolver would run before its runtime is up and crash. */
+#if defined(__SANITIZE_THREAD__)
+#define VINDEX_CLONES
+#else
+#define VINDEX_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+VINDEX_CLONES static void score_rows(const float *rows, size_t nrows, unsigned stride,
+                                     const float *q, float *out)
+{
+    for (size_t r = 0; r < nrows; r++) {
+        const float *row = rows + r * stride;
+        v16 a0 = {0}, a1 = {0};
+        unsigned i = 0;
+        for (; i + 32 <= stride; i += 32) {
+            a0 += *(const v16 *)(row + i) * *(const v16 *)(q + i);
+            a1 += *(const v16 *)(row + i + 16) * *(const v16 *)(q + i + 16);
+        }
+        if (i < stride) a0 += *(const v16 *)(row + i) * *(const v16 *)(q + i);
+        a0 += a1;
+        float s = 0;
+        for (int k = 0; k < 16; k++) s += a0[k];
+        out[r] = s;
+    }
+}
+
+/* x[0..stride) as int8 into q, and its (s, |r|, s|q|) into meta. */
+static void quantize(const float *x, unsigned stride, int8_t *q, float *meta)
+{
+    float m = 0;
+    for (unsigned i = 0; i < stride; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    double s = m / 127.0, r2 = 0, q2 = 0;
+    for (unsigned i = 0; i < stride; i++) {
+        long v = s > 0 ? lrint(x[i] / s) : 0;
+        v = v > 127 ? 127 : v < -127 ? -127 : v;
+        q[i] = (int8_t)v;
+        double r = x[i] - s * (double)v;
+        r2 += r * r;
+        q2 += (double)(v * v);
+    }
+    /* rounded up, so that each stays a bound */
+    meta[0] = (float)s;
+    meta[1] = nextafterf((float)sqrt(r2), INFINITY);
+    meta[2] = nextafterf((float)(s * sqrt(q2)), INFINITY);
+}
+
+void vindex_row_quantize(vindex_t *ix, size_t row)
+{
+    quantize(vindex_row(ix, row), ix->stride, vindex_qrow(ix, row), vindex_qmeta(ix, row));
+}
+
+/* q.p for nrows consecutive int8 rows (stride a multiple of 16). */
+static void qdot_plain(const int8_t *rows, size_t nrows, unsigned stride, const int16_t *p,
+                       int32_t *out)
+{
+    for (size_t r = 0; r < nrows; r++) {
+        const int8_t *x = rows + r * stride;
+        int32_t s = 0;
+        for (unsigned i = 0; i < stride; i++) s += x[i] * p[i];
+        out[r] = s;
+    }
+}
+
+#if defined(__x86_64__)
+/* Sixteen at a time: sign-extended to int16, multiplied and added in pairs
+ * into int32 (vpmaddwd: 127 * 127 * 2 fits). */
+__attribute__((target("avx2"))) static void qdot_avx2(const int8_t *rows, size_t nrows,
+                                                      unsigned stride, const int16_t *p,
+                                                      int32_t *out)
+{
+    for (size_t r = 0; r < nrows; r++) {
+        const int8_t *x = rows + r * stride;
+        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+        unsigned i = 0;
+        for (; i + 32 <= stride; i += 32) {
+            __m256i x0 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(x + i)));
+            __m256i x1 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(x + i + 16)));
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(x0, _mm256_load_si256((const __m256i *)(p + i))));
+            a1 = _mm256_add_epi32(a1,
+                                  _mm256_madd_epi16(x1, _mm256_load_si256((const __m256i *)(p + i + 16))));
+        }
+        if (i < stride) {
+            __m256i x0 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(x + i)));
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(x0, _mm256_load_si256((const __m256i *)(p + i))));
+        }
+        a0 = _mm256_add_epi32(a0, a1);
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a0), _mm256_extracti128_si256(a0, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        out[r] = _mm_cvtsi128_si32(h);
+    }
+}
+#endif
+
+static void qdot(const int8_t *rows, size_t nrows, unsigned stride, const int16_t *p, int32_t *out)
+{
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) {
+        qdot_avx2(rows, nrows, stride, p, out);
+        return;
+    }
+#endif
+    qdot_plain(rows, nrows, stride, p, out);
+}
+
+/* A row whose upper bound reached the k-th lower bound when it was read. */
+typedef struct cand {
+    uint32_t row;
+    float hi;
+} cand_t;
+
+/* The k best lower bounds, a min-heap of floats: lb[0] is the k-th. */
+static void lb_offer(float *lb, size_t *n, size_t k, float v)
+{
+    size_t i;
+    if (*n < k) {
+        i = (*n)++;
+        for (; i && lb[(i - 1) / 2] > v; i = (i - 1) / 2) lb[i] = lb[(i - 1) / 2];
+        lb[i] = v;
+        return;
+    }
+    if (v <= lb[0]) return;
+    i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        float mv = v;
+        if (l < *n && lb[l] < mv) m = l, mv = lb[l];
+        if (r < *n && lb[r] < mv) m = r;
+        if (m == i) break;
+        lb[i] = lb[m];
+        i = m;
+    }
+    lb[i] = v;
+}
+
+/* Drops the candidates under bound; returns how many are left. */
+static size_t cands_prune(cand_t *c, size_t n, float bound)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].hi >= bound) c[m++] = c[i];
+    return m;
+}
+
+int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *allowed,
+                     vindex_hit_t *heap, size_t *got)
+{
+    if (ix->n == 0) return 0;
+    unsigned stride = ix->stride;
+    int16_t *p = aligned_alloc(64, stride * sizeof *p);
+    int32_t *dots = malloc(VINDEX_BLOCK_ROWS * sizeof *dots);
+    float *lb = malloc(k * sizeof *lb);
+    cand_t *c = NULL;
+    size_t nc = 0, cap = 0, nlb = 0;
+    int rc = 0;
+    if (!p || !dots || !lb) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    float qmeta[3];
+    int8_t *p8 = (int8_t *)dots; /* the query's int8 form, widened below */
+    quantize(qq, stride, p8, qmeta);
+    for (unsigned i = 0; i < stride; i++) p[i] = p8[i];
+    float t = qmeta[0], en = qmeta[1], yn = 0;
+    for (unsigned i = 0; i < stride; i++) yn += qq[i] * qq[i];
+    yn = nextafterf(sqrtf(yn) * (1 + 4 * FLT_EPSILON), INFINITY);
+    const float slack = 2 * FLT_EPSILON * (float)(stride + 16);
+    for (size_t b = 0; b * VINDEX_BLOCK_ROWS < ix->n; b++) {
+        size_t first = b * VINDEX_BLOCK_ROWS;
+        size_t rows = ix->n - first < VINDEX_BLOCK_ROWS ? ix->n - first : VINDEX_BLOCK_ROWS;
+        qdot(vindex_qrow(ix, first), rows, stride, p, dots);
+        const float *meta = vindex_qmeta(ix, first);
+        for (size_t r = 0; r < rows; r++, meta += 3) {
+            float ap = meta[0] * t * (float)dots[r];
+            float e = (meta[1] * yn + meta[2] * en) * (1 + 8 * FLT_EPSILON) +
+                      slack * (meta[1] + meta[2]) * yn + FLT_MIN;
+            float hi = ap + e;
+            if (nlb == k && hi < lb[0]) continue;
+            if (allowed && !idset_has(allowed, ix->ids[first + r])) continue;
+            lb_offer(lb, &nlb, k, ap - e);
+            if (nc == cap) {
+                if (nlb == k) nc = cands_prune(c, nc, lb[0]);
+                if (nc * 2 >= cap && /* still half full: room for more */
+                    (rc = vec_reserve((void **)&c, &cap, nc + 1, 256, sizeof *c)))
+                    goto out;
+            }
+            c[nc++] = (cand_t){(uint32_t)(first + r), hi};
+        }
+    }
+    /* the candidates that can still make the k best, in float32 */
+    float bound = nlb == k ? lb[0] : -INFINITY;
+    for (size_t i = 0; i < nc; i++) {
+        if (c[i].hi < bound) continue;
+        float s;
+        score_rows(vindex_row(ix, c[i].row), 1, stride, qq, &s);
+        vindex_heap_offer(heap, got, k, (vindex_hit_t){ix->ids[c[i].row], s});
+    }
+out:
+    free(p);
+    free(dots);
+    free(lb);
+    free(c);
+    return rc;
+}
