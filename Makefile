@@ -231,10 +231,12 @@ bench: bench-deps
 	        $(BUILD)/eval-debref/$$l/$$q.jsonl $(BUILD)/eval-debref/$$l/$$q.tsv || exit 1; \
 	done; done
 
-# The vector index at a million chunks beside hnswlib and FAISS (about 25
-# minutes; BENCH_SCALE_N=100000 for a quick look).
+# The vector index at a million chunks beside hnswlib and FAISS, the
+# keyword index beside Xapian and FTS5, the whole server at a million
+# chunks (about 50 minutes; BENCH_SCALE_N=100000 for a quick look at all
+# three, BENCH_SCALE_KW_N and BENCH_SCALE_SERVER_N for one part).
 bench-scale: bench-deps
-	@$(MAKE) --no-print-directory $(BUILD)/bench_scale $(BUILD)/bench_keywords
+	@$(MAKE) --no-print-directory $(BUILD)/bench_scale $(BUILD)/bench_keywords $(BUILD)/ragd
 	@bench/scale
 
 # The main job: ragd, Prometheus, Alertmanager and node-exporter on this
