@@ -202,7 +202,8 @@ int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *all
 {
     if (ix->n == 0) return 0;
     unsigned stride = ix->stride;
-    int16_t *p = aligned_alloc(64, stride * sizeof *p);
+    /* aligned_alloc wants a multiple of the alignment: 16 dimensions are 32 bytes */
+    int16_t *p = aligned_alloc(64, (stride * sizeof *p + 63) / 64 * 64);
     int32_t *dots = malloc(VINDEX_BLOCK_ROWS * sizeof *dots);
     float *lb = malloc(k * sizeof *lb);
     cand_t *c = NULL;

@@ -371,6 +371,17 @@ TEST(vindex_int8_scan_exact)
         if (j < m) ASSERT(fabsf(got[0].score - all[j].score) <= 1e-5f * (1 + fabsf(all[j].score)));
     }
     ASSERT(ties > 0); /* the exact ties were met */
+    /* the smallest dimension: a 16-float row, a 32-byte int16 query */
+    vindex_t *small;
+    ASSERT_OK(vindex_new(&small, 16, NULL));
+    ASSERT_OK(vindex_add(small, ids, vecs, 100)); /* 100 rows of 16 floats from the buffer */
+    float q16[16];
+    memcpy(q16, vecs + 7 * D, sizeof q16);
+    size_t a16 = (size_t)vindex_search(small, q16, K, NULL, got),
+           b16 = vindex_search_reference(small, q16, K, want);
+    ASSERT_EQ(a16, b16);
+    for (size_t i = 0; i < a16; i++) ASSERT(fabsf(got[i].score - want[i].score) <= 1e-5f);
+    vindex_free(&small);
     idset_free(&odd);
     vindex_free(&ix);
     free(vecs);
