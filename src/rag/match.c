@@ -47,8 +47,13 @@ size_t match_terms(const char *text, int64_t chunks, match_dfs_fn dfs, void *ctx
     bool rare = false;
     /* a term no chunk holds matches nothing: it cannot stand for the query */
     for (size_t i = 0; prune && i < n; i++) rare |= df[i] > 0 && (double)df[i] <= common;
+    /* nor is it a search term: it scores nothing and no chunk can hold it
+     * (a word cut short, a typo); left out while another term matches */
+    bool any = false;
+    for (size_t i = 0; prune && i < n; i++) any |= df[i] > 0;
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
-        if (!(prune && rare && (double)df[i] > common)) out[count++] = tok[i];
+        if (!(prune && rare && (double)df[i] > common) && !(prune && any && df[i] == 0))
+            out[count++] = tok[i];
     return count;
 }

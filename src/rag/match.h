@@ -5,7 +5,9 @@
  * rarer terms higher. Terms found in more than MATCH_COMMON_SHARE of the
  * chunks are left out when a rarer term that some chunk holds remains:
  * their bm25 weight (IDF) is near zero, and they would only add candidates
- * to score. */
+ * to score. Terms no chunk holds (a word cut short, a typo) are left out
+ * while another term matches: they score nothing, and would keep a query
+ * from being lexical (rag_query.c: the best chunk holds every term). */
 #ifndef RAGD_MATCH_H
 #define RAGD_MATCH_H
 
