@@ -105,6 +105,7 @@ static int load_index(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, 
         log_info("vector index: exact (auto, hash embedder: a graph would lose recall)");
     }
     if (!vo.recall_every) vo.recall_every = 64;
+    vo.threads = (unsigned)r->ingest_workers; /* the start-up's int8 copies */
     int rc = vindex_new(&r->index, r->emb->dim, &vo);
     if (rc) {
         snprintf(err, errlen, "index: %s", strerror(-rc));

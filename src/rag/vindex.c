@@ -1,5 +1,6 @@
 #include "rag/vindex.h"
 #include "rag/vindex_int.h"
+#include "util/par.h"
 #include "util/vec.h"
 
 #include <errno.h>
@@ -239,16 +240,19 @@ void vindex_stats(vindex_t *ix, vindex_stats_t *st)
     pthread_mutex_unlock(&ix->smu);
 }
 
-/* Room for `more` rows: blocks, the id array, the map. Under the write lock. */
-static int reserve(vindex_t *ix, size_t more)
+/* Room for `more` rows: blocks (the spare ones first, each taken is set
+ * to NULL), the id array, the map. Under the write lock. */
+static int reserve(vindex_t *ix, size_t more, float **spare, size_t nspare)
 {
     size_t need = ix->n + more;
     while (ix->nblocks * VINDEX_BLOCK_ROWS < need) {
         if (vec_reserve((void **)&ix->blocks, &ix->blocks_cap, ix->nblocks + 1, 16,
                         sizeof *ix->blocks))
             return -ENOMEM;
-        float *b = block_new(ix);
-        if (!b) return -ENOMEM;
+        float *b = NULL;
+        for (size_t i = 0; !b && i < nspare; i++)
+            if (spare[i]) b = spare[i], spare[i] = NULL;
+        if (!b && !(b = block_new(ix))) return -ENOMEM;
         ix->blocks[ix->nblocks++] = b;
     }
     if (vec_reserve((void **)&ix->ids, &ix->ids_cap, need, 1024, sizeof *ix->ids)) return -ENOMEM;
@@ -257,25 +261,80 @@ static int reserve(vindex_t *ix, size_t more)
     return 0;
 }
 
+/* The blocks an add of n rows will need, mapped before the write lock is
+ * taken: mapping one fills 8 MiB of pages (MAP_POPULATE), milliseconds that
+ * searches waited for once every 4,096 rows. A guess (the lock is not
+ * held): reserve maps what is still missing, and vindex_add unmaps what
+ * it did not use. *nspare: how many; NULL when none are needed or there is
+ * no memory (reserve then maps them itself, or fails). */
+static float **spare_blocks(vindex_t *ix, size_t n, size_t *nspare)
+{
+    pthread_rwlock_rdlock(&ix->lock);
+    size_t room = ix->nblocks * VINDEX_BLOCK_ROWS - ix->n;
+    pthread_rwlock_unlock(&ix->lock);
+    *nspare = 0;
+    if (n <= room) return NULL;
+    size_t want = (n - room + VINDEX_BLOCK_ROWS - 1) / VINDEX_BLOCK_ROWS;
+    float **spare = calloc(want, sizeof *spare);
+    for (size_t i = 0; spare && i < want && (spare[i] = block_new(ix)); i++) *nspare = i + 1;
+    return spare;
+}
+
+/* The int8 copies of an add's rows, made before the write lock is taken
+ * (like its blocks, spare_blocks):
+ * they were most of an add's time (2 us a row at 384 dimensions), and
+ * searches wait on the lock. An add of QUANTIZE_PAR_ROWS rows or more (the
+ * start-up's batches) makes them on o.threads threads. */
+#define QUANTIZE_PAR_ROWS 256
+
+struct quantize_job {
+    const vindex_t *ix;
+    const float *vecs;
+    int8_t *q;
+    float *meta;
+};
+
+static void quantize_one(void *ctx, size_t i)
+{
+    const struct quantize_job *j = ctx;
+    vindex_quantize(j->ix, j->vecs + i * j->ix->dim, j->q + i * j->ix->stride, j->meta + 3 * i);
+}
+
 int vindex_add(vindex_t *ix, const int64_t *ids, const float *vecs, size_t n)
 {
-    int rc = 0;
-    pthread_rwlock_wrlock(&ix->lock);
-    for (size_t i = 0; i < n; i++)
-        if (map_find(ix, ids[i]) != SIZE_MAX) rc = -EEXIST;
-    if (rc == 0) rc = reserve(ix, n);
+    if (n == 0) return 0;
+    unsigned stride = ix->stride;
+    struct quantize_job j = {.ix = ix,
+                             .vecs = vecs,
+                             .q = malloc(n * stride),
+                             .meta = malloc(n * 3 * sizeof(float))};
+    int rc = j.q && j.meta ? 0 : -ENOMEM;
+    if (rc == 0)
+        par_for(n, n >= QUANTIZE_PAR_ROWS ? ix->o.threads : 1, quantize_one, &j);
+    size_t nspare = 0;
+    float **spare = rc == 0 ? spare_blocks(ix, n, &nspare) : NULL;
     if (rc == 0) {
-        for (size_t i = 0; i < n; i++) {
+        pthread_rwlock_wrlock(&ix->lock);
+        for (size_t i = 0; i < n; i++)
+            if (map_find(ix, ids[i]) != SIZE_MAX) rc = -EEXIST;
+        if (rc == 0) rc = reserve(ix, n, spare, nspare);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
             float *r = vindex_row(ix, ix->n);
             memcpy(r, vecs + i * ix->dim, ix->dim * sizeof(float));
-            memset(r + ix->dim, 0, (ix->stride - ix->dim) * sizeof(float));
-            vindex_row_quantize(ix, ix->n);
+            memset(r + ix->dim, 0, (stride - ix->dim) * sizeof(float));
+            memcpy(vindex_qrow(ix, ix->n), j.q + i * stride, stride);
+            memcpy(vindex_qmeta(ix, ix->n), j.meta + 3 * i, 3 * sizeof(float));
             ix->ids[ix->n] = ids[i];
             map_put(ix, ids[i], (uint32_t)ix->n);
             ix->n++;
         }
+        pthread_rwlock_unlock(&ix->lock);
     }
-    pthread_rwlock_unlock(&ix->lock);
+    for (size_t i = 0; i < nspare; i++)
+        if (spare[i]) munmap(spare[i], block_bytes(ix));
+    free(spare);
+    free(j.q);
+    free(j.meta);
     if (rc == 0) vindex_graph_wake(ix);
     return rc;
 }

@@ -32,7 +32,8 @@
  * VINDEX_RECALL_WINDOW checks.
  *
  * Concurrency: searches take a read lock on the segments and never block
- * each other; add and remove take the write lock briefly. Only the builder
+ * each other; add and remove take the write lock briefly (an add makes its
+ * rows' int8 copies before it takes the lock, and copies them in). Only the builder
  * writes the graph, under its own lock, one row at a time, so a search
  * waits at most one insertion. */
 #ifndef RAGD_VINDEX_H
@@ -63,6 +64,7 @@ typedef struct vindex_opts {
     size_t ann_min_rows;                    /* kind auto: the graph from this size; 0: 50000 */
     size_t filter_exact_max;                /* allowed ids scored one by one up to; 0: 20000 */
     unsigned recall_every;                  /* 1 search in this many is checked; 0: never */
+    unsigned threads;                       /* make a large add's int8 copies; 0: 1 */
     const char *path;                       /* where the graph persists; NULL: nowhere */
 } vindex_opts_t;
 

@@ -78,8 +78,10 @@ static inline float *vindex_qmeta(const vindex_t *ix, size_t r)
            (r % VINDEX_BLOCK_ROWS) * 3;
 }
 
-/* Fills row r's int8 copy from its floats (vindex_scan.c). */
-void vindex_row_quantize(vindex_t *ix, size_t row);
+/* A vector's (dim floats) int8 copy, stride bytes, and the 3 floats that
+ * bound its error (vindex_scan.c). Touches nothing of ix but its sizes:
+ * callers make copies outside the lock. */
+void vindex_quantize(const vindex_t *ix, const float *x, int8_t *q, float *meta);
 /* Every flat row (the allowed ones) into the heap of k, exactly: the int8
  * copies bound each row's score, and the rows that can make the k best are
  * scored in float32 (vindex_scan.c). Under the read lock. 0 or -ENOMEM. */

@@ -66,21 +66,24 @@ typedef float v4f __attribute__((vector_size(16)));
 typedef double v4d __attribute__((vector_size(32)));
 typedef int v4i __attribute__((vector_size(16)));
 
-/* x[0..stride) as int8 into q, and its (s, |r|, s|q|) into meta. Four
- * lanes at a time in double (it runs for every row at start-up: a million
- * rows took 3 s more with a scalar loop of divisions and lrint). Rounding:
- * t + 128.5 lies in [1.5, 255.5], so truncating it and taking 128 off
- * rounds t to the nearest integer, halves up, with no branch. */
-VINDEX_CLONES static void quantize(const float *x, unsigned stride, int8_t *q, float *meta)
+/* x[0..dim) as int8 into q (zeros up to stride), and its (s, |r|, s|q|)
+ * into meta. Four lanes at a time in double (it runs for every row at
+ * start-up: a million rows took 3 s more with a scalar loop of divisions
+ * and lrint). Rounding: t + 128.5 lies in [1.5, 255.5], so truncating it
+ * and taking 128 off rounds t to the nearest integer, halves up, with no
+ * branch. x need not be padded: a vector from a caller is dim floats. */
+VINDEX_CLONES static void quantize(const float *x, unsigned dim, unsigned stride, int8_t *q,
+                                   float *meta)
 {
     float m = 0;
-    for (unsigned i = 0; i < stride; i++) {
+    for (unsigned i = 0; i < dim; i++) {
         float a = fabsf(x[i]);
         m = a > m ? a : m;
     }
     double s = m / 127.0, inv = m > 0 ? 127.0 / m : 0;
     v4d r2 = {0}, q2 = {0};
-    for (unsigned i = 0; i < stride; i += 4) { /* stride: a multiple of 16 */
+    unsigned i = 0;
+    for (; i + 4 <= dim; i += 4) {
         v4f xf;
         memcpy(&xf, x + i, sizeof xf);
         v4d xd = __builtin_convertvector(xf, v4d);
@@ -92,15 +95,24 @@ VINDEX_CLONES static void quantize(const float *x, unsigned stride, int8_t *q, f
         for (int k = 0; k < 4; k++) q[i + k] = (int8_t)v[k];
     }
     double rr = r2[0] + r2[1] + r2[2] + r2[3], qq = q2[0] + q2[1] + q2[2] + q2[3];
+    for (; i < dim; i++) { /* the same rounding, one at a time */
+        double xd = x[i];
+        int v = (int)(xd * inv + 128.5) - 128;
+        double r = xd - v * s;
+        rr += r * r;
+        qq += (double)v * v;
+        q[i] = (int8_t)v;
+    }
+    memset(q + dim, 0, stride - dim);
     /* rounded up, so that each stays a bound */
     meta[0] = (float)s;
     meta[1] = nextafterf((float)sqrt(rr), INFINITY);
     meta[2] = nextafterf((float)(s * sqrt(qq)), INFINITY);
 }
 
-void vindex_row_quantize(vindex_t *ix, size_t row)
+void vindex_quantize(const vindex_t *ix, const float *x, int8_t *q, float *meta)
 {
-    quantize(vindex_row(ix, row), ix->stride, vindex_qrow(ix, row), vindex_qmeta(ix, row));
+    quantize(x, ix->dim, ix->stride, q, meta);
 }
 
 /* q.p for nrows consecutive int8 rows (stride a multiple of 16). */
@@ -215,7 +227,7 @@ int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *all
     }
     float qmeta[3];
     int8_t *p8 = (int8_t *)dots; /* the query's int8 form, widened below */
-    quantize(qq, stride, p8, qmeta);
+    quantize(qq, stride, stride, p8, qmeta);
     for (unsigned i = 0; i < stride; i++) p[i] = p8[i];
     float t = qmeta[0], en = qmeta[1], yn = 0;
     for (unsigned i = 0; i < stride; i++) yn += qq[i] * qq[i];

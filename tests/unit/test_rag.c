@@ -371,17 +371,28 @@ TEST(vindex_int8_scan_exact)
         if (j < m) ASSERT(fabsf(got[0].score - all[j].score) <= 1e-5f * (1 + fabsf(all[j].score)));
     }
     ASSERT(ties > 0); /* the exact ties were met */
-    /* the smallest dimension: a 16-float row, a 32-byte int16 query */
-    vindex_t *small;
-    ASSERT_OK(vindex_new(&small, 16, NULL));
-    ASSERT_OK(vindex_add(small, ids, vecs, 100)); /* 100 rows of 16 floats from the buffer */
-    float q16[16];
-    memcpy(q16, vecs + 7 * D, sizeof q16);
-    size_t a16 = (size_t)vindex_search(small, q16, K, NULL, got),
-           b16 = vindex_search_reference(small, q16, K, want);
-    ASSERT_EQ(a16, b16);
-    for (size_t i = 0; i < a16; i++) ASSERT(fabsf(got[i].score - want[i].score) <= 1e-5f);
-    vindex_free(&small);
+    /* the smallest dimension (a 16-float row, a 32-byte int16 query) and
+     * dimensions that are no multiple of 4 (the copies' tail), the copies
+     * made on two threads (600 rows: a parallel add) */
+    static const unsigned dims[] = {16, 13, 22};
+    for (size_t d = 0; d < sizeof dims / sizeof *dims; d++) {
+        vindex_t *small;
+        ASSERT_OK(vindex_new(&small, dims[d], &(vindex_opts_t){.kind = VINDEX_EXACT, .threads = 2}));
+        ASSERT_OK(vindex_add(small, ids, vecs, 600)); /* rows of dims[d] floats from the buffer */
+        for (int qn = 0; qn < 20; qn++) {
+            float qs[32];
+            memcpy(qs, vecs + (size_t)(7 + 31 * qn) * D, dims[d] * sizeof *qs);
+            size_t a = (size_t)vindex_search(small, qs, K, NULL, got),
+                   b = vindex_search_reference(small, qs, K, want);
+            ASSERT_EQ(a, b);
+            for (size_t i = 0; i < a; i++) {
+                float tol = 1e-5f * (1 + fabsf(want[i].score));
+                ASSERT(fabsf(got[i].score - want[i].score) <= tol);
+                if (got[i].id != want[i].id) ASSERT(fabsf(got[i].score - want[i].score) <= tol / 10);
+            }
+        }
+        vindex_free(&small);
+    }
     idset_free(&odd);
     vindex_free(&ix);
     free(vecs);
