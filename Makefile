@@ -7,8 +7,8 @@ CC      ?= cc
 CXX     ?= g++
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-# C++ only for the shim on hnswlib (src/rag/hnsw.cc, header-only C++) and
-# for Xapian (tests/peer/xap.cc, a C++ API), the peer that the keyword
+# C++ only for the shims on hnswlib (src/rag/hnsw.cc, header-only C++) and
+# simdjson (src/http/jread.cc, a C++ API), and for Xapian (tests/peer/xap.cc, a C++ API), the peer that the keyword
 # index's tests and benchmark compare with; ragd itself does not link it.
 CXXSTD  := -std=c++17 -D_GNU_SOURCE
 CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
@@ -18,7 +18,7 @@ CXXWARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CXXSAN  := -DNO_MANUAL_VECTORIZATION
 OPT     ?= -O2 -g
 DEPFLAGS = -MMD -MP
-PKGS    := sqlite3 libcmark libxml-2.0 poppler-glib libcurl
+PKGS    := sqlite3 libcmark libxml-2.0 poppler-glib libcurl simdjson
 INCLUDES = -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS     = -lmicrohttpd -ljansson $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lstdc++ -lpthread -lm -ldl
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -27,14 +27,14 @@ BUILD   := build
 VERSION := $(shell cat VERSION)
 
 LIB_SRC  := $(wildcard src/util/*.c src/metrics/*.c src/core/*.c src/http/*.c src/collectors/*.c src/rag/*.c src/gen/*.c src/answer/*.c src/server/*.c src/cli/*.c) \
-            $(wildcard src/rag/*.cc)
+            $(wildcard src/rag/*.cc src/http/*.cc)
 MAIN_SRC := src/main.c
 TEST_SRC := $(wildcard tests/unit/*.c)
 PEER_SRC := tests/peer/xap.cc
 PEER_LIBS = $(shell pkg-config --libs xapian-core 2>/dev/null)
 
 # Debian packages each job needs (installed by scripts/deps.sh when missing).
-PKG_BUILD := gcc g++ make libc6-dev pkg-config libhnswlib-dev zlib1g-dev libmicrohttpd-dev libjansson-dev \
+PKG_BUILD := gcc g++ make libc6-dev pkg-config libhnswlib-dev libsimdjson-dev zlib1g-dev libmicrohttpd-dev libjansson-dev \
              libsqlite3-dev libcmark-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev \
              nodejs npm
 # libclang-rt-14-dev holds clang's libFuzzer and sanitizer runtimes; clang
@@ -174,7 +174,7 @@ $(BUILD)/tsan/ragd: $(call obj,$(BUILD)/tsan,$(MAIN_SRC) $(LIB_SRC)) $(ASSETS_OB
 	$(call show,LD,$@) $(CC) $(TSAN) -o $@ $^ $(LIBS)
 
 # --- fuzz targets (libFuzzer, clang) ----------------------------------------
-FUZZ_TARGETS := headers proc text markdown html router
+FUZZ_TARGETS := headers proc text markdown html router json
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LIB_SRC := $(filter-out src/cli/%,$(LIB_SRC))
 $(BUILD)/fuzz/obj/%.o: %.c VERSION

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "http/jread.h"
 #include "util/clock.h"
 
 #define MAX_EXTRA_HEADERS 8
@@ -419,7 +420,7 @@ int http_request_json(const http_request_t *req, json_t **out, char *err, size_t
         snprintf(err, errlen, "request body is empty; a JSON object is required");
         return -EINVAL;
     }
-    json_t *j = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &e);
+    json_t *j = jread(req->body.data, req->body.len, &e);
     if (!j) {
         snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
         return -EINVAL;

@@ -3,9 +3,11 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "http/jread.h"
 #include "http/router.h"
 #include "server/config.h"
 #include "test.h"
@@ -318,4 +320,60 @@ TEST(log_json_lines_parse)
     ASSERT_STR_EQ(json_string_value(json_object_get(j, "level")), "warn");
     ASSERT_STR_EQ(json_string_value(json_object_get(j, "msg")), "disk 97% full");
     json_decref(j);
+}
+
+/* jread gives json_loadb's value, or its refusal and message, for every
+ * input: what simdjson reads (strings with escapes and UTF-8, numbers at
+ * int64's edges, nesting, big texts past the kept parser's size) and what
+ * json_loadb refuses that simdjson would take (duplicate keys, "\u0000",
+ * an integer past int64, a scalar at the top, nesting past simdjson's
+ * depth, which jansson takes). */
+TEST(jread_as_json_loadb)
+{
+    static const char *const in[] = {
+        "{\"id\":\"a\",\"content\":\"# T\\n\\nx \\\"q\\\" \\u00e9 \\ud83d\\ude00\",\"metadata\":{\"k\":\"v\"}}",
+        "[9223372036854775807, -9223372036854775808, 1.5e300, -0.0, 0.1, true, false, null, [], {}]",
+        "  {\"a\":{\"b\":[1,{\"c\":\"d\"}]}}\r\n",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":{\"x\":1,\"x\":1}}",
+        "{\"s\":\"a\\u0000b\"}",
+        "{\"k\\u0000\":1}",
+        "[9223372036854775808]",
+        "\"top\"",
+        "42",
+        "{\"a\":1} x",
+        "{\"a\":\"\xff\"}",
+        "{\"a\":1,}",
+        "",
+        "not json",
+    };
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        json_error_t ea, eb;
+        json_t *a = jread(in[i], strlen(in[i]), &ea);
+        json_t *b = json_loadb(in[i], strlen(in[i]), JSON_REJECT_DUPLICATES, &eb);
+        ASSERT_EQ(!a, !b);
+        if (a) ASSERT(json_equal(a, b));
+        else ASSERT_STR_EQ(ea.text, eb.text);
+        json_decref(a);
+        json_decref(b);
+    }
+    /* nesting of 1,500 (simdjson stops at 1,024, jansson at 2,048) and a
+     * text past JREAD_KEEP */
+    size_t n = 3000 + JREAD_KEEP;
+    char *big = malloc(n + 16);
+    ASSERT(big);
+    memset(big, '[', 1500);
+    memset(big + 1500, ']', 1500);
+    json_error_t e;
+    json_t *deep = jread(big, 3000, &e);
+    ASSERT(deep && json_is_array(deep));
+    json_decref(deep);
+    size_t len = (size_t)sprintf(big, "{\"content\":\"");
+    memset(big + len, 'x', JREAD_KEEP);
+    len += JREAD_KEEP;
+    len += (size_t)sprintf(big + len, "\"}");
+    json_t *j = jread(big, len, &e);
+    ASSERT(j && json_string_length(json_object_get(j, "content")) == JREAD_KEEP);
+    json_decref(j);
+    free(big);
 }

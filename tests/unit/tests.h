@@ -36,6 +36,7 @@
     X(process_collector_missing_files)                                                             \
     X(process_collector_live)                                                                      \
     X(router_matches_templates)                                                                    \
+    X(jread_as_json_loadb)                                                                         \
     X(method_names)                                                                                \
     X(config_sizes_and_buckets)                                                                    \
     X(config_flags_env_and_errors)                                                                 \
