@@ -6,7 +6,8 @@
 #include <cstring>
 #include <new>
 
-namespace {
+namespace
+{
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;

@@ -15,6 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+extern "C" {
+#include "util/file.h"
+}
+
 #define HNSW_FIRST_CAPACITY 1024
 
 /* The widest SIMD the CPU has, picked at load time (an ifunc); not under
@@ -238,14 +242,7 @@ extern "C" int hnsw_save(hnsw_t *h, const char *path, char *err, size_t errlen)
         return rc;
     }
     /* the rename itself survives a crash once the directory is synced */
-    std::string dir(path);
-    size_t slash = dir.rfind('/');
-    dir = slash == std::string::npos ? "." : dir.substr(0, slash ? slash : 1);
-    int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    file_sync_dir_of(path);
     return 0;
 }
 

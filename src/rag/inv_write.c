@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "rag/inv_int.h"
+#include "util/file.h"
 #include "util/buf.h"
 #include "util/hash.h"
 #include "util/vec.h"
@@ -218,24 +219,6 @@ static void writer_abort(struct writer *w)
     free(w->post);
 }
 
-static int sync_dir(const char *path)
-{
-    char dir[1100];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return -errno;
-    int rc = fsync(fd) ? -errno : 0;
-    close(fd);
-    return rc;
-}
-
 /* Writes the tables and the header, syncs and renames the file to path. */
 static int writer_finish(struct writer *w, const char *path, uint64_t data0, uint64_t total_len)
 {
@@ -267,7 +250,7 @@ static int writer_finish(struct writer *w, const char *path, uint64_t data0, uin
     if (fclose(w->f) != 0 && !rc) rc = -errno;
     w->f = NULL;
     if (!rc && rename(w->tmp, path) != 0) rc = -errno;
-    if (!rc) rc = sync_dir(path);
+    if (!rc) rc = file_sync_dir_of(path);
     if (rc) unlink(w->tmp);
     buf_free(&w->blocks);
     buf_free(&w->dict);

@@ -179,15 +179,6 @@ struct mf_hdr {
     uint64_t ndead;
 };
 
-static int sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return -errno;
-    int rc = fsync(fd) ? -errno : 0;
-    close(fd);
-    return rc;
-}
-
 static int put_all(FILE *f, const void *p, size_t n, uLong *crc)
 {
     *crc = crc32(*crc, p, (uInt)n);
@@ -220,7 +211,7 @@ static int manifest_write(kwindex_t *kw, const struct view *v, int64_t watermark
     if (!rc && fsync(fileno(f)) != 0) rc = -errno;
     if (fclose(f) != 0 && !rc) rc = -errno;
     if (!rc && rename(tmp, path) != 0) rc = -errno;
-    if (!rc) rc = sync_dir(kw->dir);
+    if (!rc) rc = file_sync_dir_of(path);
     if (rc) unlink(tmp);
     return rc;
 }

@@ -85,12 +85,42 @@ static bool keyword_kept(void *ctx, int64_t id)
 }
 
 #define GRAPH_FILE "vectors.hnsw"
+#define FLAT_FILE  "vectors.flat"
+/* Saved flat rows compared with the store's at start-up */
+#define FLAT_SAMPLE 64
+
+/* True when the flat rows read from the file saved at the last clean
+ * shutdown (and those above its top id read from the store since) are the
+ * store's: as many rows as chunks, ids the store could have given, and a
+ * sample of vectors the same bit for bit. A store restored from a backup
+ * or written by another program since then fails it. */
+static bool flat_matches(rag_t *r, int64_t top, int64_t chunks)
+{
+    int64_t last = 0, ids[FLAT_SAMPLE];
+    if ((int64_t)vindex_size(r->index) != chunks || store_last_chunk_id(r->store, &last) != 0 ||
+        top > last)
+        return false;
+    unsigned dim = r->emb->dim;
+    float *got = malloc((size_t)FLAT_SAMPLE * dim * sizeof *got),
+          *want = malloc(dim * sizeof *want);
+    bool same = got && want;
+    size_t n = same ? vindex_sample(r->index, FLAT_SAMPLE, ids, got) : 0;
+    for (size_t i = 0; same && i < n; i++)
+        same = store_vector(r->store, ids[i], want) == 0 &&
+               memcmp(got + i * dim, want, dim * sizeof *want) == 0;
+    free(got);
+    free(want);
+    return same;
+}
 
 /* The vector index at start-up: the saved graph when there is one (rows up
- * to its watermark), then the store's rows above the watermark. The store
- * is the truth: graph rows it no longer has (a crash after deletions) are
- * dropped, and when the counts still disagree the graph is not trusted and
- * everything is loaded from the store. */
+ * to its watermark), or else the flat rows a clean shutdown saved, then the
+ * store's rows above the watermark. The store is the truth: graph rows it
+ * no longer has (a crash after deletions) are dropped, and when the counts
+ * still disagree the graph is not trusted and everything is loaded from
+ * the store. The flat file serves one start (it is removed once read: from
+ * then on the store changes) and is checked against the store
+ * (flat_matches). */
 static int load_index(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, size_t errlen)
 {
     char path[1200];
@@ -115,7 +145,28 @@ static int load_index(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, 
     char lerr[512] = "";
     if (vindex_load(r->index, &watermark, lerr, sizeof lerr) != 0)
         log_warn("vector index: %s; building the graph again", lerr);
+    char flat_path[1200];
+    snprintf(flat_path, sizeof flat_path, "%s/%s", o->data_dir, FLAT_FILE);
+    bool flat = false;
+    if (watermark == 0) {
+        int frc = vindex_flat_load(r->index, flat_path, &watermark, lerr, sizeof lerr);
+        flat = frc == 0;
+        if (frc && frc != -ENOENT)
+            log_warn("vector index: %s; reading the vectors from the store", lerr);
+        if (frc != -ENOENT && unlink(flat_path) != 0)
+            log_warn("vector index: removing %s: %s (the next start checks it again)", flat_path,
+                     strerror(errno));
+    }
     if ((rc = load_vectors(r->store, watermark, r->index, r->emb->dim)) != 0) goto fail;
+    if (flat && !flat_matches(r, watermark, chunks)) {
+        log_warn("vector index: the flat rows saved at the last shutdown disagree with the store "
+                 "(%zu rows, %lld chunks); reading every vector from the store",
+                 vindex_size(r->index), (long long)chunks);
+        vindex_reset(r->index);
+        watermark = 0;
+        if ((rc = load_vectors(r->store, 0, r->index, r->emb->dim)) != 0) goto fail;
+    }
+    if (flat) watermark = 0; /* what follows is the graph's */
     if (watermark && (int64_t)vindex_size(r->index) != chunks) {
         idset_t ids;
         if ((rc = store_chunk_ids(r->store, watermark, &ids)) != 0) goto fail;
@@ -294,13 +345,16 @@ static int reembed_row(void *ctx, int64_t id, const char *section, const char *t
  * hash embedder): every chunk is embedded again from its stored text, a
  * batch per transaction, then the new embedder is recorded. A crash in
  * between leaves the old name, and the next start does it all again (the
- * same texts give the same vectors). A saved graph holds the old vectors:
+ * same texts give the same vectors). A saved graph or flat file holds the old vectors:
  * it is removed, and load_index builds the index from the new ones. */
 static int reembed_all(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, size_t errlen)
 {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", o->data_dir, GRAPH_FILE);
-    if (unlink(path) && errno != ENOENT) log_warn("removing %s: %s", path, strerror(errno));
+    static const char *const saved[] = {GRAPH_FILE, FLAT_FILE};
+    for (size_t i = 0; i < sizeof saved / sizeof *saved; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", o->data_dir, saved[i]);
+        if (unlink(path) && errno != ENOENT) log_warn("removing %s: %s", path, strerror(errno));
+    }
     log_info("rag: the store's vectors are embedder %s's; embedding %lld chunks again with %s",
              r->emb->replaces, (long long)chunks, r->emb->name);
     struct reembed *e = calloc(1, sizeof *e);
@@ -375,6 +429,8 @@ int rag_open(rag_t **out, const rag_opts_t *o, char *err, size_t errlen)
     }
     atomic_store(&r->ndocs, docs);
     atomic_store(&r->nchunks, chunks);
+    /* opened whole: rag_close may save the flat rows for the next start */
+    if (asprintf(&r->flat_path, "%s/%s", o->data_dir, FLAT_FILE) < 0) r->flat_path = NULL;
     vindex_stats_t st;
     vindex_stats(r->index, &st);
     log_info("rag: %lld documents, %lld chunks loaded into the index in %.3f s (embedder %s, %u "
@@ -389,6 +445,10 @@ void rag_close(rag_t **rp)
 {
     rag_t *r = rp ? *rp : NULL;
     if (!r) return;
+    char err[1400];
+    int rc = r->flat_path ? vindex_flat_save(r->index, r->flat_path, err, sizeof err) : -EBUSY;
+    if (rc && rc != -EBUSY) log_warn("vector index: %s (the next start reads the store)", err);
+    free(r->flat_path);
     store_close(&r->store);
     vindex_free(&r->index);
     kwindex_free(&r->kw);

@@ -53,6 +53,7 @@ struct rag {
     size_t ingest_workers; /* threads that prepare a batch, the caller's included */
     atomic_bool reranker_failed;
     health_t *health; /* set by rag_add_health; failures are reported at once */
+    char *flat_path;  /* where rag_close saves the flat rows; NULL until opened whole */
     struct rag_metrics m;
 };
 

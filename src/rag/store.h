@@ -128,6 +128,9 @@ int store_last_chunk_id(store_t *s, int64_t *last);
  * order (start-up load; 0: all). fn's vec may be unaligned. */
 typedef int (*store_vector_fn)(void *ctx, int64_t id, const float *vec);
 int store_each_vector(store_t *s, int64_t after, store_vector_fn fn, void *ctx);
+/* Chunk id's vector into out (the store's dimensions): 0, -ENOENT, -EIO or
+ * -EINVAL (a vector of the wrong size). */
+int store_vector(store_t *s, int64_t id, float *out);
 /* The same for each chunk's section and text (len bytes, NUL-terminated). */
 typedef int (*store_text_fn)(void *ctx, int64_t id, const char *section, const char *text,
                              size_t len);

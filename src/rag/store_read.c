@@ -277,6 +277,22 @@ int store_each_vector(store_t *s, int64_t after, store_vector_fn fn, void *ctx)
                     vector_row, (void *)fn, ctx);
 }
 
+static int copy_vector(void *ctx, int64_t id, const float *vec)
+{
+    (void)id;
+    float **out = ctx;
+    memcpy(out[0], vec, (size_t)(out[1] - out[0]) * sizeof *vec);
+    return 1;
+}
+
+int store_vector(store_t *s, int64_t id, float *out)
+{
+    float *span[2] = {out, out + s->dim};
+    int rc = each_row(s, "SELECT id, embedding FROM chunk_vectors WHERE id = ?", id, vector_row,
+                      (void *)copy_vector, span);
+    return rc == 1 ? 0 : rc ? rc : -ENOENT;
+}
+
 static int text_row(store_t *s, sqlite3_stmt *st, void *fn, void *ctx)
 {
     const char *section = (const char *)sqlite3_column_text(st, 1);

@@ -31,7 +31,7 @@
  * of the time on this VM). A block is filled before the next is made, so
  * only the last one and the spare blocks_trim keeps hold pages not yet in
  * use (12 MiB at 384 dimensions). */
-static size_t block_bytes(const vindex_t *ix)
+size_t vindex_block_bytes(const vindex_t *ix)
 {
     /* the floats, the int8 copies, 3 floats of bounds a row (vindex_int.h) */
     return (size_t)VINDEX_BLOCK_ROWS * (ix->stride * (sizeof(float) + 1) + 3 * sizeof(float));
@@ -39,7 +39,7 @@ static size_t block_bytes(const vindex_t *ix)
 
 static float *block_new(const vindex_t *ix)
 {
-    void *p = mmap(NULL, block_bytes(ix), PROT_READ | PROT_WRITE,
+    void *p = mmap(NULL, vindex_block_bytes(ix), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
                    0); /* page-aligned (so 64-byte aligned) and zeroed */
     return p == MAP_FAILED ? NULL : p;
@@ -51,7 +51,7 @@ static float *block_new(const vindex_t *ix)
 static void blocks_trim(vindex_t *ix)
 {
     size_t keep = (ix->n + VINDEX_BLOCK_ROWS - 1) / VINDEX_BLOCK_ROWS + 1;
-    while (ix->nblocks > keep) munmap(ix->blocks[--ix->nblocks], block_bytes(ix));
+    while (ix->nblocks > keep) munmap(ix->blocks[--ix->nblocks], vindex_block_bytes(ix));
 }
 
 static size_t slot_of(const vindex_t *ix, int64_t id)
@@ -173,7 +173,7 @@ void vindex_free(vindex_t **ixp)
     vindex_t *ix = ixp ? *ixp : NULL;
     if (!ix) return;
     vindex_graph_fini(ix); /* stops the builder and saves the graph */
-    for (size_t i = 0; i < ix->nblocks; i++) munmap(ix->blocks[i], block_bytes(ix));
+    for (size_t i = 0; i < ix->nblocks; i++) munmap(ix->blocks[i], vindex_block_bytes(ix));
     free(ix->blocks);
     free(ix->ids);
     free(ix->keys);
@@ -215,7 +215,7 @@ void vindex_stats(vindex_t *ix, vindex_stats_t *st)
     st->flat_rows = ix->n;
     st->pending_deletes = ix->pending.n;
     st->watermark = ix->watermark;
-    st->memory_bytes = ix->nblocks * block_bytes(ix) + ix->ids_cap * sizeof *ix->ids +
+    st->memory_bytes = ix->nblocks * vindex_block_bytes(ix) + ix->ids_cap * sizeof *ix->ids +
                        (ix->keys ? (ix->mask + 1) * (sizeof *ix->keys + sizeof *ix->rows) : 0);
     if (ix->graph) {
         pthread_rwlock_rdlock(&ix->glock);
@@ -258,6 +258,24 @@ static int reserve(vindex_t *ix, size_t more, float **spare, size_t nspare)
     if (vec_reserve((void **)&ix->ids, &ix->ids_cap, need, 1024, sizeof *ix->ids)) return -ENOMEM;
     while ((ix->used + more) * 2 > (ix->keys ? ix->mask + 1 : 0))
         if (map_grow(ix)) return -ENOMEM;
+    return 0;
+}
+
+int vindex_flat_reserve(vindex_t *ix, size_t n)
+{
+    return ix->n ? -EBUSY : reserve(ix, n, NULL, 0);
+}
+
+int vindex_flat_index(vindex_t *ix, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (map_find(ix, ix->ids[i]) != SIZE_MAX) {
+            vindex_flat_clear(ix);
+            return -EEXIST;
+        }
+        map_put(ix, ix->ids[i], (uint32_t)i);
+        ix->n = i + 1;
+    }
     return 0;
 }
 
@@ -304,13 +322,10 @@ int vindex_add(vindex_t *ix, const int64_t *ids, const float *vecs, size_t n)
 {
     if (n == 0) return 0;
     unsigned stride = ix->stride;
-    struct quantize_job j = {.ix = ix,
-                             .vecs = vecs,
-                             .q = malloc(n * stride),
-                             .meta = malloc(n * 3 * sizeof(float))};
+    struct quantize_job j = {
+        .ix = ix, .vecs = vecs, .q = malloc(n * stride), .meta = malloc(n * 3 * sizeof(float))};
     int rc = j.q && j.meta ? 0 : -ENOMEM;
-    if (rc == 0)
-        par_for(n, n >= QUANTIZE_PAR_ROWS ? ix->o.threads : 1, quantize_one, &j);
+    if (rc == 0) par_for(n, n >= QUANTIZE_PAR_ROWS ? ix->o.threads : 1, quantize_one, &j);
     size_t nspare = 0;
     float **spare = rc == 0 ? spare_blocks(ix, n, &nspare) : NULL;
     if (rc == 0) {
@@ -331,7 +346,7 @@ int vindex_add(vindex_t *ix, const int64_t *ids, const float *vecs, size_t n)
         pthread_rwlock_unlock(&ix->lock);
     }
     for (size_t i = 0; i < nspare; i++)
-        if (spare[i]) munmap(spare[i], block_bytes(ix));
+        if (spare[i]) munmap(spare[i], vindex_block_bytes(ix));
     free(spare);
     free(j.q);
     free(j.meta);

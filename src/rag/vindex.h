@@ -26,6 +26,13 @@
  * rag.c loads the rows above the graph's watermark and drops graph rows the
  * store no longer has (vindex_retain).
  *
+ * Without a graph (kind exact, or auto below ann_min_rows), the flat
+ * segment itself can be kept between runs: vindex_flat_save writes its
+ * blocks as they are (int8 copies included) at a clean shutdown, and
+ * vindex_flat_load reads them back sequentially (vindex_file.c). The caller
+ * removes the file once loaded and checks it against the store (counts and
+ * a sample of vectors): it is a start-up's shortcut, never the truth.
+ *
  * Recall: one unfiltered graph search in recall_every copies its query;
  * the builder compares the graph's top 10 for it with the exact top 10 of
  * the graph's rows, off the query path, and keeps the mean of the last
@@ -88,6 +95,17 @@ void vindex_free(vindex_t **ix);
  * its highest id (0 when there is no graph: -ENOENT is not an error here).
  * 0, or a negative code with err set: the caller goes on without it. */
 int vindex_load(vindex_t *ix, int64_t *watermark, char *err, size_t errlen);
+/* Writes the flat segment to path (a temporary file, synced, renamed):
+ * 0, -EBUSY when the index has a graph (its rows are the graph's file's),
+ * or -errno with err set. */
+int vindex_flat_save(vindex_t *ix, const char *path, char *err, size_t errlen);
+/* Reads a flat segment saved at path into the empty index; *top: its
+ * highest id. 0, -ENOENT (no file; err untouched), or a negative code with
+ * err set (a damaged file or one of other dimensions: nothing is loaded). */
+int vindex_flat_load(vindex_t *ix, const char *path, int64_t *top, char *err, size_t errlen);
+/* Up to n flat rows spread over the segment (the first and the last
+ * among them): their ids and vectors (n * dim floats). Returns how many. */
+size_t vindex_sample(vindex_t *ix, size_t n, int64_t *ids, float *vecs);
 /* Marks deleted every graph row for which keep(ctx, id) is false; returns
  * how many. For rows the store lost while the graph was not being saved. */
 size_t vindex_retain(vindex_t *ix, bool (*keep)(void *ctx, int64_t id), void *ctx);

@@ -88,6 +88,15 @@ void vindex_quantize(const vindex_t *ix, const float *x, int8_t *q, float *meta)
 int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *allowed,
                      vindex_hit_t *heap, size_t *got);
 
+/* The bytes of one block of VINDEX_BLOCK_ROWS flat rows (vindex.c). */
+size_t vindex_block_bytes(const vindex_t *ix);
+/* For reading a saved flat segment (vindex_file.c), under the write lock:
+ * room for n rows in the empty segment (blocks mapped, ids reserved), then,
+ * once ids[0..n) and the blocks are filled, the id map and the count: 0,
+ * -EEXIST (an id twice: the segment is emptied) or -ENOMEM. */
+int vindex_flat_reserve(vindex_t *ix, size_t n);
+int vindex_flat_index(vindex_t *ix, size_t n);
+
 /* The best k kept in a min-heap: heap[0] is the worst kept. */
 void vindex_heap_offer(vindex_hit_t *h, size_t *n, size_t k, vindex_hit_t c);
 /* Sorts a heap's hits best first. */

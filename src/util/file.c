@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -60,4 +61,22 @@ int file_rm_rf(const char *path)
     if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -errno;
     int rc = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return rc == -1 ? -errno : -rc;
+}
+
+int file_sync_dir_of(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = fsync(fd) ? -errno : 0;
+    close(fd);
+    return rc;
 }

@@ -21,4 +21,8 @@ int file_mkdir_p(const char *path, unsigned mode);
  * removed, not followed), like rm -rf. 0 (also when absent), or -errno. */
 int file_rm_rf(const char *path);
 
+/* Syncs the directory that holds path (after a rename into it, so that the
+ * rename survives a crash). 0 or -errno. */
+int file_sync_dir_of(const char *path);
+
 #endif

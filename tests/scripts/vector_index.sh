@@ -3,7 +3,8 @@
 # exact, hnsw builds the graph in the background, deletes hidden at once,
 # saved at shutdown and loaded at start, repaired after kill -9 from the
 # store, rebuilt from a damaged file, removed under --vector-index exact,
-# and its metrics (segments, recall estimate, info).
+# and its metrics (segments, recall estimate, info); without a graph, the
+# flat vectors saved at a clean shutdown for one start (vectors.flat).
 source "$(dirname "$0")/lib/common.sh"
 PY=/usr/bin/python3
 D=$TEST_TMP/v-data
@@ -45,12 +46,14 @@ sleep 1.2
 m=$(curl -s "$U/metrics")
 check "auto, hash embedder: 120 chunks, all flat, no graph file" eq "$(metric_value "$m" 'ragd_vector_index_vectors{segment="flat"}') $(metric_value "$m" 'ragd_vector_index_vectors{segment="graph"}') $(test -e "$D/vectors.hnsw" && echo file || echo none)" "120 0 none"
 stop_pid "$PID_a"
+check "a clean shutdown saves the flat vectors for the next start" eq "$(test -s "$D/vectors.flat" && echo yes) $(grep -c '120 flat rows saved' "$LOG_a")" "yes 1"
 
 # hnsw: the builder moves every row into the graph
 start_ragd v --data-dir "$D" --vector-index hnsw --health-interval 0.2 || exit 1
 U=http://127.0.0.1:$PORT_v
 wait_for "$U" 'ragd_vector_index_vectors{segment="graph"}' 120
 check "hnsw: the builder moved all 120 rows into the graph" eq "$?/$(metric_value "$(curl -s "$U/metrics")" 'ragd_vector_index_vectors{segment="flat"}')" 0/0
+check "the saved flat vectors were read, and their file removed (one start's)" eq "$(grep -c '120 flat rows loaded' "$LOG_v") $(test -e "$D/vectors.flat" && echo there || echo gone)" "1 gone"
 check "a graph search finds a document's own words" contains "$(vquery "$U" "$(text_of 77)" 3)" '"document_id":"doc77"'
 for i in 5 6 7; do curl -s -X DELETE "$U/v1/documents/doc$i" >/dev/null; done
 check "deleted documents leave the results at once" eq "$(vquery "$U" "$(text_of 6)" 50 | ids_of | tr ' ' '\n' | grep -cE '^doc(5|6|7)$')" 0
@@ -102,5 +105,28 @@ m=$(curl -s "$U/metrics")
 check "exact: the graph file is removed, every row flat" eq "$(test -e "$D/vectors.hnsw" && echo there || echo gone) $(metric_value "$m" 'ragd_vector_index_vectors{segment="flat"}') $(metric_value "$m" 'ragd_vector_index_vectors{segment="graph"}')" "gone 125 0"
 check "exact: same top result" contains "$(vquery "$U" "$(text_of 77)" 1)" '"document_id":"doc77"'
 stop_pid "$PID_v5"
+check "with a graph no flat file was saved; exact saves one" eq "$(grep -c 'flat rows saved' "$LOG_v4") $(grep -c '125 flat rows saved' "$LOG_v5")" "0 1"
+# the flat file after kill -9: it was removed when read, the store is read
+start_ragd v6 --data-dir "$D" --vector-index exact || exit 1
+U=http://127.0.0.1:$PORT_v6
+docs 131 132 | batch "$U" >/dev/null
+kill -9 "$PID_v6"
+wait "$PID_v6" 2>/dev/null
+start_ragd v7 --data-dir "$D" --vector-index exact || exit 1
+U=http://127.0.0.1:$PORT_v7
+check "after kill -9: read from the store, the new rows in" eq "$(grep -c 'flat rows loaded' "$LOG_v6") $(grep -c 'flat rows loaded' "$LOG_v7") $(metric_value "$(curl -s "$U/metrics")" 'ragd_vector_index_vectors{segment="flat"}') $(vquery "$U" "$(text_of 132)" 1 | ids_of)" "1 0 127 doc132"
+stop_pid "$PID_v7"
+# a file that disagrees with the store (from before writes): not used
+cp "$D/vectors.flat" "$TEST_TMP/old.flat"
+start_ragd v8 --data-dir "$D" --vector-index exact || exit 1
+U=http://127.0.0.1:$PORT_v8
+for i in 20 21; do curl -s -X DELETE "$U/v1/documents/doc$i" >/dev/null; done
+stop_pid "$PID_v8"
+cp "$TEST_TMP/old.flat" "$D/vectors.flat"
+start_ragd v9 --data-dir "$D" --vector-index exact --health-interval 0.2 || exit 1
+U=http://127.0.0.1:$PORT_v9
+index_agrees "$U"
+check "a stale flat file: said in the log, the store read, index and store agree" eq "$(grep -c 'disagree with the store' "$LOG_v9") $? $(metric_value "$(curl -s "$U/metrics")" 'ragd_vector_index_vectors{segment="flat"}')" "1 0 125"
+stop_pid "$PID_v9"
 check "bad --vector-index: a clear error" contains "$("$RAGD_BIN" serve --vector-index fast 2>&1)" 'vector-index'
 finish

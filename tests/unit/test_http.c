@@ -331,8 +331,10 @@ TEST(log_json_lines_parse)
 TEST(jread_as_json_loadb)
 {
     static const char *const in[] = {
-        "{\"id\":\"a\",\"content\":\"# T\\n\\nx \\\"q\\\" \\u00e9 \\ud83d\\ude00\",\"metadata\":{\"k\":\"v\"}}",
-        "[9223372036854775807, -9223372036854775808, 1.5e300, -0.0, 0.1, true, false, null, [], {}]",
+        "{\"id\":\"a\",\"content\":\"# T\\n\\nx \\\"q\\\" \\u00e9 "
+        "\\ud83d\\ude00\",\"metadata\":{\"k\":\"v\"}}",
+        "[9223372036854775807, -9223372036854775808, 1.5e300, -0.0, 0.1, true, false, null, [], "
+        "{}]",
         "  {\"a\":{\"b\":[1,{\"c\":\"d\"}]}}\r\n",
         "{\"a\":1,\"a\":2}",
         "{\"a\":{\"x\":1,\"x\":1}}",
@@ -352,8 +354,10 @@ TEST(jread_as_json_loadb)
         json_t *a = jread(in[i], strlen(in[i]), &ea);
         json_t *b = json_loadb(in[i], strlen(in[i]), JSON_REJECT_DUPLICATES, &eb);
         ASSERT_EQ(!a, !b);
-        if (a) ASSERT(json_equal(a, b));
-        else ASSERT_STR_EQ(ea.text, eb.text);
+        if (a)
+            ASSERT(json_equal(a, b));
+        else
+            ASSERT_STR_EQ(ea.text, eb.text);
         json_decref(a);
         json_decref(b);
     }

@@ -56,6 +56,7 @@
     X(hash_embedder)                                                                               \
     X(hash_embedder_word_cache)                                                                    \
     X(vindex_int8_scan_exact)                                                                      \
+    X(vindex_flat_file)                                                                            \
     X(vindex_matches_brute_force)                                                                  \
     X(vindex_graph_recall_and_deletes)                                                             \
     X(vindex_graph_filters)                                                                        \
@@ -78,6 +79,7 @@
     X(rag_pipeline)                                                                                \
     X(rag_batch_workers)                                                                           \
     X(rag_keywords_follow_store)                                                                   \
+    X(rag_flat_file_restart)                                                                       \
     X(rag_reembeds_replaced_hash)                                                                  \
     X(hybrid_prefix_stable)                                                                        \
     X(match_prunes_common_terms)                                                                   \
