@@ -57,6 +57,7 @@
     X(hash_embedder_word_cache)                                                                    \
     X(vindex_int8_scan_exact)                                                                      \
     X(vindex_flat_file)                                                                            \
+    X(vindex_graph_no_flat_file)                                                                   \
     X(vindex_matches_brute_force)                                                                  \
     X(vindex_graph_recall_and_deletes)                                                             \
     X(vindex_graph_filters)                                                                        \
