@@ -209,6 +209,22 @@ static size_t cands_prune(cand_t *c, size_t n, float bound)
     return m;
 }
 
+/* Sifts c[i] down the max-heap c[0..n) by upper bound. */
+static void hi_down(cand_t *c, size_t n, size_t i)
+{
+    cand_t v = c[i];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        float mv = v.hi;
+        if (l < n && c[l].hi > mv) m = l, mv = c[l].hi;
+        if (r < n && c[r].hi > mv) m = r;
+        if (m == i) break;
+        c[i] = c[m];
+        i = m;
+    }
+    c[i] = v;
+}
+
 int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *allowed,
                      vindex_hit_t *heap, size_t *got)
 {
@@ -255,13 +271,22 @@ int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *all
             c[nc++] = (cand_t){(uint32_t)(first + r), hi};
         }
     }
-    /* the candidates that can still make the k best, in float32 */
-    float bound = nlb == k ? lb[0] : -INFINITY;
-    for (size_t i = 0; i < nc; i++) {
-        if (c[i].hi < bound) continue;
+    /* the candidates that can still make the k best, in float32, highest
+     * upper bound first: once the heap is full, a candidate whose upper
+     * bound is under the k-th score cannot enter (nor tie), nor can any
+     * after it. At the hybrid's depth of 100 most candidates stop there:
+     * the k-th exact score lies about one error bound above the k-th lower
+     * bound they were kept by. */
+    nc = cands_prune(c, nc, nlb == k ? lb[0] : -INFINITY);
+    for (size_t i = nc / 2; i-- > 0;)
+        hi_down(c, nc, i); /* a max-heap: only what is scored is popped */
+    while (nc && !(*got == k && c[0].hi < heap[0].score)) {
+        uint32_t row = c[0].row;
+        c[0] = c[--nc];
+        hi_down(c, nc, 0);
         float s;
-        score_rows(vindex_row(ix, c[i].row), 1, stride, qq, &s);
-        vindex_heap_offer(heap, got, k, (vindex_hit_t){ix->ids[c[i].row], s});
+        score_rows(vindex_row(ix, row), 1, stride, qq, &s);
+        vindex_heap_offer(heap, got, k, (vindex_hit_t){ix->ids[row], s});
     }
 out:
     free(p);

@@ -371,6 +371,23 @@ TEST(vindex_int8_scan_exact)
         if (j < m) ASSERT(fabsf(got[0].score - all[j].score) <= 1e-5f * (1 + fabsf(all[j].score)));
     }
     ASSERT(ties > 0); /* the exact ties were met */
+    /* at the hybrid's depth (100: candidates are scored highest bound
+     * first and the rest skipped), near each kind, on the 1,200 tied
+     * rows too: the reference's answer */
+    vindex_hit_t deep[100], ref[100];
+    for (int kind = 0; kind < 5; kind++) {
+        const float *row = vecs + (size_t)(kind * PER + 17) * D;
+        float q[D];
+        for (size_t k = 0; k < D; k++) q[k] = row[k] + (kind == 3 ? 0 : 0.3f * frand(&seed));
+        size_t a = (size_t)vindex_search(ix, q, 100, NULL, deep),
+               b = vindex_search_reference(ix, q, 100, ref);
+        ASSERT_EQ(a, b);
+        for (size_t i = 0; i < a; i++) {
+            float tol = 1e-5f * (1 + fabsf(ref[i].score));
+            ASSERT(fabsf(deep[i].score - ref[i].score) <= tol);
+            if (deep[i].id != ref[i].id) ASSERT(fabsf(deep[i].score - ref[i].score) <= tol / 10);
+        }
+    }
     /* the smallest dimension (a 16-float row, a 32-byte int16 query) and
      * dimensions that are no multiple of 4 (the copies' tail), the copies
      * made on two threads (600 rows: a parallel add) */
