@@ -6,11 +6,12 @@ build/bench_scale wrote, with ragd's graph settings (m 16, ef_construction
 hnswlib here (Debian's generic build), so its graph gets the first
 FAISS_ROWS vectors (the exact answers recomputed for them), and FAISS's
 exact flat index, the peer of ragd's exact scan, gets them all. Built with
-two threads (ragd's builder uses one: the
-other core serves queries); searched one query at a time on one thread,
+a thread per CPU, as ragd's graph is in the same run (bench_scale:
+--hnsw-build-threads; the server's default is half the CPUs); searched one query at a time on one thread,
 like ragd's figures, whose lines these sit beside. A call from Python costs
 a few microseconds more than one from C: the batch q/s (all queries in one
 call, one thread) leaves that out."""
+import os
 import sys
 import time
 
@@ -19,6 +20,7 @@ import hnswlib
 import numpy as np
 
 DIM, K, EFS = 384, 10, (16, 32, 64, 128, 256)
+THREADS = os.cpu_count() or 1
 where = sys.argv[1]
 X = np.fromfile(f"{where}/vectors.f32", dtype=np.float32).reshape(-1, DIM)
 Q = np.fromfile(f"{where}/queries.f32", dtype=np.float32).reshape(-1, DIM)
@@ -46,9 +48,9 @@ print(f"\n== hnswlib {getattr(hnswlib, '__version__', '0.6.2')} (python3-hnswlib
 h = hnswlib.Index(space="ip", dim=DIM)
 h.init_index(max_elements=len(X), M=16, ef_construction=100)
 t = time.perf_counter()
-h.add_items(X, num_threads=2)
+h.add_items(X, num_threads=THREADS)
 b = time.perf_counter() - t
-print(f"  graph built (m 16, ef_construction 100, 2 threads) in {b:.1f} s: {len(X) / b:.0f} rows/s",
+print(f"  graph built (m 16, ef_construction 100, {THREADS} threads) in {b:.1f} s: {len(X) / b:.0f} rows/s",
       flush=True)
 for ef in EFS:
     h.set_ef(ef)
@@ -74,11 +76,11 @@ print(f"\n== FAISS IndexHNSWFlat on the first {FAISS_ROWS} of them (compare with
       f"switch-point line at that size)", flush=True)
 f = faiss.IndexHNSWFlat(DIM, 16, faiss.METRIC_INNER_PRODUCT)
 f.hnsw.efConstruction = 100
-faiss.omp_set_num_threads(2)
+faiss.omp_set_num_threads(THREADS)
 t = time.perf_counter()
 f.add(X)
 b = time.perf_counter() - t
-print(f"  graph built (m 16, ef_construction 100, 2 threads) in {b:.1f} s: {len(X) / b:.0f} rows/s",
+print(f"  graph built (m 16, ef_construction 100, {THREADS} threads) in {b:.1f} s: {len(X) / b:.0f} rows/s",
       flush=True)
 faiss.omp_set_num_threads(1)
 for ef in EFS:

@@ -256,22 +256,42 @@ extern "C" void hnsw_free(hnsw_t **hp)
     *hp = nullptr;
 }
 
-extern "C" int hnsw_add(hnsw_t *h, int64_t id, const float *vec)
+extern "C" int hnsw_reserve(hnsw_t *h, const int64_t *ids, size_t n)
 {
     graph_t *g = h->g;
+    for (size_t i = 0; i < n; i++)
+        if (g->label_lookup_.count((hnswlib::labeltype)ids[i])) return -EEXIST;
     try {
-        if (g->label_lookup_.count((hnswlib::labeltype)id)) return -EEXIST;
-        if (g->cur_element_count == g->max_elements_) {
+        if (g->cur_element_count + n > g->max_elements_) {
+            size_t want = g->max_elements_ * 2;
+            if (want < g->cur_element_count + n) want = g->cur_element_count + n;
             forget_locks(g, false);
-            g->resizeIndex(g->max_elements_ * 2);
+            g->resizeIndex(want);
         }
-        g->addPoint(vec, (hnswlib::labeltype)id);
     } catch (const std::bad_alloc &) {
         return -ENOMEM;
     } catch (...) {
         return -EIO;
     }
     return 0;
+}
+
+extern "C" int hnsw_add_reserved(hnsw_t *h, int64_t id, const float *vec)
+{
+    try {
+        h->g->addPoint(vec, (hnswlib::labeltype)id);
+    } catch (const std::bad_alloc &) {
+        return -ENOMEM;
+    } catch (...) {
+        return -EIO;
+    }
+    return 0;
+}
+
+extern "C" int hnsw_add(hnsw_t *h, int64_t id, const float *vec)
+{
+    int rc = hnsw_reserve(h, &id, 1);
+    return rc ? rc : hnsw_add_reserved(h, id, vec);
 }
 
 extern "C" int hnsw_delete(hnsw_t *h, int64_t id)

@@ -10,8 +10,8 @@
  *
  * Not thread-safe by itself: hnswlib's searches read links without locks,
  * so the caller (vindex) excludes writes from searches. Concurrent searches
- * are safe. No C++ exception crosses this interface: each becomes -ENOMEM
- * (allocation) or -EIO (anything else). */
+ * are safe, and so are concurrent additions (hnsw_add_reserved). No C++ exception crosses this
+ * interface: each becomes -ENOMEM (allocation) or -EIO (anything else). */
 #ifndef RAGD_HNSW_H
 #define RAGD_HNSW_H
 
@@ -46,6 +46,14 @@ void hnsw_free(hnsw_t **h);
 
 /* Adds a row (growing the graph as needed). 0, -EEXIST or -ENOMEM. */
 int hnsw_add(hnsw_t *h, int64_t id, const float *vec);
+/* Several threads adding at once (hnswlib locks each row's links; its
+ * Python binding builds the same way): hnsw_reserve first, alone, checks
+ * that the n ids are new and grows the graph to hold them (0, -EEXIST,
+ * -ENOMEM); then hnsw_add_reserved adds each of those rows, from any
+ * number of threads together, but with no search or other write running.
+ * The ids must differ from each other. 0, -ENOMEM or -EIO. */
+int hnsw_reserve(hnsw_t *h, const int64_t *ids, size_t n);
+int hnsw_add_reserved(hnsw_t *h, int64_t id, const float *vec);
 /* Marks a row deleted: it leaves the results and stays as a way through
  * the graph. 0, or -ENOENT when the id is absent or already deleted. */
 int hnsw_delete(hnsw_t *h, int64_t id);

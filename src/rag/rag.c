@@ -136,6 +136,10 @@ static int load_index(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, 
     }
     if (!vo.recall_every) vo.recall_every = 64;
     vo.threads = (unsigned)r->ingest_workers; /* the start-up's int8 copies */
+    /* Half the CPUs build: the graph is built while the service answers
+     * (from the flat segment), and the other half is for the queries. */
+    if (!vo.build_threads) vo.build_threads = (unsigned)(par_cpus(2 * PAR_MAX_THREADS) / 2);
+    if (!vo.build_threads) vo.build_threads = 1;
     int rc = vindex_new(&r->index, r->emb->dim, &vo);
     if (rc) {
         snprintf(err, errlen, "index: %s", strerror(-rc));

@@ -40,19 +40,20 @@ static void collect(void *ctx)
 /* The index's settings as an info metric (after rag_open built it). */
 static int register_index_info(rag_t *r, metrics_registry_t *reg, char *why, size_t n)
 {
-    static const char *const labels[] = {"kind", "m", "ef_construction", "ef_search",
-                                         "ann_min_chunks"};
+    static const char *const labels[] = {
+        "kind", "m", "ef_construction", "ef_search", "ann_min_chunks", "build_threads"};
     vindex_stats_t st;
     vindex_stats(r->index, &st);
-    char m[16], efc[16], efs[16], amin[24];
+    char m[16], efc[16], efs[16], amin[24], bt[16];
     snprintf(m, sizeof m, "%u", st.m);
     snprintf(efc, sizeof efc, "%u", st.ef_construction);
     snprintf(efs, sizeof efs, "%u", st.ef_search);
     snprintf(amin, sizeof amin, "%zu", st.ann_min_rows);
-    const char *values[] = {vindex_kind_name(st.kind), m, efc, efs, amin};
+    snprintf(bt, sizeof bt, "%u", st.build_threads);
+    const char *values[] = {vindex_kind_name(st.kind), m, efc, efs, amin, bt};
     return metrics_info_register(reg, "ragd_vector_index_info",
                                  "The vector index's kind (auto, exact, hnsw) and graph settings.",
-                                 labels, values, 5, why, n);
+                                 labels, values, 6, why, n);
 }
 
 /* Scores differ in scale by mode (cosine up to 1, hybrid's fused 0 to 1,

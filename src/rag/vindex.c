@@ -152,6 +152,8 @@ int vindex_new(vindex_t **out, unsigned dim, const vindex_opts_t *o)
     if (!ix->o.ef_search) ix->o.ef_search = DEFAULT_EF_SEARCH;
     if (!ix->o.ann_min_rows) ix->o.ann_min_rows = DEFAULT_ANN_MIN_ROWS;
     if (!ix->o.filter_exact_max) ix->o.filter_exact_max = DEFAULT_FILTER_EXACT_MAX;
+    if (!ix->o.build_threads) ix->o.build_threads = 1;
+    if (ix->o.build_threads > PAR_MAX_THREADS) ix->o.build_threads = PAR_MAX_THREADS;
     ix->o.path = NULL;
     int rc = 0;
     if (o && o->path && !(ix->path = strdup(o->path))) rc = -ENOMEM;
@@ -210,6 +212,7 @@ void vindex_stats(vindex_t *ix, vindex_stats_t *st)
     st->m = ix->o.m;
     st->ef_construction = ix->o.ef_construction;
     st->ef_search = ix->o.ef_search;
+    st->build_threads = ix->o.build_threads;
     st->ann_min_rows = ix->o.ann_min_rows;
     pthread_rwlock_rdlock(&ix->lock);
     st->flat_rows = ix->n;

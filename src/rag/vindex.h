@@ -41,8 +41,9 @@
  * Concurrency: searches take a read lock on the segments and never block
  * each other; add and remove take the write lock briefly (an add makes its
  * rows' int8 copies before it takes the lock, and copies them in). Only the builder
- * writes the graph, under its own lock, one row at a time, so a search
- * waits at most one insertion. */
+ * writes the graph, under its own lock, a round of rows at a time: one row
+ * with one build thread, four a thread with more (they insert together,
+ * as hnswlib allows), so a search waits at most about four insertions. */
 #ifndef RAGD_VINDEX_H
 #define RAGD_VINDEX_H
 
@@ -72,6 +73,7 @@ typedef struct vindex_opts {
     size_t filter_exact_max;                /* allowed ids scored one by one up to; 0: 20000 */
     unsigned recall_every;                  /* 1 search in this many is checked; 0: never */
     unsigned threads;                       /* make a large add's int8 copies; 0: 1 */
+    unsigned build_threads;                 /* the builder's, inserting together; 0: 1 */
     const char *path;                       /* where the graph persists; NULL: nowhere */
 } vindex_opts_t;
 
@@ -80,7 +82,7 @@ typedef struct vindex_stats {
     vindex_kind_t kind;
     size_t flat_rows, graph_rows, graph_deleted, pending_deletes;
     size_t memory_bytes; /* vectors, links and maps */
-    unsigned m, ef_construction, ef_search;
+    unsigned m, ef_construction, ef_search, build_threads;
     size_t ann_min_rows;
     double recall; /* mean of the last checks; negative before the first */
     uint64_t recall_checks, saves, save_errors;

@@ -21,12 +21,14 @@
 #include "core/log.h"
 #include "rag/vindex_int.h"
 #include "util/clock.h"
+#include "util/par.h"
 
-#define BUILD_BATCH        64    /* rows copied per read lock */
-#define SAVE_MIN_SECONDS   60.0  /* the builder saves at most this often... */
-#define SAVE_MIN_CHANGES   10000 /* ...and after this many graph writes (or a tenth) */
-#define RECALL_MIN_SECONDS 1.0   /* one recall check per second at most */
-#define RECALL_K           10
+#define BUILD_BATCH            64    /* rows copied per read lock */
+#define BUILD_ROUND_PER_THREAD 4     /* rows a build thread inserts per hold of glock */
+#define SAVE_MIN_SECONDS       60.0  /* the builder saves at most this often... */
+#define SAVE_MIN_CHANGES       10000 /* ...and after this many graph writes (or a tenth) */
+#define RECALL_MIN_SECONDS     1.0   /* one recall check per second at most */
+#define RECALL_K               10
 
 int vindex_graph_init(vindex_t *ix)
 {
@@ -63,6 +65,64 @@ static bool graph_wanted(vindex_t *ix)
     return want;
 }
 
+/* A round of rows inserted together: rows at + i, one a thread at a time. */
+struct insert_job {
+    vindex_t *ix;
+    const int64_t *ids;
+    const float *vecs;
+    size_t at;
+    int rc[BUILD_BATCH];
+};
+
+static void insert_one(void *ctx, size_t i)
+{
+    struct insert_job *j = ctx;
+    size_t r = j->at + i;
+    j->rc[r] = hnsw_add_reserved(j->ix->graph, j->ids[r], j->vecs + r * j->ix->dim);
+}
+
+/* Inserts the *n (<= BUILD_BATCH) rows ids/vecs into the graph in rounds
+ * of BUILD_ROUND_PER_THREAD rows a build thread (one row with one thread),
+ * each round under glock: a search waits for a round, never for the batch.
+ * Leaves in ids[0..*n) the rows the graph took: all of them and 0, or
+ * fewer and the first error. Under work_mu. */
+static int insert_rows(vindex_t *ix, int64_t *ids, const float *vecs, size_t *n)
+{
+    unsigned threads = ix->o.build_threads;
+    size_t round = threads > 1 ? (size_t)threads * BUILD_ROUND_PER_THREAD : 1;
+    struct insert_job j = {.ix = ix, .ids = ids, .vecs = vecs};
+    pthread_rwlock_wrlock(&ix->glock);
+    int rc = hnsw_reserve(ix->graph, ids, *n);
+    pthread_rwlock_unlock(&ix->glock);
+    if (rc) {
+        *n = 0;
+        return rc;
+    }
+    for (j.at = 0; j.at < *n; j.at += round) {
+        size_t r = *n - j.at < round ? *n - j.at : round;
+        pthread_rwlock_wrlock(&ix->glock);
+        if (r == 1)
+            insert_one(&j, 0);
+        else
+            par_for(r, threads, insert_one, &j);
+        pthread_rwlock_unlock(&ix->glock);
+        if (threads == 1 && j.rc[j.at]) { /* one at a time: stop at the first failure */
+            *n = j.at + 1;
+            break;
+        }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (j.rc[i] == 0)
+            ids[kept++] = ids[i];
+        else if (!rc)
+            rc = j.rc[i];
+    }
+    *n = kept;
+    ix->changes += kept;
+    return rc;
+}
+
 /* One batch into the graph. Returns 1 when it did work, 0 when there was
  * none, or a negative code. Under work_mu. */
 static int build_step(vindex_t *ix)
@@ -82,8 +142,10 @@ static int build_step(vindex_t *ix)
         pthread_rwlock_wrlock(&ix->lock);
         ix->graph = g;
         pthread_rwlock_unlock(&ix->lock);
-        log_info("vector index: building the graph (m %u, ef_construction %u) over %zu rows",
-                 ix->o.m, ix->o.ef_construction, ix->snap_n);
+        log_info(
+            "vector index: building the graph (m %u, ef_construction %u, build threads %u) over "
+            "%zu rows",
+            ix->o.m, ix->o.ef_construction, ix->o.build_threads, ix->snap_n);
     }
     size_t take = ix->snap_n - ix->snap_pos < BUILD_BATCH ? ix->snap_n - ix->snap_pos : BUILD_BATCH;
     const int64_t *batch = ix->snap + ix->snap_pos;
@@ -91,16 +153,7 @@ static int build_step(vindex_t *ix)
     float *vecs = malloc((size_t)BUILD_BATCH * ix->dim * sizeof(float));
     if (!vecs) return -ENOMEM;
     size_t m = vindex_flat_copy(ix, batch, take, got, vecs);
-    int rc = 0;
-    for (size_t i = 0; i < m && rc == 0; i++) {
-        pthread_rwlock_wrlock(&ix->glock);
-        rc = hnsw_add(ix->graph, got[i], vecs + i * ix->dim);
-        pthread_rwlock_unlock(&ix->glock);
-        if (rc == 0)
-            ix->changes++;
-        else
-            m = i; /* hand over only what the graph took */
-    }
+    int rc = insert_rows(ix, got, vecs, &m); /* m: what the graph took, handed over */
     free(vecs);
     int hrc = vindex_flat_handover(ix, got, m, rc ? 0 : batch[take - 1]);
     if (rc) return rc;

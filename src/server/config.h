@@ -72,6 +72,7 @@ typedef struct config {
     double pdf_timeout_s;
     config_vector_index_t vector_index;
     unsigned hnsw_m, hnsw_ef_construction, hnsw_ef_search;
+    unsigned hnsw_build_threads; /* 0: half the CPUs */
     unsigned ann_min_chunks;
     config_buckets_t buckets_document, buckets_embedding, buckets_search;
     /* answers */

@@ -1,6 +1,7 @@
 #include "server/ops.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -86,6 +87,25 @@ static health_state_t check_http(void *ctx, char *detail, size_t n)
     return HEALTH_HEALTHY;
 }
 
+/* probe_write: 0 when one byte can be written to a new file in dir, else
+ * errno. The file is unnamed (O_TMPFILE) where the filesystem allows, so
+ * the probe never shows in the directory: an operator's `rm -r` of it, or
+ * a backup's listing, cannot meet a file that appears and vanishes. */
+static int probe_write(const char *dir)
+{
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    char probe[1100] = "";
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        snprintf(probe, sizeof probe, "%s/.ragd-health-probe", dir);
+        fd = open(probe, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    }
+    if (fd < 0) return errno;
+    int e = write(fd, "x", 1) == 1 ? 0 : errno ? errno : EIO;
+    if (close(fd) != 0 && !e) e = errno;
+    if (probe[0]) unlink(probe);
+    return e;
+}
+
 static health_state_t check_data_dir(void *ctx, char *detail, size_t n)
 {
     app_t *a = ctx;
@@ -95,15 +115,11 @@ static health_state_t check_data_dir(void *ctx, char *detail, size_t n)
         snprintf(detail, n, "%s is missing or not a directory", dir);
         return HEALTH_UNHEALTHY;
     }
-    char probe[1100];
-    snprintf(probe, sizeof probe, "%s/.ragd-health-probe", dir);
-    FILE *f = fopen(probe, "w");
-    if (!f || fputc('x', f) == EOF || fclose(f) != 0) {
-        int e = errno;
+    int e = probe_write(dir);
+    if (e) {
         snprintf(detail, n, "%s is not writable: %s", dir, strerror(e));
         return HEALTH_UNHEALTHY;
     }
-    unlink(probe);
     double pct;
     if (collector_disk_usage_percent(dir, &pct) == 0 && pct >= DATA_DIR_DEGRADED_PCT) {
         snprintf(detail, n, "filesystem %.1f%% full", pct);

@@ -69,6 +69,7 @@ static int open_rag(app_t *a, char *err, size_t errlen)
                    .m = c->hnsw_m,
                    .ef_construction = c->hnsw_ef_construction,
                    .ef_search = c->hnsw_ef_search,
+                   .build_threads = c->hnsw_build_threads,
                    .ann_min_rows = c->ann_min_chunks},
         .embedder = emb,
         .reranker = rr,

@@ -40,7 +40,8 @@ vquery() { curl -s -d "{\"query\":\"$2\",\"mode\":\"vector\",\"top_k\":${3:-10},
 # would lose recall); the threshold of auto is the unit tests' (test_vindex.c)
 start_ragd a --data-dir "$D" --ann-min-chunks 50 --health-interval 0.2 || exit 1
 U=http://127.0.0.1:$PORT_a
-check "auto with the hash embedder: exact, said in the info metric and the log" eq "$(curl -s "$U/metrics" | grep -c 'ragd_vector_index_info{kind="exact",m="16",ef_construction="100",ef_search="256",ann_min_chunks="50"} 1') $(grep -c 'auto, hash embedder' "$LOG_a")" "1 1"
+cpus=$(nproc)
+check "auto with the hash embedder: exact, said in the info metric (build threads: half the CPUs) and the log" eq "$(curl -s "$U/metrics" | grep -c "ragd_vector_index_info{kind=\"exact\",m=\"16\",ef_construction=\"100\",ef_search=\"256\",ann_min_chunks=\"50\",build_threads=\"$((cpus / 2 > 0 ? cpus / 2 : 1))\"} 1") $(grep -c 'auto, hash embedder' "$LOG_a")" "1 1"
 docs 1 120 | batch "$U" >/dev/null
 sleep 1.2
 m=$(curl -s "$U/metrics")
@@ -48,11 +49,12 @@ check "auto, hash embedder: 120 chunks, all flat, no graph file" eq "$(metric_va
 stop_pid "$PID_a"
 check "a clean shutdown saves the flat vectors for the next start" eq "$(test -s "$D/vectors.flat" && echo yes) $(grep -c '120 flat rows saved' "$LOG_a")" "yes 1"
 
-# hnsw: the builder moves every row into the graph
-start_ragd v --data-dir "$D" --vector-index hnsw --health-interval 0.2 || exit 1
+# hnsw: the builder moves every row into the graph (three threads together)
+start_ragd v --data-dir "$D" --vector-index hnsw --hnsw-build-threads 3 --health-interval 0.2 || exit 1
 U=http://127.0.0.1:$PORT_v
 wait_for "$U" 'ragd_vector_index_vectors{segment="graph"}' 120
 check "hnsw: the builder moved all 120 rows into the graph" eq "$?/$(metric_value "$(curl -s "$U/metrics")" 'ragd_vector_index_vectors{segment="flat"}')" 0/0
+check "on the threads asked for (log and info metric)" eq "$(grep -c '100, build threads 3) over 120 rows' "$LOG_v") $(curl -s "$U/metrics" | grep -c 'build_threads="3"} 1')" "1 1"
 check "the saved flat vectors were read, and their file removed (one start's)" eq "$(grep -c '120 flat rows loaded' "$LOG_v") $(test -e "$D/vectors.flat" && echo there || echo gone)" "1 gone"
 check "a graph search finds a document's own words" contains "$(vquery "$U" "$(text_of 77)" 3)" '"document_id":"doc77"'
 for i in 5 6 7; do curl -s -X DELETE "$U/v1/documents/doc$i" >/dev/null; done

@@ -278,14 +278,19 @@ static void *churn_search(void *arg)
     return NULL;
 }
 
-TEST(vindex_graph_builder_beside_writes)
+/* The builder on build_threads threads, beside two searching threads and
+ * a writer adding and removing rows. */
+static void builder_beside_writes(unsigned build_threads)
 {
     enum { N = 4000 };
     float *v = clustered(N, 17);
     ASSERT(v);
     vindex_t *ix;
-    ASSERT_OK(vindex_new(
-        &ix, D, &(vindex_opts_t){.kind = VINDEX_AUTO, .ann_min_rows = 500, .recall_every = 4}));
+    ASSERT_OK(vindex_new(&ix, D,
+                         &(vindex_opts_t){.kind = VINDEX_AUTO,
+                                          .ann_min_rows = 500,
+                                          .recall_every = 4,
+                                          .build_threads = build_threads}));
     ASSERT_OK(vindex_start(ix));
     struct churn c = {.ix = ix, .v = v};
     pthread_t t[2];
@@ -325,6 +330,84 @@ TEST(vindex_graph_builder_beside_writes)
     }
     vindex_free(&ix);
     free(v);
+}
+
+TEST(vindex_graph_builder_beside_writes)
+{
+    builder_beside_writes(1);
+}
+
+TEST(vindex_graph_parallel_builder_beside_writes)
+{
+    builder_beside_writes(3);
+}
+
+/* Several build threads make the same graph's worth: every row in it once,
+ * each found by its own vector, recall as with one thread. */
+TEST(vindex_graph_parallel_build)
+{
+    enum { N = 8000, K = 10 };
+    float *v = clustered(N, 23);
+    int64_t *ids = ids_upto(N);
+    ASSERT(v && ids);
+    vindex_t *ix;
+    ASSERT_OK(vindex_new(&ix, D, &(vindex_opts_t){.kind = VINDEX_HNSW, .build_threads = 4}));
+    ASSERT_OK(vindex_add(ix, ids, v, N));
+    ASSERT_OK(vindex_build_now(ix));
+    vindex_stats_t st;
+    vindex_stats(ix, &st);
+    ASSERT_EQ(st.build_threads, 4);
+    ASSERT_EQ(st.graph_rows, N);
+    ASSERT_EQ(st.flat_rows, 0);
+    ASSERT_EQ(st.watermark, N);
+    size_t self = 0;
+    vindex_hit_t got[K];
+    for (size_t i = 0; i < N; i += 7)
+        self += vindex_search(ix, v + i * D, 1, NULL, got) == 1 && got[0].id == ids[i];
+    ASSERT(self >= (N / 7) * 99 / 100);
+    unsigned seed = 9;
+    double sum = 0;
+    for (int qn = 0; qn < 50; qn++) {
+        float q[D];
+        memcpy(q, v + (size_t)(rand_r(&seed) % N) * D, sizeof q);
+        q[qn % D] += 0.2f;
+        embed_normalize(q, D);
+        sum += recall_of(ix, q, K);
+    }
+    ASSERT(sum / 50 >= 0.95);
+    /* a second, smaller batch on top of the graph */
+    int64_t more[3] = {N + 1, N + 2, N + 3};
+    ASSERT_OK(vindex_add(ix, more, v + D, 3));
+    ASSERT_OK(vindex_build_now(ix));
+    vindex_stats(ix, &st);
+    ASSERT_EQ(st.graph_rows, N + 3);
+    ASSERT_EQ(st.flat_rows, 0);
+    ASSERT(vindex_search(ix, v + D, 4, NULL, got) == 4);
+    bool both = false;
+    for (int j = 0; j < 4; j++) both |= got[j].id == N + 1;
+    ASSERT(both); /* the copy of row 2 is found beside it */
+    free(ids);
+    free(v);
+    vindex_free(&ix);
+}
+
+TEST(hnsw_reserve_refuses_present_ids)
+{
+    hnsw_t *h;
+    ASSERT_OK(hnsw_new(&h, D, 8, 32));
+    float *v = clustered(3, 3);
+    ASSERT(v);
+    int64_t ids[3] = {10, 11, 12};
+    ASSERT_OK(hnsw_reserve(h, ids, 2));
+    ASSERT_OK(hnsw_add_reserved(h, 10, v));
+    ASSERT_OK(hnsw_add_reserved(h, 11, v + D));
+    ASSERT_EQ(hnsw_reserve(h, ids + 1, 2), -EEXIST); /* 11 is in */
+    ASSERT_EQ(hnsw_live(h), 2);
+    ASSERT_OK(hnsw_add(h, 12, v + 2 * D));
+    ASSERT_EQ(hnsw_add(h, 12, v), -EEXIST);
+    ASSERT_EQ(hnsw_live(h), 3);
+    free(v);
+    hnsw_free(&h);
 }
 
 TEST(hnsw_dot_any_alignment)

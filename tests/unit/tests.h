@@ -63,6 +63,9 @@
     X(vindex_graph_filters)                                                                        \
     X(vindex_graph_persists)                                                                       \
     X(vindex_graph_builder_beside_writes)                                                          \
+    X(vindex_graph_parallel_builder_beside_writes)                                                 \
+    X(vindex_graph_parallel_build)                                                                 \
+    X(hnsw_reserve_refuses_present_ids)                                                            \
     X(kwindex_search_and_persist)                                                                  \
     X(kwindex_retain)                                                                              \
     X(kwindex_searches_beside_writer)                                                              \
