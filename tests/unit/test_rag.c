@@ -586,6 +586,15 @@ TEST(vindex_matches_brute_force)
         ASSERT_EQ(n, K);
         for (size_t i = 0; i < n; i++) ASSERT(idset_has(sets[f], got[i].id) && got[i].id % 3 != 1);
         for (size_t i = 1; i < n; i++) ASSERT(got[i - 1].score >= got[i].score);
+        /* exactly the best allowed rows still there (brute force here) */
+        for (int64_t id = 2; id <= N; id += 2) {
+            if (!idset_has(sets[f], id) || id % 3 == 1) continue;
+            float s = 0;
+            for (size_t k = 0; k < D; k++) s += vecs[(size_t)(id - 1) * D + k] * vecs[4 * D + k];
+            bool kept = false;
+            for (size_t j = 0; j < n; j++) kept |= got[j].id == id;
+            ASSERT(kept || s <= got[n - 1].score + 1e-5f);
+        }
     }
     idset_free(&even);
     idset_free(&few);
