@@ -256,18 +256,12 @@ extern "C" void hnsw_free(hnsw_t **hp)
     *hp = nullptr;
 }
 
-extern "C" int hnsw_reserve(hnsw_t *h, const int64_t *ids, size_t n)
+/* Runs f, the exceptions it throws made codes: -ENOMEM for an allocation,
+ * -EIO for anything else; 0 when it returned. */
+template <class F> static int no_throw(F f)
 {
-    graph_t *g = h->g;
-    for (size_t i = 0; i < n; i++)
-        if (g->label_lookup_.count((hnswlib::labeltype)ids[i])) return -EEXIST;
     try {
-        if (g->cur_element_count + n > g->max_elements_) {
-            size_t want = g->max_elements_ * 2;
-            if (want < g->cur_element_count + n) want = g->cur_element_count + n;
-            forget_locks(g, false);
-            g->resizeIndex(want);
-        }
+        f();
     } catch (const std::bad_alloc &) {
         return -ENOMEM;
     } catch (...) {
@@ -276,16 +270,23 @@ extern "C" int hnsw_reserve(hnsw_t *h, const int64_t *ids, size_t n)
     return 0;
 }
 
+extern "C" int hnsw_reserve(hnsw_t *h, const int64_t *ids, size_t n)
+{
+    graph_t *g = h->g;
+    for (size_t i = 0; i < n; i++)
+        if (g->label_lookup_.count((hnswlib::labeltype)ids[i])) return -EEXIST;
+    if (g->cur_element_count + n <= g->max_elements_) return 0;
+    size_t want = g->max_elements_ * 2;
+    if (want < g->cur_element_count + n) want = g->cur_element_count + n;
+    return no_throw([&] {
+        forget_locks(g, false);
+        g->resizeIndex(want);
+    });
+}
+
 extern "C" int hnsw_add_reserved(hnsw_t *h, int64_t id, const float *vec)
 {
-    try {
-        h->g->addPoint(vec, (hnswlib::labeltype)id);
-    } catch (const std::bad_alloc &) {
-        return -ENOMEM;
-    } catch (...) {
-        return -EIO;
-    }
-    return 0;
+    return no_throw([&] { h->g->addPoint(vec, (hnswlib::labeltype)id); });
 }
 
 extern "C" int hnsw_add(hnsw_t *h, int64_t id, const float *vec)

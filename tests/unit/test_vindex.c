@@ -64,32 +64,48 @@ static double recall_of(vindex_t *ix, const float *q, size_t k)
     return m ? (double)hit / (double)m : 1.0;
 }
 
+/* Mean recall@10 of 50 queries near rows of v (n rows), each a row with
+ * one coordinate moved. */
+static double mean_recall(vindex_t *ix, const float *v, size_t n, unsigned seed)
+{
+    double sum = 0;
+    for (int qn = 0; qn < 50; qn++) {
+        float q[D];
+        memcpy(q, v + (size_t)(rand_r(&seed) % n) * D, sizeof q);
+        q[qn % D] += 0.2f;
+        embed_normalize(q, D);
+        sum += recall_of(ix, q, 10);
+    }
+    return sum / 50;
+}
+
+/* A graph index (o's settings, kind hnsw) of n clustered rows, ids 1..n,
+ * built; its rows and ids in *v and *ids. NULL when something failed. */
+static vindex_t *built_graph(size_t n, unsigned seed, vindex_opts_t o, float **v, int64_t **ids)
+{
+    vindex_t *ix = NULL;
+    *v = clustered(n, seed);
+    *ids = ids_upto(n);
+    o.kind = VINDEX_HNSW;
+    if (!*v || !*ids || vindex_new(&ix, D, &o)) return NULL;
+    if (vindex_add(ix, *ids, *v, n) || vindex_build_now(ix)) vindex_free(&ix);
+    return ix;
+}
+
 TEST(vindex_graph_recall_and_deletes)
 {
     enum { N = 8000, K = 10 };
-    float *v = clustered(N, 11);
-    int64_t *ids = ids_upto(N);
-    ASSERT(v && ids);
-    vindex_t *ix;
-    ASSERT_OK(vindex_new(&ix, D, &(vindex_opts_t){.kind = VINDEX_HNSW}));
-    ASSERT_OK(vindex_add(ix, ids, v, N));
-    ASSERT_OK(vindex_build_now(ix));
+    float *v;
+    int64_t *ids;
+    vindex_t *ix = built_graph(N, 11, (vindex_opts_t){0}, &v, &ids);
+    ASSERT(ix);
     vindex_stats_t st;
     vindex_stats(ix, &st);
     ASSERT_EQ(st.graph_rows, N);
     ASSERT_EQ(st.flat_rows, 0); /* the rows moved: held once */
     ASSERT_EQ(st.watermark, N);
     ASSERT_EQ(vindex_size(ix), N);
-    unsigned seed = 5;
-    double sum = 0;
-    for (int qn = 0; qn < 50; qn++) {
-        float q[D];
-        memcpy(q, v + (size_t)(rand_r(&seed) % N) * D, sizeof q);
-        q[qn % D] += 0.2f;
-        embed_normalize(q, D);
-        sum += recall_of(ix, q, K);
-    }
-    ASSERT(sum / 50 >= 0.95);
+    ASSERT(mean_recall(ix, v, N, 5) >= 0.95);
     /* a row finds itself */
     vindex_hit_t got[K];
     ASSERT(vindex_search(ix, v + 77 * D, 1, NULL, got) == 1);
@@ -130,15 +146,12 @@ TEST(vindex_graph_recall_and_deletes)
 TEST(vindex_graph_filters)
 {
     enum { N = 6000, K = 10 };
-    float *v = clustered(N, 3);
-    int64_t *ids = ids_upto(N);
-    ASSERT(v && ids);
-    vindex_t *ix;
+    float *v;
+    int64_t *ids;
     /* filter_exact_max 100: the 1 % filter is scored exactly, the half one
      * goes through the graph */
-    ASSERT_OK(vindex_new(&ix, D, &(vindex_opts_t){.kind = VINDEX_HNSW, .filter_exact_max = 100}));
-    ASSERT_OK(vindex_add(ix, ids, v, N));
-    ASSERT_OK(vindex_build_now(ix));
+    vindex_t *ix = built_graph(N, 3, (vindex_opts_t){.filter_exact_max = 100}, &v, &ids);
+    ASSERT(ix);
     idset_t few = {0}, half = {0};
     for (int64_t id = 1; id <= N; id++) {
         if (id % 100 == 7) ASSERT_OK(idset_add(&few, id));
@@ -347,13 +360,10 @@ TEST(vindex_graph_parallel_builder_beside_writes)
 TEST(vindex_graph_parallel_build)
 {
     enum { N = 8000, K = 10 };
-    float *v = clustered(N, 23);
-    int64_t *ids = ids_upto(N);
-    ASSERT(v && ids);
-    vindex_t *ix;
-    ASSERT_OK(vindex_new(&ix, D, &(vindex_opts_t){.kind = VINDEX_HNSW, .build_threads = 4}));
-    ASSERT_OK(vindex_add(ix, ids, v, N));
-    ASSERT_OK(vindex_build_now(ix));
+    float *v;
+    int64_t *ids;
+    vindex_t *ix = built_graph(N, 23, (vindex_opts_t){.build_threads = 4}, &v, &ids);
+    ASSERT(ix);
     vindex_stats_t st;
     vindex_stats(ix, &st);
     ASSERT_EQ(st.build_threads, 4);
@@ -365,16 +375,7 @@ TEST(vindex_graph_parallel_build)
     for (size_t i = 0; i < N; i += 7)
         self += vindex_search(ix, v + i * D, 1, NULL, got) == 1 && got[0].id == ids[i];
     ASSERT(self >= (N / 7) * 99 / 100);
-    unsigned seed = 9;
-    double sum = 0;
-    for (int qn = 0; qn < 50; qn++) {
-        float q[D];
-        memcpy(q, v + (size_t)(rand_r(&seed) % N) * D, sizeof q);
-        q[qn % D] += 0.2f;
-        embed_normalize(q, D);
-        sum += recall_of(ix, q, K);
-    }
-    ASSERT(sum / 50 >= 0.95);
+    ASSERT(mean_recall(ix, v, N, 9) >= 0.95);
     /* a second, smaller batch on top of the graph */
     int64_t more[3] = {N + 1, N + 2, N + 3};
     ASSERT_OK(vindex_add(ix, more, v + D, 3));
