@@ -531,16 +531,10 @@ void vindex_heap_sort(vindex_hit_t *h, size_t n)
     qsort(h, n, sizeof *h, cmp_best);
 }
 
-/* The allowed ids scored one by one, wherever each lives. Under the read
- * lock, and glock when there is a graph. */
-/* Scores the allowed ids one by one (a selective filter: exact). Their
- * rows lie anywhere in the index, each a cache and TLB miss, so the work is
- * in two passes that keep several misses in flight instead of one: the ids'
- * map slots, then their vectors, each fetched SCORE_AHEAD ids before it is
- * needed. Without the memory for that, one pass. Under the read lock (and
- * glock with a graph). */
-#define SCORE_AHEAD 8
+#define SCORE_AHEAD 8   /* ids fetched ahead of their use in score_ids */
+#define SCORE_CHUNK 256 /* ids score_ids takes at a time */
 
+/* An allowed id's vector, wherever it lives, or NULL (not in the index). */
 static const float *allowed_vector(vindex_t *ix, int64_t id)
 {
     size_t s = map_find(ix, id);
@@ -557,43 +551,36 @@ static void prefetch_slot(const vindex_t *ix, int64_t id)
     __builtin_prefetch(&ix->rows[s]);
 }
 
+/* Scores the allowed ids one by one (a selective filter: exact). Their
+ * rows lie anywhere in the index, each a cache and TLB miss, so each chunk
+ * of ids is done in two passes that keep several misses in flight instead
+ * of one: their map slots, then their vectors, each fetched SCORE_AHEAD
+ * ids before it is needed. Under the read lock (and glock with a graph). */
 static void score_ids(vindex_t *ix, const float *qq, size_t k, const idset_t *allowed,
                       vindex_hit_t *heap, size_t *got)
 {
-    size_t cap = allowed->n, m = 0;
-    int64_t *ids = cap ? malloc(cap * sizeof *ids) : NULL;
-    const float **vecs = cap ? malloc(cap * sizeof *vecs) : NULL;
-    if (!ids || !vecs) {
-        free(ids);
-        free(vecs);
-        for (size_t i = 0; allowed->keys && i <= allowed->mask; i++) {
-            const float *v = allowed->keys[i] ? allowed_vector(ix, allowed->keys[i]) : NULL;
-            if (v)
-                vindex_heap_offer(heap, got, k,
-                                  (vindex_hit_t){allowed->keys[i], hnsw_dot(v, qq, ix->dim)});
+    int64_t ids[SCORE_CHUNK];
+    const float *vecs[SCORE_CHUNK];
+    size_t bytes = ix->dim * sizeof(float), i = 0;
+    while (allowed->keys && i <= allowed->mask) {
+        size_t n = 0, m = 0;
+        for (; i <= allowed->mask && n < SCORE_CHUNK; i++)
+            if (allowed->keys[i]) ids[n++] = allowed->keys[i];
+        for (size_t j = 0; j < n; j++) {
+            if (j + SCORE_AHEAD < n) prefetch_slot(ix, ids[j + SCORE_AHEAD]);
+            const float *v = allowed_vector(ix, ids[j]);
+            if (v) {
+                ids[m] = ids[j];
+                vecs[m++] = v;
+            }
         }
-        return;
-    }
-    size_t n = 0;
-    for (size_t i = 0; allowed->keys && i <= allowed->mask; i++)
-        if (allowed->keys[i]) ids[n++] = allowed->keys[i];
-    for (size_t i = 0; i < n; i++) {
-        if (i + SCORE_AHEAD < n) prefetch_slot(ix, ids[i + SCORE_AHEAD]);
-        const float *v = allowed_vector(ix, ids[i]);
-        if (v) {
-            ids[m] = ids[i];
-            vecs[m++] = v;
+        for (size_t j = 0; j < m; j++) {
+            if (j + SCORE_AHEAD < m)
+                for (size_t b = 0; b < bytes; b += 64)
+                    __builtin_prefetch((const char *)vecs[j + SCORE_AHEAD] + b);
+            vindex_heap_offer(heap, got, k, (vindex_hit_t){ids[j], hnsw_dot(vecs[j], qq, ix->dim)});
         }
     }
-    size_t bytes = ix->dim * sizeof(float);
-    for (size_t i = 0; i < m; i++) {
-        if (i + SCORE_AHEAD < m)
-            for (size_t b = 0; b < bytes; b += 64)
-                __builtin_prefetch((const char *)vecs[i + SCORE_AHEAD] + b);
-        vindex_heap_offer(heap, got, k, (vindex_hit_t){ids[i], hnsw_dot(vecs[i], qq, ix->dim)});
-    }
-    free(ids);
-    free(vecs);
 }
 
 /* The graph's nearest rows into the heap: want candidates (more when a
