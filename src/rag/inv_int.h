@@ -15,7 +15,7 @@
  *
  * A term's postings are in blocks of INV_BLOCK (the last one shorter). A
  * block keeps its last docnum (to skip it without decoding) and the highest
- * bm25 part of its postings at the segment's mean length (block-max WAND's
+ * bm25 part of its postings at the segment's mean length (the search's
  * bound; see inv_search.c for why it bounds the part at any other mean). */
 #ifndef RAGD_INV_INT_H
 #define RAGD_INV_INT_H
@@ -25,14 +25,15 @@
 
 #include "rag/inv.h"
 
-#define INV_MAGIC      "ragdinv1"
-#define INV_VERSION    1
-#define INV_BLOCK      128 /* postings per block: Lucene's and PISA's choice */
-#define INV_END        UINT32_MAX
-#define INV_TIER_MIN   4096 /* postings of a term split in two lists */
-#define INV_TIER_SHARE 16   /* 1 in this many postings in the high list */
-#define INV_K1         1.2  /* bm25 as the index had it under Xapian and FTS5 */
-#define INV_B          0.75
+#define INV_MAGIC     "ragdinv1"
+#define INV_VERSION   2 /* 1: two lists a term, before 2026-12-07 */
+#define INV_VERSION_S "2"
+#define INV_BLOCK     128 /* postings per block: Lucene's and PISA's choice */
+#define INV_END       UINT32_MAX
+#define INV_TIER_MIN  4096 /* postings of a term split in tiers */
+#define INV_TIERS     3    /* lists of a common term, by bm25 part */
+#define INV_K1        1.2  /* bm25 as the index had it under Xapian and FTS5 */
+#define INV_B         0.75
 
 struct inv_hdr {
     char magic[8];
@@ -55,14 +56,15 @@ struct inv_list {
 };
 
 /* A term's postings are one list, or for a common term (INV_TIER_MIN
- * postings or more) two: the INV_TIER_SHARE of highest bm25 part, and the
- * rest, whose highest part is lower (see inv_search.c for what that
- * saves). A chunk is in one of the two. */
+ * postings or more) INV_TIERS, by bm25 part: list 0 its highest parts,
+ * each next one lower ones (the shares: tier_share in inv_write.c). Each
+ * list's highest part is lower than the one's before it (see inv_search.c
+ * for what that saves). A chunk is in one list of a term. */
 struct inv_term {
     uint64_t name_off; /* into names */
     uint32_t name_len; /* bytes, 1..INV_MAX_TERM */
     uint32_t pad;
-    struct inv_list list[2]; /* list[1].df is 0 when there is one */
+    struct inv_list list[INV_TIERS]; /* the lists after 0 empty when there is one */
 };
 
 struct inv_block {
@@ -104,7 +106,9 @@ const struct inv_term *inv_seg_term(const inv_seg_t *seg, const char *s, size_t 
 
 static inline uint32_t inv_term_df(const struct inv_term *t)
 {
-    return t->list[0].df + t->list[1].df;
+    uint32_t df = 0;
+    for (int i = 0; i < INV_TIERS; i++) df += t->list[i].df;
+    return df;
 }
 
 static inline uint64_t inv_list_blocks(const struct inv_list *l)

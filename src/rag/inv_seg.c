@@ -40,7 +40,8 @@ static const char *check(const inv_seg_t *g)
 {
     const struct inv_hdr *h = g->hdr;
     if (memcmp(h->magic, INV_MAGIC, 8) != 0) return "not a segment";
-    if (h->version != INV_VERSION || h->block != INV_BLOCK) return "another version";
+    if (h->version != INV_VERSION || h->block != INV_BLOCK)
+        return "written in another format: format " INV_VERSION_S " is read";
     if (h->size != g->size) return "size";
     if (h->ids_off != sizeof *h || h->lens_off != h->ids_off + (uint64_t)h->ndocs * 8 ||
         h->data_off < h->lens_off + (uint64_t)h->ndocs * 4 || h->blocks_off < h->data_off ||
@@ -67,7 +68,7 @@ static const char *check(const inv_seg_t *g)
             t->name_len > names_len - t->name_off || t->list[0].df == 0 ||
             inv_term_df(t) > h->ndocs || inv_term_df(t) < t->list[0].df)
             return "terms";
-        for (int li = 0; li < 2; li++) {
+        for (int li = 0; li < INV_TIERS; li++) {
             const struct inv_list *l = &t->list[li];
             uint64_t nb = inv_list_blocks(l);
             if (l->block0 != next_block || nb > h->nblocks - l->block0 || l->data_off > data_len ||

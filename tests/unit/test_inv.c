@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 #include "util/file.h"
 #include "../peer/xap.h"
 
-#define MAXD  9000 /* above INV_TIER_MIN: common terms get two lists */
+#define MAXD  9000 /* above INV_TIER_MIN: common terms get their tiers */
 #define VOCAB 400
 
 static uint64_t rng = 88172645463325252ULL;
@@ -178,7 +179,7 @@ TEST(inv_matches_exhaustive)
     char dir[] = "/tmp/ragd-test-inv-XXXXXX";
     ASSERT(mkdtemp(dir));
     /* long docs of a wide vocabulary; short docs of a narrow one, where
-     * many scores tie; enough docs that common terms split in two lists */
+     * many scores tie; enough docs that common terms split in tiers */
     static const unsigned shapes[][3] = {
         {3000, 300, 120}, {4000, 12, 4}, {700, 60, 40}, {9000, 8, 6}, {9000, 200, 100}};
     for (size_t sh = 0; sh < 5; sh++) {
@@ -392,6 +393,21 @@ TEST(inv_refuses_damage)
         long got = inv_search(&g, 1, qa, 3, 4, NULL, NULL, h);
         ASSERT(got == -EIO || (got >= 0 && got <= 4));
         inv_seg_free(&g);
+    }
+    /* a segment of the format before (two lists a term): refused as such,
+     * so that the index is built again from the store */
+    {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", path, copy);
+        ASSERT_OK(system(cmd));
+        FILE *v = fopen(copy, "r+b");
+        ASSERT(v);
+        uint32_t one = 1;
+        ASSERT_OK(fseek(v, offsetof(struct inv_hdr, version), SEEK_SET));
+        ASSERT_EQ(fwrite(&one, 4, 1, v), 1);
+        ASSERT_OK(fclose(v));
+        ASSERT_EQ(inv_seg_open(&g, copy, err, sizeof err), -EIO);
+        ASSERT(strstr(err, "another format"));
     }
     snprintf(copy, sizeof copy, "%s/junk", dir);
     FILE *f = fopen(copy, "w");
