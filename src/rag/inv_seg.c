@@ -19,9 +19,17 @@
 
 #include "rag/inv_int.h"
 
+/* check()'s answer for a segment of another format: not damage, an
+ * upgrade (the caller builds the index again either way) */
+static const char another_format[] =
+    "a segment of another format (this ragd reads format " INV_VERSION_S ")";
+
 static int damaged(const char *path, const char *why, char *err, size_t errlen)
 {
-    if (err) snprintf(err, errlen, "%s: damaged segment (%s)", path, why);
+    if (err && why == another_format)
+        snprintf(err, errlen, "%s: %s", path, why);
+    else if (err)
+        snprintf(err, errlen, "%s: damaged segment (%s)", path, why);
     return -EIO;
 }
 
@@ -40,8 +48,7 @@ static const char *check(const inv_seg_t *g)
 {
     const struct inv_hdr *h = g->hdr;
     if (memcmp(h->magic, INV_MAGIC, 8) != 0) return "not a segment";
-    if (h->version != INV_VERSION || h->block != INV_BLOCK)
-        return "written in another format: format " INV_VERSION_S " is read";
+    if (h->version != INV_VERSION || h->block != INV_BLOCK) return another_format;
     if (h->size != g->size) return "size";
     if (h->ids_off != sizeof *h || h->lens_off != h->ids_off + (uint64_t)h->ndocs * 8 ||
         h->data_off < h->lens_off + (uint64_t)h->ndocs * 4 || h->blocks_off < h->data_off ||
