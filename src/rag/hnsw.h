@@ -44,7 +44,9 @@ int hnsw_load(hnsw_t **out, const char *path, unsigned dim, char *err, size_t er
 int hnsw_save(hnsw_t *h, const char *path, char *err, size_t errlen);
 void hnsw_free(hnsw_t **h);
 
-/* Adds a row (growing the graph as needed). 0, -EEXIST or -ENOMEM. */
+/* Adds a row (growing the graph as needed): hnsw_reserve and
+ * hnsw_add_reserved for one row, on one thread (the builder uses the pair
+ * itself, to insert from several). 0, -EEXIST or -ENOMEM. */
 int hnsw_add(hnsw_t *h, int64_t id, const float *vec);
 /* Several threads adding at once (hnswlib locks each row's links; its
  * Python binding builds the same way): hnsw_reserve first, alone, checks

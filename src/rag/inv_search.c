@@ -228,8 +228,8 @@ static inline bool may_beat(double bound, double theta)
 
 /* A chunk is in at most one list of a term, so a term adds the highest of
  * its lists' bounds to a chunk's, never their sum: summed, a common term's
- * rest list would let every chunk of its high list (and the other way
- * round) through, and every block of both would be decoded. tb[q] holds
+ * low tiers would count as much as its high one, and no split would leave
+ * them out. tb[q] holds
  * term q's highest bound so far; the sum's growth is returned. */
 static inline double term_max(double *tb, unsigned q, double b)
 {

@@ -101,10 +101,7 @@ static int insert_rows(vindex_t *ix, int64_t *ids, const float *vecs, size_t *n)
     for (j.at = 0; j.at < *n; j.at += round) {
         size_t r = *n - j.at < round ? *n - j.at : round;
         pthread_rwlock_wrlock(&ix->glock);
-        if (r == 1)
-            insert_one(&j, 0);
-        else
-            par_for(r, threads, insert_one, &j);
+        par_for(r, threads, insert_one, &j); /* one row: on this thread */
         pthread_rwlock_unlock(&ix->glock);
         if (threads == 1 && j.rc[j.at]) { /* one at a time: stop at the first failure */
             *n = j.at + 1;

@@ -15,7 +15,8 @@
 #define PAR_MAX_THREADS 64
 
 /* Calls fn(ctx, i) once for each i in [0, n), on up to `threads` threads
- * (the caller's included; 0 or 1: all on the caller's). fn must touch only
+ * (the caller's included, never more than n; threads 0 or 1, or n 1: all
+ * on the caller's, no thread made). fn must touch only
  * what belongs to its i, or lock. */
 void par_for(size_t n, size_t threads, void (*fn)(void *ctx, size_t i), void *ctx);
 

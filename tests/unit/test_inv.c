@@ -1,4 +1,4 @@
-/* rag/inv, ragd's own inverted index: block-max WAND returns exactly what
+/* rag/inv, ragd's own inverted index: MaxScore over tiers returns exactly what
  * scoring every chunk returns (random corpora, one or several segments,
  * ties, skipped chunks, any k), merges keep what they should, the scores
  * are Xapian's, and damaged files are refused. Fixed seeds: a failure

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include "util/buf.h"
 #include "util/file.h"
 #include "util/num.h"
+#include "util/par.h"
 #include "util/proc.h"
 #include "util/random.h"
 #include "util/text_scan.h"
@@ -163,6 +166,35 @@ TEST(random_draws)
         double u = random_unit();
         ASSERT(u >= 0 && u < 1);
     }
+}
+
+struct par_seen {
+    atomic_int calls[1000];
+    pthread_t caller;
+    atomic_int off_caller; /* calls on another thread than the caller's */
+};
+
+static void par_mark(void *ctx, size_t i)
+{
+    struct par_seen *p = ctx;
+    atomic_fetch_add(&p->calls[i], 1);
+    if (!pthread_equal(pthread_self(), p->caller)) atomic_fetch_add(&p->off_caller, 1);
+}
+
+/* par_for calls each index once, whatever the threads; with one thread,
+ * or one item (the graph builder's last round), all on the caller's. */
+TEST(par_for_each_once)
+{
+    static struct par_seen p;
+    static const size_t ns[] = {0, 1, 7, 1000}, ts[] = {0, 1, 4, PAR_MAX_THREADS + 5};
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 4; b++) {
+            memset(&p, 0, sizeof p);
+            p.caller = pthread_self();
+            par_for(ns[a], ts[b], par_mark, &p);
+            for (size_t i = 0; i < 1000; i++) ASSERT_EQ(atomic_load(&p.calls[i]), i < ns[a]);
+            if (ts[b] <= 1 || ns[a] <= 1) ASSERT_EQ(atomic_load(&p.off_caller), 0);
+        }
 }
 
 /* The small helpers: case folding, line finding, the write callback, array

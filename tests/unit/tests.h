@@ -5,6 +5,7 @@
     X(num_parse_table)                                                                             \
     X(proc_run_endings)                                                                            \
     X(random_draws)                                                                                \
+    X(par_for_each_once)                                                                           \
     X(small_helpers)                                                                               \
     X(registry_rejects_bad_families)                                                               \
     X(counter_values)                                                                              \
