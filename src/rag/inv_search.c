@@ -289,6 +289,16 @@ static void partition(struct split *p, double theta)
         for (size_t i = 0; i < p->nt[q]; i++) p->tl[q][i]->ne = i < p->best[q];
 }
 
+/* c's part for the chunk it is exactly at (of length len), into part[]
+ * by its term, whose bit it sets in *known; returned too. */
+static inline double take_part(const struct search *s, const struct cursor *c, uint32_t len,
+                               double *part, uint64_t *known)
+{
+    part[c->q] = c->w * inv_part(c->tfs[c->pos], len, s->inv_avgdl);
+    *known |= 1ull << c->q;
+    return part[c->q];
+}
+
 /* The block bounds of ne[0..to) (non-essential lists) of the terms not
  * known, a term's highest counted. */
 static double rest_bound(struct cursor **ne, size_t to, const double *bound, uint64_t known,
@@ -340,7 +350,7 @@ static void search_segment(struct search *s, const inv_seg_t *g, struct cursor *
                 struct cursor *c = cur[i];
                 if (c->ne) {
                     ne[nne++] = c;
-                    if (c->ub > nemax[c->q]) nesum += term_max(nemax, c->q, c->ub);
+                    nesum += term_max(nemax, c->q, c->ub);
                     continue;
                 }
                 ess[ness++] = c;
@@ -360,11 +370,8 @@ static void search_segment(struct search *s, const inv_seg_t *g, struct cursor *
         double sc = 0, rest = nesum;
         for (size_t i = 0; i < ness; i++)
             if (ess[i]->doc == d) {
-                struct cursor *c = ess[i];
-                part[c->q] = c->w * inv_part(c->tfs[c->pos], len, s->inv_avgdl);
-                sc += part[c->q];
-                rest -= nemax[c->q];
-                known |= 1ull << c->q;
+                sc += take_part(s, ess[i], len, part, &known);
+                rest -= nemax[ess[i]->q];
             }
         if (may_beat(sc + rest, s->theta)) {
             for (size_t i = 0; i < nne; i++) {
@@ -379,11 +386,7 @@ static void search_segment(struct search *s, const inv_seg_t *g, struct cursor *
             if (known >> c->q & 1 || bound_i == 0) continue;
             seek(c, d);
             if (c->doc == d) exact(s, c);
-            if (c->doc == d) {
-                part[c->q] = c->w * inv_part(c->tfs[c->pos], len, s->inv_avgdl);
-                sc += part[c->q];
-                known |= 1ull << c->q;
-            }
+            if (c->doc == d) sc += take_part(s, c, len, part, &known);
             /* the lists left: without the term when it holds the chunk,
              * else without this list, if it was the term's highest */
             double had = tb[c->q];
@@ -400,8 +403,7 @@ static void search_segment(struct search *s, const inv_seg_t *g, struct cursor *
         }
         if (may_beat(sc + rest, s->theta)) {
             /* every list that may hold it looked at (rest is 0 but for
-             * rounding): its
-             * score, its parts summed in query order as everywhere */
+             * rounding): its score, its parts summed in query order */
             double exact_sc = 0;
             for (size_t j = 0; j < nq; j++) exact_sc += part[j];
             int64_t id = g->ids[d];
