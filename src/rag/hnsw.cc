@@ -16,47 +16,11 @@
 #include <unistd.h>
 
 extern "C" {
+#include "util/dot.h"
 #include "util/file.h"
 }
 
 #define HNSW_FIRST_CAPACITY 1024
-
-/* The widest SIMD the CPU has, picked at load time (an ifunc); not under
- * ThreadSanitizer, whose instrumented resolver would run before its
- * runtime is up (as in vindex.c), nor with clang (the fuzz build), whose
- * C++ front end of version 14 leaves the clones undefined. Rows in
- * hnswlib's memory are not aligned, so the loads go through memcpy, which
- * compiles to unaligned vector loads. */
-#if defined(__SANITIZE_THREAD__) || defined(__clang__)
-#define HNSW_CLONES
-#else
-#define HNSW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-typedef float v16 __attribute__((vector_size(64)));
-
-extern "C" HNSW_CLONES float hnsw_dot(const float *a, const float *b, unsigned n)
-{
-    v16 s0 = {0}, s1 = {0}, x, y, z, w;
-    unsigned i = 0;
-    for (; i + 32 <= n; i += 32) {
-        memcpy(&x, a + i, sizeof x);
-        memcpy(&y, b + i, sizeof y);
-        memcpy(&z, a + i + 16, sizeof z);
-        memcpy(&w, b + i + 16, sizeof w);
-        s0 += x * y;
-        s1 += z * w;
-    }
-    for (; i + 16 <= n; i += 16) {
-        memcpy(&x, a + i, sizeof x);
-        memcpy(&y, b + i, sizeof y);
-        s0 += x * y;
-    }
-    s0 += s1;
-    float s = 0;
-    for (int k = 0; k < 16; k++) s += s0[k];
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
 
 namespace
 {
@@ -82,8 +46,8 @@ class dot_space : public hnswlib::SpaceInterface<float>
   private:
     static float distance(const void *a, const void *b, const void *dim)
     {
-        return 1.0f - hnsw_dot(static_cast<const float *>(a), static_cast<const float *>(b),
-                               static_cast<unsigned>(*static_cast<const size_t *>(dim)));
+        return 1.0f - dot_f32(static_cast<const float *>(a), static_cast<const float *>(b),
+                              static_cast<unsigned>(*static_cast<const size_t *>(dim)));
     }
     size_t dim_;
 };

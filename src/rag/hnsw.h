@@ -76,10 +76,6 @@ size_t hnsw_memory(const hnsw_t *h);
 unsigned hnsw_m(const hnsw_t *h);
 unsigned hnsw_ef_construction(const hnsw_t *h);
 
-/* The dot product of two float vectors of n elements (any alignment), with
- * the widest SIMD the CPU has. */
-float hnsw_dot(const float *a, const float *b, unsigned n);
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 #include "rag/vindex.h"
 #include "rag/vindex_int.h"
+#include "util/dot.h"
 #include "util/par.h"
 #include "util/vec.h"
 
@@ -578,7 +579,7 @@ static void score_ids(vindex_t *ix, const float *qq, size_t k, const idset_t *al
             if (j + SCORE_AHEAD < m)
                 for (size_t b = 0; b < bytes; b += 64)
                     __builtin_prefetch((const char *)vecs[j + SCORE_AHEAD] + b);
-            vindex_heap_offer(heap, got, k, (vindex_hit_t){ids[j], hnsw_dot(vecs[j], qq, ix->dim)});
+            vindex_heap_offer(heap, got, k, (vindex_hit_t){ids[j], dot_f32(vecs[j], qq, ix->dim)});
         }
     }
 }

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "rag/vindex_int.h"
 #include "util/clock.h"
+#include "util/dot.h"
 #include "util/par.h"
 
 #define BUILD_BATCH            64    /* rows copied per read lock */
@@ -218,7 +219,7 @@ static void graph_exact(vindex_t *ix, const float *q, size_t k, vindex_hit_t *he
         int64_t id;
         const float *v;
         if (hnsw_row(ix->graph, i, &id, &v))
-            vindex_heap_offer(heap, got, k, (vindex_hit_t){id, hnsw_dot(v, q, ix->dim)});
+            vindex_heap_offer(heap, got, k, (vindex_hit_t){id, dot_f32(v, q, ix->dim)});
     }
 }
 

@@ -31,36 +31,17 @@
 #endif
 
 #include "rag/vindex_int.h"
+#include "util/dot.h"
 #include "util/vec.h"
 
-typedef float v16 __attribute__((vector_size(64), aligned(64)));
-
-/* Scores of nrows consecutive rows against q. The widest SIMD the CPU has
- * is picked at load time (an ifunc); not under ThreadSanitizer, whose
- * instrumented resolver would run before its runtime is up and crash. */
+/* The widest SIMD the CPU has for quantize, picked at load time (an
+ * ifunc); not under ThreadSanitizer, whose instrumented resolver would run
+ * before its runtime is up and crash. */
 #if defined(__SANITIZE_THREAD__)
 #define VINDEX_CLONES
 #else
 #define VINDEX_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-VINDEX_CLONES static void score_rows(const float *rows, size_t nrows, unsigned stride,
-                                     const float *q, float *out)
-{
-    for (size_t r = 0; r < nrows; r++) {
-        const float *row = rows + r * stride;
-        v16 a0 = {0}, a1 = {0};
-        unsigned i = 0;
-        for (; i + 32 <= stride; i += 32) {
-            a0 += *(const v16 *)(row + i) * *(const v16 *)(q + i);
-            a1 += *(const v16 *)(row + i + 16) * *(const v16 *)(q + i + 16);
-        }
-        if (i < stride) a0 += *(const v16 *)(row + i) * *(const v16 *)(q + i);
-        a0 += a1;
-        float s = 0;
-        for (int k = 0; k < 16; k++) s += a0[k];
-        out[r] = s;
-    }
-}
 
 typedef float v4f __attribute__((vector_size(16)));
 typedef double v4d __attribute__((vector_size(32)));
@@ -284,8 +265,7 @@ int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *all
         uint32_t row = c[0].row;
         c[0] = c[--nc];
         hi_down(c, nc, 0);
-        float s;
-        score_rows(vindex_row(ix, row), 1, stride, qq, &s);
+        float s = dot_f32(vindex_row(ix, row), qq, stride);
         vindex_heap_offer(heap, got, k, (vindex_hit_t){ix->ids[row], s});
     }
 out:

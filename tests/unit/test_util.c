@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 
 #include "test.h"
 #include "util/buf.h"
+#include "util/dot.h"
 #include "util/file.h"
 #include "util/num.h"
 #include "util/par.h"
@@ -243,4 +245,50 @@ TEST(small_helpers)
     ASSERT_EQ(file_mkdir_p(path, 0750), -ENOTDIR);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ASSERT_OK(system(cmd));
+}
+
+/* Against a double sum, at every length (each step and tail) and
+ * alignment, on both paths. */
+TEST(dot_any_alignment)
+{
+    float a[80], b[80];
+    for (int i = 0; i < 80; i++) a[i] = (float)i / 70, b[i] = 1.0f - (float)i / 90;
+    for (unsigned n = 0; n <= 73; n++)
+        for (unsigned o = 0; o < 4; o++) {
+            double want = 0;
+            for (unsigned i = 0; i < n; i++) want += (double)a[i + o] * b[i + 3];
+            ASSERT(fabs(dot_f32(a + o, b + 3, n) - want) < 1e-4);
+            ASSERT(fabs(dot_f32_plain(a + o, b + 3, n) - want) < 1e-4);
+        }
+}
+
+/* The AVX2 path (where the CPU has it: this machine's dot_f32) and the
+ * plain one give the same bits, so a score does not depend on the CPU:
+ * values of mixed sign and magnitude, where another order of the sums
+ * would round differently. */
+TEST(dot_same_bits_on_every_cpu)
+{
+    enum { N = 400 };
+    float *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
+    uint64_t st = 12345;
+#define NEXT() ((st = st * 6364136223846793005u + 1442695040888963407u) >> 33)
+    int differ = 0;
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < N; i++) {
+            a[i] = (float)((double)(NEXT() % 2000001) / 1e6 - 1.0) * (i % 7 == 0 ? 1e3f : 1);
+            b[i] = (float)((double)(NEXT() % 2000001) / 1e6 - 1.0);
+        }
+        for (unsigned n = 0; n <= N; n += n < 70 ? 1 : 41) {
+            float x = dot_f32(a, b, n), y = dot_f32_plain(a, b, n);
+            ASSERT(memcmp(&x, &y, sizeof x) == 0);
+            /* the sums' order matters for these values: a plain loop differs */
+            float z = 0;
+            for (unsigned i = 0; i < n; i++) z += a[i] * b[i];
+            differ += z != x;
+        }
+    }
+#undef NEXT
+    ASSERT(differ > 0);
+    free(a);
+    free(b);
 }

@@ -410,14 +410,3 @@ TEST(hnsw_reserve_refuses_present_ids)
     free(v);
     hnsw_free(&h);
 }
-
-TEST(hnsw_dot_any_alignment)
-{
-    float a[70], b[70];
-    for (int i = 0; i < 70; i++) a[i] = (float)i / 70, b[i] = 1.0f - (float)i / 90;
-    for (unsigned n = 0; n <= 67; n++) {
-        double want = 0;
-        for (unsigned i = 0; i < n; i++) want += (double)a[i + 1] * b[i + 3];
-        ASSERT(fabs(hnsw_dot(a + 1, b + 3, n) - want) < 1e-4);
-    }
-}

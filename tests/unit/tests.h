@@ -6,6 +6,8 @@
     X(proc_run_endings)                                                                            \
     X(random_draws)                                                                                \
     X(par_for_each_once)                                                                           \
+    X(dot_any_alignment)                                                                           \
+    X(dot_same_bits_on_every_cpu)                                                                  \
     X(small_helpers)                                                                               \
     X(registry_rejects_bad_families)                                                               \
     X(counter_values)                                                                              \
@@ -75,7 +77,6 @@
     X(inv_merge_keeps_the_rest)                                                                    \
     X(inv_scores_as_xapian)                                                                        \
     X(inv_refuses_damage)                                                                          \
-    X(hnsw_dot_any_alignment)                                                                      \
     X(query_cache_lru_ttl_clear)                                                                   \
     X(parse_markdown_and_html)                                                                     \
     X(parse_pdf_in_child)                                                                          \
