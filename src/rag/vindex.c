@@ -219,7 +219,7 @@ size_t vindex_size(vindex_t *ix)
     pthread_rwlock_rdlock(&ix->lock);
     size_t n = ix->n;
     if (ix->graph) {
-        pthread_rwlock_rdlock(&ix->glock);
+        vindex_glock_read(ix);
         n += hnsw_live(ix->graph) - ix->pending.n; /* pending rows are live graph rows */
         pthread_rwlock_unlock(&ix->glock);
     }
@@ -243,7 +243,7 @@ void vindex_stats(vindex_t *ix, vindex_stats_t *st)
     st->memory_bytes = ix->nblocks * vindex_block_bytes(ix) + ix->ids_cap * sizeof *ix->ids +
                        (ix->keys ? (ix->mask + 1) * (sizeof *ix->keys + sizeof *ix->rows) : 0);
     if (ix->graph) {
-        pthread_rwlock_rdlock(&ix->glock);
+        vindex_glock_read(ix);
         st->graph_rows = hnsw_live(ix->graph);
         st->graph_deleted = hnsw_deleted(ix->graph);
         st->memory_bytes += hnsw_memory(ix->graph);
@@ -400,7 +400,7 @@ size_t vindex_remove(vindex_t *ix, const int64_t *ids, size_t n)
     size_t removed = 0;
     bool graph_work = false;
     pthread_rwlock_wrlock(&ix->lock);
-    if (ix->graph) pthread_rwlock_rdlock(&ix->glock);
+    if (ix->graph) vindex_glock_read(ix);
     for (size_t i = 0; i < n; i++) {
         size_t s = map_find(ix, ids[i]);
         if (s != SIZE_MAX) {
@@ -632,7 +632,7 @@ long vindex_search(vindex_t *ix, const float *q, size_t k, const idset_t *allowe
         else
             n = vindex_flat_scan(ix, qq, k, allowed, out, &got);
     } else {
-        pthread_rwlock_rdlock(&ix->glock);
+        vindex_glock_read(ix);
         size_t total = ix->n + hnsw_live(ix->graph);
         if (allowed && allowed->n <= ix->o.filter_exact_max) {
             score_ids(ix, qq, k, allowed, out, &got); /* few allowed: exact */
@@ -677,7 +677,7 @@ static float dot_plain(const float *a, const float *b, unsigned n)
 size_t vindex_search_reference(vindex_t *ix, const float *q, size_t k, vindex_hit_t *out)
 {
     pthread_rwlock_rdlock(&ix->lock);
-    if (ix->graph) pthread_rwlock_rdlock(&ix->glock);
+    if (ix->graph) vindex_glock_read(ix);
     size_t total = ix->n + (ix->graph ? hnsw_slots(ix->graph) : 0);
     vindex_hit_t *all = malloc((total ? total : 1) * sizeof *all);
     size_t n = 0, m = 0;

@@ -3,8 +3,8 @@
  * rows there, persistence, and the sampled recall check.
  *
  * The builder is the graph's only writer. It copies a batch of the
- * smallest flat ids' vectors under the read lock, inserts them one by one
- * under glock (a search waits one insertion at most), then hands the batch
+ * smallest flat ids' vectors under the read lock, inserts them under
+ * glock (a search waits for the rows under way), then hands the batch
  * over under the write lock: the flat copies go, the watermark rises. A row
  * removed between the copy and the hand-over is in the graph but gone from
  * the flat segment: it becomes a pending delete. Because ids arrive in
@@ -24,12 +24,11 @@
 #include "util/dot.h"
 #include "util/par.h"
 
-#define BUILD_BATCH            64    /* rows copied per read lock */
-#define BUILD_ROUND_PER_THREAD 4     /* rows a build thread inserts per hold of glock */
-#define SAVE_MIN_SECONDS       60.0  /* the builder saves at most this often... */
-#define SAVE_MIN_CHANGES       10000 /* ...and after this many graph writes (or a tenth) */
-#define RECALL_MIN_SECONDS     1.0   /* one recall check per second at most */
-#define RECALL_K               10
+#define BUILD_BATCH        64    /* rows copied per read lock */
+#define SAVE_MIN_SECONDS   60.0  /* the builder saves at most this often... */
+#define SAVE_MIN_CHANGES   10000 /* ...and after this many graph writes (or a tenth) */
+#define RECALL_MIN_SECONDS 1.0   /* one recall check per second at most */
+#define RECALL_K           10
 
 int vindex_graph_init(vindex_t *ix)
 {
@@ -66,32 +65,47 @@ static bool graph_wanted(vindex_t *ix)
     return want;
 }
 
-/* A round of rows inserted together: rows at + i, one a thread at a time. */
+/* The rows of one insert_rows call, inserted in rounds under glock. */
+#define ROW_LEFT 1 /* rc of a row no round has inserted yet */
+
 struct insert_job {
     vindex_t *ix;
     const int64_t *ids;
     const float *vecs;
-    size_t at;
-    int rc[BUILD_BATCH];
+    uint8_t todo[BUILD_BATCH]; /* this round's rows */
+    int rc[BUILD_BATCH];       /* per row: 0, ROW_LEFT or an error */
+    size_t first;              /* rows a round inserts, waiting searches or not */
+    atomic_bool failed;
 };
 
+/* The round's i-th row, unless a search waits for glock (a row under way
+ * is finished first) or a row failed: those rows stay ROW_LEFT. The first
+ * rows of a round go in regardless, so that searches coming one after
+ * another cannot stop the build. */
 static void insert_one(void *ctx, size_t i)
 {
     struct insert_job *j = ctx;
-    size_t r = j->at + i;
+    if (atomic_load_explicit(&j->failed, memory_order_relaxed) ||
+        (i >= j->first && atomic_load_explicit(&j->ix->glock_waiting, memory_order_relaxed)))
+        return;
+    size_t r = j->todo[i];
     j->rc[r] = hnsw_add_reserved(j->ix->graph, j->ids[r], j->vecs + r * j->ix->dim);
+    if (j->rc[r]) atomic_store_explicit(&j->failed, true, memory_order_relaxed);
 }
 
-/* Inserts the *n (<= BUILD_BATCH) rows ids/vecs into the graph in rounds
- * of BUILD_ROUND_PER_THREAD rows a build thread (one row with one thread),
- * each round under glock: a search waits for a round, never for the batch.
- * Leaves in ids[0..*n) the rows the graph took: all of them and 0, or
- * fewer and the first error. Under work_mu. */
+/* Inserts the *n (<= BUILD_BATCH) rows ids/vecs into the graph on the
+ * build threads, in rounds under glock: a round goes on until the rows are
+ * in or a search waits for glock (vindex_glock_read), so a search waits for
+ * the rows under way (at most one a thread), and a build without searches
+ * holds glock once a batch (its threads started once, one wait for the
+ * slowest). Leaves in ids[0..*n) the rows the graph took: all of them and
+ * 0, or fewer and the first error (the rows after it are not tried). Under
+ * work_mu. */
 static int insert_rows(vindex_t *ix, int64_t *ids, const float *vecs, size_t *n)
 {
     unsigned threads = ix->o.build_threads;
-    size_t round = threads > 1 ? (size_t)threads * BUILD_ROUND_PER_THREAD : 1;
-    struct insert_job j = {.ix = ix, .ids = ids, .vecs = vecs};
+    struct insert_job j = {.ix = ix, .ids = ids, .vecs = vecs, .first = threads};
+    atomic_init(&j.failed, false);
     pthread_rwlock_wrlock(&ix->glock);
     int rc = hnsw_reserve(ix->graph, ids, *n);
     pthread_rwlock_unlock(&ix->glock);
@@ -99,21 +113,25 @@ static int insert_rows(vindex_t *ix, int64_t *ids, const float *vecs, size_t *n)
         *n = 0;
         return rc;
     }
-    for (j.at = 0; j.at < *n; j.at += round) {
-        size_t r = *n - j.at < round ? *n - j.at : round;
+    size_t left = *n;
+    for (size_t i = 0; i < left; i++) {
+        j.todo[i] = (uint8_t)i;
+        j.rc[i] = ROW_LEFT;
+    }
+    while (left && !atomic_load_explicit(&j.failed, memory_order_relaxed)) {
         pthread_rwlock_wrlock(&ix->glock);
-        par_for(r, threads, insert_one, &j); /* one row: on this thread */
+        par_for(left, threads, insert_one, &j); /* one thread: on this one */
         pthread_rwlock_unlock(&ix->glock);
-        if (threads == 1 && j.rc[j.at]) { /* one at a time: stop at the first failure */
-            *n = j.at + 1;
-            break;
-        }
+        size_t m = 0;
+        for (size_t i = 0; i < left; i++)
+            if (j.rc[j.todo[i]] == ROW_LEFT) j.todo[m++] = j.todo[i];
+        left = m;
     }
     size_t kept = 0;
     for (size_t i = 0; i < *n; i++) {
         if (j.rc[i] == 0)
             ids[kept++] = ids[i];
-        else if (!rc)
+        else if (!rc && j.rc[i] != ROW_LEFT)
             rc = j.rc[i];
     }
     *n = kept;

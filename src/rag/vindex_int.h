@@ -30,9 +30,11 @@ struct vindex {
     vindex_opts_t o;
     char *path; /* o.path, owned */
 
-    /* The graph segment. glock: its contents; only the builder writes
-     * (one row per hold), searches read. */
+    /* The graph segment. glock: its contents; only the builder writes,
+     * searches read (vindex_glock_read). glock_waiting: readers blocked on
+     * glock, so that the builder's round stops at the rows under way. */
     pthread_rwlock_t glock;
+    atomic_uint glock_waiting;
     hnsw_t *graph;     /* NULL until the index needs one */
     int64_t watermark; /* every live id up to this is in the graph */
     idset_t pending;   /* graph rows removed, not yet marked there (under lock) */
@@ -124,5 +126,15 @@ int vindex_graph_init(vindex_t *ix);
 void vindex_graph_fini(vindex_t *ix);
 /* Wakes the builder (new rows, removals or a sample to check). */
 void vindex_graph_wake(vindex_t *ix);
+
+/* glock for reading, announced in glock_waiting while it waits (only
+ * then: a search that gets it at once touches no shared counter). */
+static inline void vindex_glock_read(vindex_t *ix)
+{
+    if (pthread_rwlock_tryrdlock(&ix->glock) == 0) return;
+    atomic_fetch_add_explicit(&ix->glock_waiting, 1, memory_order_relaxed);
+    pthread_rwlock_rdlock(&ix->glock);
+    atomic_fetch_sub_explicit(&ix->glock_waiting, 1, memory_order_relaxed);
+}
 
 #endif

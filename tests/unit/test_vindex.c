@@ -14,6 +14,7 @@
 #include "rag/embed.h"
 #include "rag/hnsw.h"
 #include "rag/vindex.h"
+#include "rag/vindex_int.h"
 #include "test.h"
 
 enum { D = 48, CENTRES = 64 };
@@ -390,6 +391,34 @@ TEST(vindex_graph_parallel_build)
     free(ids);
     free(v);
     vindex_free(&ix);
+}
+
+/* A search waiting for the graph's lock at every moment (the counter held
+ * up, as by searches that never stop coming) stops each of the builder's
+ * rounds after its first row a thread, and the build still finishes, on
+ * one thread and on several, with the graph as good. */
+TEST(vindex_graph_builds_while_searches_wait)
+{
+    enum { N = 2000 };
+    for (unsigned threads = 1; threads <= 3; threads += 2) {
+        float *v = clustered(N, 31);
+        int64_t *ids = ids_upto(N);
+        vindex_t *ix;
+        ASSERT_OK(
+            vindex_new(&ix, D, &(vindex_opts_t){.kind = VINDEX_HNSW, .build_threads = threads}));
+        ASSERT_OK(vindex_add(ix, ids, v, N));
+        atomic_store(&ix->glock_waiting, 1);
+        ASSERT_OK(vindex_build_now(ix));
+        atomic_store(&ix->glock_waiting, 0);
+        vindex_stats_t st;
+        vindex_stats(ix, &st);
+        ASSERT_EQ(st.graph_rows, N);
+        ASSERT_EQ(st.flat_rows, 0);
+        ASSERT(mean_recall(ix, v, N, 9) >= 0.95);
+        free(ids);
+        free(v);
+        vindex_free(&ix);
+    }
 }
 
 TEST(hnsw_reserve_refuses_present_ids)

@@ -68,6 +68,7 @@
     X(vindex_graph_builder_beside_writes)                                                          \
     X(vindex_graph_parallel_builder_beside_writes)                                                 \
     X(vindex_graph_parallel_build)                                                                 \
+    X(vindex_graph_builds_while_searches_wait)                                                     \
     X(hnsw_reserve_refuses_present_ids)                                                            \
     X(kwindex_search_and_persist)                                                                  \
     X(kwindex_retain)                                                                              \
