@@ -67,6 +67,7 @@ static bool graph_wanted(vindex_t *ix)
 
 /* The rows of one insert_rows call, inserted in rounds under glock. */
 #define ROW_LEFT 1 /* rc of a row no round has inserted yet */
+_Static_assert(BUILD_BATCH <= 256, "a batch's rows are numbered in uint8_t");
 
 struct insert_job {
     vindex_t *ix;

@@ -171,8 +171,8 @@ static const config_option_t options[] = {
      "100", 8, 4096, "candidates weighed when linking a chunk into the graph"},
     {"hnsw-build-threads", "RAGD_HNSW_BUILD_THREADS", CONFIG_UINT, F(hnsw_build_threads), "N", "0",
      0, 64,
-     "threads inserting into the graph together while it is built (a search waits for a round "
-     "of four rows a thread); 0: half the CPUs, at least 1"},
+     "threads inserting into the graph together while it is built (a search waits for the rows "
+     "under way, one a thread); 0: half the CPUs, at least 1"},
     {"hnsw-ef-search", "RAGD_HNSW_EF_SEARCH", CONFIG_UINT, F(hnsw_ef_search), "N", "256", 1, 4096,
      "candidates a graph search explores (at least the depth it asks): more, better recall, "
      "slower"},
