@@ -135,7 +135,7 @@ static int load_index(rag_t *r, const rag_opts_t *o, int64_t chunks, char *err, 
         log_info("vector index: exact (auto, hash embedder: a graph would lose recall)");
     }
     if (!vo.recall_every) vo.recall_every = 64;
-    vo.threads = (unsigned)r->ingest_workers; /* the start-up's int8 copies */
+    vo.threads = (unsigned)r->ingest_workers; /* int8 copies at start-up, parts of a scan */
     /* Half the CPUs build: the graph is built while the service answers
      * (from the flat segment), and the other half is for the queries. */
     if (!vo.build_threads) vo.build_threads = (unsigned)(par_cpus(2 * PAR_MAX_THREADS) / 2);

@@ -9,7 +9,7 @@
  *
  * Layout (native byte order; the file never leaves the machine that
  * wrote it, and a header of another layout is refused):
- *   header: magic "ragdflt1", dim, stride (u32), rows, block rows (u64),
+ *   header: magic "ragdflt2", dim, stride (u32), rows, block rows (u64),
  *           the highest id (i64), CRC-32 of the ids (u32), CRC-32 of the
  *           header before it (u32)
  *   ids:    rows int64, in row order
@@ -32,7 +32,9 @@
 #include "util/clock.h"
 #include "util/file.h"
 
-#define FLAT_MAGIC "ragdflt1"
+/* "ragdflt1" held the int8 copies row by row; its files are refused (the
+ * index is then read from the store and saved again) */
+#define FLAT_MAGIC "ragdflt2"
 
 typedef struct flat_header {
     char magic[8];

@@ -9,6 +9,7 @@
 
 #include "rag/hnsw.h"
 #include "rag/vindex.h"
+#include "util/idmap.h"
 
 struct vindex {
     /* lock: the flat segment, the pending deletes and the graph pointer.
@@ -16,16 +17,14 @@ struct vindex {
     pthread_rwlock_t lock;
     unsigned dim, stride; /* stride: dim rounded up to 16 floats */
     /* each VINDEX_BLOCK_ROWS rows of stride floats (64-byte aligned), then
-     * the same rows in int8 (stride bytes each), then 3 floats a row that
-     * bound the int8 copy's error (vindex_scan.c) */
+     * the same rows in int8 by column (stride columns of VINDEX_BLOCK_ROWS
+     * bytes), then 3 columns of floats that bound the int8 copies' error
+     * (vindex_scan.c) */
     float **blocks;
     size_t nblocks, blocks_cap;
     int64_t *ids; /* row -> id */
     size_t n, ids_cap;
-    /* id -> row: open addressing, linear probing, backward-shift deletion */
-    int64_t *keys;
-    uint32_t *rows;
-    size_t mask, used;
+    idmap_t map; /* id -> row */
 
     vindex_opts_t o;
     char *path; /* o.path, owned */
@@ -61,29 +60,48 @@ struct vindex {
     uint64_t recall_checks, saves, save_errors;
 };
 
-/* Row r of the flat segment: its floats, its int8 copy, that copy's
- * (scale, |residual|, scale * |int8 row|). */
+/* Row r of the flat segment: its floats; its block's int8 copies, by
+ * column (dimension i of the block's rows is VINDEX_BLOCK_ROWS bytes in a
+ * row, so that a query reads only the columns where its own int8 form is
+ * not zero: the hash embedder's queries have a few dozen of 384, see
+ * vindex_scan.c); then, by column too, the copies' (scale, |residual|,
+ * scale * |int8 row|), so that the scan bounds 8 rows at a time. */
 static inline float *vindex_row(const vindex_t *ix, size_t r)
 {
     return ix->blocks[r / VINDEX_BLOCK_ROWS] + (r % VINDEX_BLOCK_ROWS) * ix->stride;
 }
-static inline int8_t *vindex_qrow(const vindex_t *ix, size_t r)
+static inline int8_t *vindex_qcols(const vindex_t *ix, size_t block)
 {
-    return (int8_t *)(ix->blocks[r / VINDEX_BLOCK_ROWS] + (size_t)VINDEX_BLOCK_ROWS * ix->stride) +
-           (r % VINDEX_BLOCK_ROWS) * ix->stride;
+    return (int8_t *)(ix->blocks[block] + (size_t)VINDEX_BLOCK_ROWS * ix->stride);
 }
-static inline float *vindex_qmeta(const vindex_t *ix, size_t r)
+/* The block's scales; then VINDEX_BLOCK_ROWS residuals, then as many
+ * scale * |int8 row|. */
+static inline float *vindex_qmeta(const vindex_t *ix, size_t block)
 {
-    float *block = ix->blocks[r / VINDEX_BLOCK_ROWS];
-    return (float *)((int8_t *)(block + (size_t)VINDEX_BLOCK_ROWS * ix->stride) +
-                     (size_t)VINDEX_BLOCK_ROWS * ix->stride) +
-           (r % VINDEX_BLOCK_ROWS) * 3;
+    return (float *)(vindex_qcols(ix, block) + (size_t)VINDEX_BLOCK_ROWS * ix->stride);
+}
+/* Row from's int8 copy and bounds to row to. */
+static inline void vindex_qmove(const vindex_t *ix, size_t to, size_t from)
+{
+    int8_t *t = vindex_qcols(ix, to / VINDEX_BLOCK_ROWS) + to % VINDEX_BLOCK_ROWS;
+    const int8_t *f = vindex_qcols(ix, from / VINDEX_BLOCK_ROWS) + from % VINDEX_BLOCK_ROWS;
+    for (unsigned i = 0; i < ix->stride; i++)
+        t[(size_t)i * VINDEX_BLOCK_ROWS] = f[(size_t)i * VINDEX_BLOCK_ROWS];
+    float *mt = vindex_qmeta(ix, to / VINDEX_BLOCK_ROWS) + to % VINDEX_BLOCK_ROWS;
+    const float *mf = vindex_qmeta(ix, from / VINDEX_BLOCK_ROWS) + from % VINDEX_BLOCK_ROWS;
+    for (int i = 0; i < 3; i++) mt[i * VINDEX_BLOCK_ROWS] = mf[i * VINDEX_BLOCK_ROWS];
 }
 
 /* A vector's (dim floats) int8 copy, stride bytes, and the 3 floats that
  * bound its error (vindex_scan.c). Touches nothing of ix but its sizes:
  * callers make copies outside the lock. */
 void vindex_quantize(const vindex_t *ix, const float *x, int8_t *q, float *meta);
+/* The int8 dots of a block's rows [0, rows) with a query's non-zero
+ * dimensions nz[0..nnz) (a multiple of 4) of weights w, into dots
+ * (VINDEX_BLOCK_ROWS int32, 32-byte aligned); plain: without SIMD, for the
+ * tests that compare the two (vindex_scan.c). */
+void vindex_qdot_cols(const int8_t *cols, size_t rows, const uint16_t *nz, const int16_t *w,
+                      size_t nnz, int32_t *dots, bool plain);
 /* Every flat row (the allowed ones) into the heap of k, exactly: the int8
  * copies bound each row's score, and the rows that can make the k best are
  * scored in float32 (vindex_scan.c). Under the read lock. 0 or -ENOMEM. */

@@ -138,7 +138,8 @@ static const config_option_t options[] = {
      "documents one POST /v1/documents/batch may hold (its bytes: --max-body)"},
     {"ingest-workers", "RAGD_INGEST_WORKERS", CONFIG_UINT, F(ingest_workers), "N", "0", 0,
      RAG_MAX_INGEST_WORKERS,
-     "threads that parse, chunk and embed one batch's documents; 0: one per CPU (at most 16)"},
+     "threads that parse, chunk and embed one batch's documents, and that share an exact vector "
+     "scan of 65,536 chunks or more; 0: one per CPU (at most 16)"},
     {"max-query", "RAGD_MAX_QUERY", CONFIG_SIZE, F(max_query), "SIZE", "4096", 1, 1u << 20,
      "longest query text"},
     {"max-top-k", "RAGD_MAX_TOP_K", CONFIG_UINT, F(max_top_k), "N", "100", 1, VINDEX_MAX_K,

@@ -421,7 +421,89 @@ TEST(vindex_int8_scan_exact)
         }
         vindex_free(&small);
     }
+    /* queries of few dimensions (the hash embedder's: its bound's |y|_1
+     * side), before and after removals (a removed row's place takes the
+     * last row's int8 columns and bounds) */
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            int64_t gone[700];
+            for (size_t i = 0; i < 700; i++) gone[i] = (int64_t)(i * 7 + 3);
+            ASSERT_EQ(vindex_remove(ix, gone, 700), (size_t)700);
+        }
+        for (int qn = 0; qn < 40; qn++) {
+            float q[D] = {0};
+            const float *row = vecs + (size_t)(rand_r(&seed) % (2 * PER)) * D;
+            for (int j = 0; j < 3 + qn % 40; j++) {
+                unsigned d = (unsigned)rand_r(&seed) % D;
+                q[d] = row[d] + (qn % 3 ? 0.2f * frand(&seed) : 0);
+            }
+            check_search(ix, q, qn % 2 ? K : 100, deep);
+        }
+    }
+    /* past 4,224 dimensions the query's int16 scale is cut so that a
+     * row's int8 dot stays in int32 */
+    {
+        enum { BIG = 6000 };
+        vindex_t *big;
+        ASSERT_OK(vindex_new(&big, BIG, &(vindex_opts_t){.kind = VINDEX_EXACT}));
+        float *bv = unit_vectors(300, BIG, &seed);
+        ASSERT(bv);
+        for (size_t i = 0; i < 300; i++) bv[i * BIG + i] = 127; /* a spike: int8's worst */
+        ASSERT_OK(vindex_add(big, ids, bv, 300));
+        for (int qn = 0; qn < 10; qn++) {
+            float *q = bv + (size_t)(qn * 29) * BIG;
+            check_search(big, q, K, got);
+            for (size_t i = 0; i < BIG; i++)
+                q[i] = q[i] > 0 ? 127 : -127; /* every product at most */
+            check_search(big, q, K, got);
+        }
+        vindex_free(&big);
+        free(bv);
+    }
     idset_free(&odd);
+    vindex_free(&ix);
+    free(vecs);
+    free(ids);
+}
+
+/* A flat segment of 16 blocks or more is scanned in parts on o.threads
+ * threads, each with its own k best lower bounds and candidates, merged
+ * after: the same answers as the plain scan, at k 10 and 100, with near
+ * ties across parts, under a filter and after removals. */
+TEST(vindex_scan_parts_exact)
+{
+    enum { D = 16, N = 70000, K = 100 }; /* 70,000: 18 blocks of 4,096 */
+    vindex_t *ix;
+    ASSERT_OK(vindex_new(&ix, D, &(vindex_opts_t){.kind = VINDEX_EXACT, .threads = 3}));
+    unsigned seed = 21;
+    float *vecs = unit_vectors(N, D, &seed);
+    int64_t *ids = malloc(N * sizeof *ids);
+    ASSERT(vecs && ids);
+    for (size_t i = 0; i < N; i++) ids[i] = (int64_t)i + 1;
+    for (size_t i = 0; i < N; i += 997) /* near ties, one in each part */
+        for (size_t k = 0; k < D; k++) vecs[i * D + k] = vecs[k] + 1e-5f * frand(&seed);
+    ASSERT_OK(vindex_add(ix, ids, vecs, N));
+    vindex_hit_t got[K];
+    for (int round = 0; round < 2; round++) {
+        if (round) {
+            int64_t gone[3000];
+            for (size_t i = 0; i < 3000; i++) gone[i] = (int64_t)(i * 23 + 1);
+            ASSERT_EQ(vindex_remove(ix, gone, 3000), (size_t)3000);
+        }
+        for (int qn = 0; qn < 12; qn++) {
+            float q[D];
+            const float *row = qn % 3 ? vecs + (size_t)(rand_r(&seed) % N) * D : vecs;
+            for (size_t k = 0; k < D; k++) q[k] = row[k] + (qn % 3 ? 0.1f * frand(&seed) : 0);
+            check_search(ix, q, qn % 2 ? 10 : K, got);
+        }
+    }
+    idset_t third = {0};
+    for (int64_t id = 3; id <= N; id += 3) ASSERT_OK(idset_add(&third, id));
+    long n = vindex_search(ix, vecs + 5 * D, 10, &third, got); /* id 6's own vector */
+    ASSERT_EQ(n, 10);
+    ASSERT_EQ(got[0].id, 6);
+    for (long i = 0; i < n; i++) ASSERT(got[i].id % 3 == 0);
+    idset_free(&third);
     vindex_free(&ix);
     free(vecs);
     free(ids);

@@ -176,6 +176,24 @@ TEST(vindex_graph_filters)
         ASSERT_EQ(n, K);
         for (int j = 0; j < K; j++) ASSERT(got[j].id % 2 == 0);
     }
+    /* removed rows leave the exactly scored answers: hidden while their
+     * delete is pending, then out of the graph's id map once marked */
+    int64_t gone[] = {7, 107, 207};
+    ASSERT_EQ(vindex_remove(ix, gone, 3), (size_t)3);
+    for (int round = 0; round < 2; round++) {
+        if (round) ASSERT_OK(vindex_build_now(ix));
+        const float *q = v + 6 * D; /* id 7's own vector */
+        ASSERT_EQ(vindex_search(ix, q, K, &few, got), K);
+        int64_t best = 0;
+        float bs = -INFINITY;
+        for (int64_t id = 307; id <= N; id += 100) {
+            float sc = 0;
+            for (size_t k = 0; k < D; k++) sc += v[(size_t)(id - 1) * D + k] * q[k];
+            if (sc > bs) bs = sc, best = id;
+        }
+        ASSERT_EQ(got[0].id, best);
+        for (int j = 0; j < K; j++) ASSERT(got[j].id % 100 == 7 && got[j].id >= 307);
+    }
     /* a filter nothing passes in the graph's candidates still answers */
     idset_t one = {0};
     ASSERT_OK(idset_add(&one, N));
@@ -222,10 +240,20 @@ TEST(vindex_graph_persists)
     ASSERT_OK(vindex_add(ix, ids + N, v + (size_t)N * D, 10)); /* what the store gives back */
     ASSERT(vindex_search(ix, v + 100 * D, K, NULL, after) == K);
     for (int j = 0; j < K; j++) ASSERT_EQ(after[j].id, before[j].id);
+    /* a few allowed rows, scored one by one through the graph's id map as
+     * loaded: the removed row 6 is not in it */
+    idset_t few = {0};
+    for (int64_t id = 6; id <= N; id += 50) ASSERT_OK(idset_add(&few, id));
+    ASSERT(vindex_search(ix, v + 5 * D, K, &few, after) == K);
+    for (int j = 0; j < K; j++) ASSERT(after[j].id % 50 == 6 && after[j].id != 6);
+    ASSERT(vindex_search(ix, v + 55 * D, 1, &few, after) == 1 && after[0].id == 56);
     /* rows the store lost go */
     ASSERT_EQ(vindex_retain(ix, all_but_ten, NULL), 1);
     ASSERT_EQ(vindex_size(ix), N - 2 + 10);
     ASSERT(vindex_search(ix, v + 9 * D, 1, NULL, after) == 1 && after[0].id != 10);
+    ASSERT_OK(idset_add(&few, 10));
+    ASSERT(vindex_search(ix, v + 9 * D, 1, &few, after) == 1 && after[0].id != 10);
+    idset_free(&few);
     vindex_free(&ix);
 
     /* another dimension: refused with a message, nothing loaded */
@@ -438,4 +466,40 @@ TEST(hnsw_reserve_refuses_present_ids)
     ASSERT_EQ(hnsw_live(h), 3);
     free(v);
     hnsw_free(&h);
+}
+
+/* The int8 dots of a block's columns: the SIMD code and the plain one
+ * give the same integers as a sum taken row by row, for any count of
+ * rows (not a multiple of 16 included) and of columns (4 to all of them,
+ * the weights at their extremes too). */
+TEST(vindex_qdot_cols_same)
+{
+    enum { STRIDE = D, BR = VINDEX_BLOCK_ROWS };
+    int8_t *cols = aligned_alloc(64, (size_t)STRIDE * BR);
+    int32_t *a = aligned_alloc(32, BR * sizeof *a), *b = aligned_alloc(32, BR * sizeof *b);
+    ASSERT(cols && a && b);
+    unsigned seed = 5;
+    for (size_t i = 0; i < (size_t)STRIDE * BR; i++) cols[i] = (int8_t)(rand_r(&seed) % 255 - 127);
+    static const size_t rows[] = {1, 15, 16, 17, 1000, BR};
+    for (size_t t = 0; t < 40; t++) {
+        uint16_t nz[STRIDE];
+        int16_t w[STRIDE];
+        size_t nnz = 4 * (1 + t % (STRIDE / 4));
+        for (size_t j = 0; j < nnz; j++) {
+            nz[j] = (uint16_t)(rand_r(&seed) % STRIDE);
+            w[j] = t % 5 == 0 ? (j % 2 ? -32767 : 32767) : (int16_t)(rand_r(&seed) % 65535 - 32767);
+        }
+        size_t n = rows[t % (sizeof rows / sizeof *rows)];
+        vindex_qdot_cols(cols, n, nz, w, nnz, a, false);
+        vindex_qdot_cols(cols, n, nz, w, nnz, b, true);
+        for (size_t r = 0; r < n; r++) {
+            int64_t want = 0;
+            for (size_t j = 0; j < nnz; j++) want += (int64_t)cols[(size_t)nz[j] * BR + r] * w[j];
+            ASSERT_EQ((int64_t)a[r], want);
+            ASSERT_EQ((int64_t)b[r], want);
+        }
+    }
+    free(cols);
+    free(a);
+    free(b);
 }

@@ -59,6 +59,8 @@
     X(hash_embedder)                                                                               \
     X(hash_embedder_word_cache)                                                                    \
     X(vindex_int8_scan_exact)                                                                      \
+    X(vindex_qdot_cols_same)                                                                       \
+    X(vindex_scan_parts_exact)                                                                     \
     X(vindex_flat_file)                                                                            \
     X(vindex_graph_no_flat_file)                                                                   \
     X(vindex_matches_brute_force)                                                                  \
