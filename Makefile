@@ -233,7 +233,7 @@ bench: bench-deps
 
 # The vector index at a million chunks beside hnswlib and FAISS, the
 # keyword index beside Xapian and FTS5, the whole server at a million
-# chunks (37.5 minutes here on 2026-12-07; BENCH_SCALE_N=100000 for a quick look at
+# chunks (31.3 minutes here on 2026-12-08; BENCH_SCALE_N=100000 for a quick look at
 # all three, BENCH_SCALE_KW_N and BENCH_SCALE_SERVER_N to size one part).
 bench-scale: bench-deps
 	@$(MAKE) --no-print-directory $(BUILD)/bench_scale $(BUILD)/bench_keywords $(BUILD)/ragd
