@@ -27,7 +27,7 @@
  * of 2 (dim + 16) ulp of |x||y|.
  *
  * Measured (300,000 hash-embedded rows, 2-4 word queries, k 100, p50, this
- * 2-core machine, 2026-12-08): 11.2-11.7 ms row by row with an int8
+ * 2-core machine, 2026-12-08): 10.6-11.7 ms row by row with an int8
  * query, 2.0-2.3 ms now; the candidates scored again in float32 went from
  * 2,500 to 490 a query. A model's dense query reads every column: on
  * 200,000 random dense rows 6.3-8.6 ms before, 7.3-9.0 ms now (columns
