@@ -361,6 +361,7 @@ struct scan {
     const uint16_t *nz;
     const int16_t *w;
     struct qbound qb;
+    struct scan_part *parts;
 };
 
 /* One part of a scan: blocks [b0, b1), its own k best lower bounds and
@@ -424,8 +425,8 @@ static void scan_part(const struct scan *sc, struct scan_part *pt)
 
 static void scan_part_fn(void *ctx, size_t i)
 {
-    struct scan *sc = ctx;
-    scan_part(sc, (struct scan_part *)(sc + 1) + i);
+    const struct scan *sc = ctx;
+    scan_part(sc, &sc->parts[i]);
 }
 
 /* A flat segment of this many rows or more is scanned in parts, one a
@@ -441,9 +442,7 @@ int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *all
     size_t nblocks = (ix->n + VINDEX_BLOCK_ROWS - 1) / VINDEX_BLOCK_ROWS;
     size_t parts = ix->n >= SCAN_PAR_ROWS && ix->o.threads > 1 ? ix->o.threads : 1;
     parts = parts < nblocks ? parts : nblocks;
-    /* the scan, then its parts (scan_part_fn finds them after it) */
-    struct scan *sc = calloc(1, sizeof *sc + parts * sizeof(struct scan_part));
-    struct scan_part *pt = (struct scan_part *)(sc + 1);
+    struct scan_part *pt = calloc(parts, sizeof *pt);
     /* the query's non-zero int8 dimensions and their weights, padded to a
      * multiple of 4 with weight 0 (on the first column: any would do) */
     uint16_t *nz = malloc((stride + 3) * sizeof *nz);
@@ -453,7 +452,7 @@ int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *all
     cand_t *c = NULL;
     size_t nc = 0, nlb = 0, nnz = 0;
     int rc = 0;
-    if (!sc || !nz || !w || !p || !lb) {
+    if (!pt || !nz || !w || !p || !lb) {
         rc = -ENOMEM;
         goto out;
     }
@@ -468,16 +467,17 @@ int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *all
      * the smaller of the two bounds for a query of few dimensions (the
      * hash embedder's); the margin covers the sum's rounding and s's */
     y1 = nextafterf(y1 * (1 + (float)(stride + 16) * FLT_EPSILON) * 0.50025f, INFINITY);
-    *sc = (struct scan){ix,
-                        allowed,
-                        k,
-                        nnz,
-                        nz,
-                        w,
-                        (struct qbound){t, yn, y1, en, 2 * FLT_EPSILON * (float)(stride + 16)}};
+    struct scan sc = {ix,
+                      allowed,
+                      k,
+                      nnz,
+                      nz,
+                      w,
+                      (struct qbound){t, yn, y1, en, 2 * FLT_EPSILON * (float)(stride + 16)},
+                      pt};
     for (size_t i = 0; i < parts; i++)
         pt[i] = (struct scan_part){.b0 = nblocks * i / parts, .b1 = nblocks * (i + 1) / parts};
-    par_for(parts, parts, scan_part_fn, sc);
+    par_for(parts, parts, scan_part_fn, &sc);
     /* the parts' lower bounds are rows' (a row in one part only): the k-th
      * best of them all bounds the k-th score, and each part's candidates
      * are every row of it whose upper bound reached its own k-th */
@@ -510,11 +510,11 @@ int vindex_flat_scan(vindex_t *ix, const float *qq, size_t k, const idset_t *all
         vindex_heap_offer(heap, got, k, (vindex_hit_t){ix->ids[row], s});
     }
 out:
-    for (size_t i = 0; sc && i < parts; i++) {
+    for (size_t i = 0; pt && i < parts; i++) {
         free(pt[i].lb);
         free(pt[i].c);
     }
-    free(sc);
+    free(pt);
     free(nz);
     free(w);
     free(p);
