@@ -292,6 +292,19 @@ static void qput_rows(vindex_t *ix, size_t r0, size_t n, const int8_t *q, const 
     }
 }
 
+/* Row from's int8 copy and bounds to row to, in their columns. Under the
+ * write lock. */
+static void qmove(const vindex_t *ix, size_t to, size_t from)
+{
+    int8_t *t = vindex_qcols(ix, to / VINDEX_BLOCK_ROWS) + to % VINDEX_BLOCK_ROWS;
+    const int8_t *f = vindex_qcols(ix, from / VINDEX_BLOCK_ROWS) + from % VINDEX_BLOCK_ROWS;
+    for (unsigned i = 0; i < ix->stride; i++)
+        t[(size_t)i * VINDEX_BLOCK_ROWS] = f[(size_t)i * VINDEX_BLOCK_ROWS];
+    float *mt = vindex_qmeta(ix, to / VINDEX_BLOCK_ROWS) + to % VINDEX_BLOCK_ROWS;
+    const float *mf = vindex_qmeta(ix, from / VINDEX_BLOCK_ROWS) + from % VINDEX_BLOCK_ROWS;
+    for (int i = 0; i < 3; i++) mt[i * VINDEX_BLOCK_ROWS] = mf[i * VINDEX_BLOCK_ROWS];
+}
+
 int vindex_add(vindex_t *ix, const int64_t *ids, const float *vecs, size_t n)
 {
     if (n == 0) return 0;
@@ -335,7 +348,7 @@ static void flat_remove_slot(vindex_t *ix, size_t s)
     idmap_del(&ix->map, s);
     if (row != last) {
         memcpy(vindex_row(ix, row), vindex_row(ix, last), ix->stride * sizeof(float));
-        vindex_qmove(ix, row, last);
+        qmove(ix, row, last);
         ix->ids[row] = ix->ids[last];
         ix->map.vals[idmap_find(&ix->map, ix->ids[row])] = (uint32_t)row;
     }

@@ -80,18 +80,6 @@ static inline float *vindex_qmeta(const vindex_t *ix, size_t block)
 {
     return (float *)(vindex_qcols(ix, block) + (size_t)VINDEX_BLOCK_ROWS * ix->stride);
 }
-/* Row from's int8 copy and bounds to row to. */
-static inline void vindex_qmove(const vindex_t *ix, size_t to, size_t from)
-{
-    int8_t *t = vindex_qcols(ix, to / VINDEX_BLOCK_ROWS) + to % VINDEX_BLOCK_ROWS;
-    const int8_t *f = vindex_qcols(ix, from / VINDEX_BLOCK_ROWS) + from % VINDEX_BLOCK_ROWS;
-    for (unsigned i = 0; i < ix->stride; i++)
-        t[(size_t)i * VINDEX_BLOCK_ROWS] = f[(size_t)i * VINDEX_BLOCK_ROWS];
-    float *mt = vindex_qmeta(ix, to / VINDEX_BLOCK_ROWS) + to % VINDEX_BLOCK_ROWS;
-    const float *mf = vindex_qmeta(ix, from / VINDEX_BLOCK_ROWS) + from % VINDEX_BLOCK_ROWS;
-    for (int i = 0; i < 3; i++) mt[i * VINDEX_BLOCK_ROWS] = mf[i * VINDEX_BLOCK_ROWS];
-}
-
 /* A vector's (dim floats) int8 copy, stride bytes, and the 3 floats that
  * bound its error (vindex_scan.c). Touches nothing of ix but its sizes:
  * callers make copies outside the lock. */
